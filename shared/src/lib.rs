@@ -1,0 +1,27 @@
+//! mycoin-core: everything consensus, and everything the four services share.
+//!
+//! The modules follow one direction of dependency: the canonical [`encoding`]; the types built
+//! on it ([`amount`], [`hash`], [`keys`], [`address`], [`transaction`], [`block`]); proof of work
+//! and the [`network`] parameters; the consensus checks in [`validation`]; the chain state
+//! ([`utxo`], [`mempool`], [`chain`]); and the [`store`] that persists it. Nothing here knows
+//! about HTTP.
+
+pub mod address;
+pub mod amount;
+pub mod block;
+pub mod encoding;
+pub mod hash;
+pub mod keys;
+pub mod network;
+pub mod pow;
+pub mod transaction;
+
+pub use address::{Address, PubKeyHash};
+pub use amount::{Amount, COIN, MAX_MONEY};
+pub use block::{Block, Header};
+pub use encoding::{Decode, DecodeError, Encode, deserialize};
+pub use hash::{BlockHash, MerkleRoot, Txid, Wtxid};
+pub use keys::{PrivateKey, PublicKey, Signature};
+pub use network::{Network, Params};
+pub use pow::CompactTarget;
+pub use transaction::{OutPoint, Transaction, TxIn, TxOut};

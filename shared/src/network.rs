@@ -1,0 +1,223 @@
+//! mycoin's networks and their consensus parameters, genesis blocks included.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ruint::aliases::U256;
+
+use crate::address::PubKeyHash;
+use crate::amount::{Amount, COIN};
+use crate::block::{Block, Header};
+use crate::hash::{BlockHash, MerkleRoot};
+use crate::pow::{CompactTarget, scale_target};
+use crate::transaction::{Transaction, TxOut};
+
+/// A mycoin network. Nodes of different networks refuse each other, and addresses and WIF keys
+/// carry the network in their version byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Network {
+    /// The demo network: a few seconds a block on one laptop core.
+    Demo,
+    /// Regression tests: trivial, fixed difficulty.
+    Regtest,
+}
+
+impl Network {
+    pub const ALL: [Network; 2] = [Network::Demo, Network::Regtest];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Network::Demo => "demo",
+            Network::Regtest => "regtest",
+        }
+    }
+
+    /// The first byte of an address's Base58Check payload ("M…" on demo, "r…" on regtest).
+    pub fn address_version(self) -> u8 {
+        match self {
+            Network::Demo => 0x32,
+            Network::Regtest => 0x7a,
+        }
+    }
+
+    /// The first byte of a WIF private key's payload.
+    pub fn wif_version(self) -> u8 {
+        match self {
+            Network::Demo => 0xb2,
+            Network::Regtest => 0xfa,
+        }
+    }
+
+    pub fn from_address_version(version: u8) -> Option<Network> {
+        Network::ALL.into_iter().find(|n| n.address_version() == version)
+    }
+
+    pub fn params(self) -> Params {
+        match self {
+            Network::Demo => Params {
+                network: self,
+                pow_limit: CompactTarget(0x1f00_ffff),
+                retarget: true,
+                target_spacing: 5,
+                retarget_window: 10,
+                initial_subsidy: Amount::ONE_COIN,
+                halving_interval: 210_000,
+                coinbase_maturity: 2,
+                max_block_size: 1_000_000,
+                max_tx_size: 100_000,
+                max_future_block_time: 2 * 60 * 60,
+                median_time_span: 11,
+                genesis_time: 1_795_651_200,
+                genesis_nonce: DEMO_GENESIS_NONCE,
+            },
+            Network::Regtest => Params {
+                network: self,
+                pow_limit: CompactTarget(0x207f_ffff),
+                retarget: false,
+                target_spacing: 1,
+                retarget_window: 10,
+                initial_subsidy: Amount::ONE_COIN,
+                halving_interval: 150,
+                coinbase_maturity: 1,
+                max_block_size: 1_000_000,
+                max_tx_size: 100_000,
+                max_future_block_time: 2 * 60 * 60,
+                median_time_span: 11,
+                genesis_time: 1_795_651_200,
+                genesis_nonce: REGTEST_GENESIS_NONCE,
+            },
+        }
+    }
+}
+
+const DEMO_GENESIS_NONCE: u32 = 0;
+const REGTEST_GENESIS_NONCE: u32 = 0;
+
+impl fmt::Display for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An unknown network name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown network {0:?}: expected demo or regtest")]
+pub struct UnknownNetwork(pub String);
+
+impl FromStr for Network {
+    type Err = UnknownNetwork;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Network::ALL
+            .into_iter()
+            .find(|n| n.name() == s)
+            .ok_or_else(|| UnknownNetwork(s.to_owned()))
+    }
+}
+
+/// A network's consensus parameters. Tests may change them (a smaller block size, a longer
+/// maturity) to reach a rule's edge cheaply; nodes use [`Network::params`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Params {
+    pub network: Network,
+    /// The easiest target allowed; also the genesis block's bits.
+    pub pow_limit: CompactTarget,
+    /// Whether difficulty adapts at all (regtest's does not).
+    pub retarget: bool,
+    /// Seconds between blocks that retargeting aims for.
+    pub target_spacing: u32,
+    /// How many of the latest block intervals the retarget averages over.
+    pub retarget_window: u32,
+    /// The block reward at height 1, halved every `halving_interval` blocks.
+    pub initial_subsidy: Amount,
+    pub halving_interval: u32,
+    /// A coinbase output created at height h may be spent in a block at height h + maturity or
+    /// later.
+    pub coinbase_maturity: u32,
+    /// The largest block encoding, in bytes.
+    pub max_block_size: usize,
+    /// The largest transaction encoding, in bytes.
+    pub max_tx_size: usize,
+    /// How far a block's time may be ahead of the node's clock, in seconds.
+    pub max_future_block_time: u32,
+    /// A block's time must be after the median of this many previous blocks' times.
+    pub median_time_span: usize,
+    pub genesis_time: u32,
+    pub genesis_nonce: u32,
+}
+
+impl Params {
+    /// The reward for the block at `height`: the initial subsidy halved every
+    /// `halving_interval` blocks (zero after 64 halvings).
+    pub fn block_subsidy(&self, height: u32) -> Amount {
+        let halvings = height / self.halving_interval.max(1);
+        if halvings >= 64 {
+            return Amount::ZERO;
+        }
+        Amount::from_units(self.initial_subsidy.units() >> halvings).expect("smaller than the subsidy")
+    }
+
+    pub fn pow_limit_target(&self) -> U256 {
+        self.pow_limit.target().expect("every network's limit is a valid target")
+    }
+
+    /// The genesis block (height 0). Its coinbase pays to a hash nobody holds a key for, and its
+    /// outputs are never added to the set of unspent outputs.
+    pub fn genesis_block(&self) -> Block {
+        let coinbase = Transaction::coinbase(
+            0,
+            0,
+            vec![TxOut { amount: self.initial_subsidy, pubkey_hash: PubKeyHash([0; 20]) }],
+        );
+        let mut block = Block {
+            header: Header {
+                version: Header::VERSION,
+                prev_hash: BlockHash::ZERO,
+                merkle_root: MerkleRoot::ZERO,
+                time: self.genesis_time,
+                bits: self.pow_limit,
+                nonce: self.genesis_nonce,
+            },
+            transactions: vec![coinbase],
+        };
+        block.header.merkle_root = block.compute_merkle_root().0;
+        block
+    }
+
+    pub fn genesis_hash(&self) -> BlockHash {
+        self.genesis_block().block_hash()
+    }
+
+    /// The bits required of the block after `window`, the latest blocks of its chain (oldest
+    /// first, parent last, at most `retarget_window + 1` of them, fewer only near genesis).
+    ///
+    /// Over the `n` intervals in the window, with T the time from its first to its last block
+    /// clamped to [n·spacing/4, 4·n·spacing] and A the mean target of its last `n` blocks, the
+    /// next target is A · T / (n·spacing), capped at the limit. The mean (not the last target)
+    /// keeps the adjustment from compounding block after block.
+    pub fn next_bits(&self, window: &[(u32, CompactTarget)]) -> CompactTarget {
+        let Some(&(_, parent_bits)) = window.last() else {
+            return self.pow_limit;
+        };
+        if !self.retarget || window.len() < 2 {
+            return if self.retarget { parent_bits } else { self.pow_limit };
+        }
+        let n = (window.len() - 1) as u64;
+        let expected = n * u64::from(self.target_spacing);
+        let first = i64::from(window[0].0);
+        let last = i64::from(parent_bits_time(window));
+        let actual = (last - first).clamp((expected / 4) as i64, (expected * 4) as i64) as u64;
+        let limit = self.pow_limit_target();
+        let mean = window[1..]
+            .iter()
+            .map(|(_, bits)| bits.target().unwrap_or(limit) / U256::from(n))
+            .fold(U256::ZERO, |acc, t| acc.saturating_add(t));
+        CompactTarget::from_target(scale_target(mean, actual, expected, limit))
+    }
+}
+
+fn parent_bits_time(window: &[(u32, CompactTarget)]) -> u32 {
+    window.last().map(|(time, _)| *time).unwrap_or_default()
+}
+
+/// Base units in one coin, re-exported for readers of the parameters.
+pub const UNITS_PER_COIN: u64 = COIN;
