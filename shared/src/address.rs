@@ -64,7 +64,9 @@ pub fn base58check_decode(s: &str) -> Result<Vec<u8>, Base58Error> {
     if s.len() > 128 {
         return Err(Base58Error::NotBase58);
     }
-    let mut data = bs58::decode(s).into_vec().map_err(|_| Base58Error::NotBase58)?;
+    let mut data = bs58::decode(s)
+        .into_vec()
+        .map_err(|_| Base58Error::NotBase58)?;
     if data.len() < 4 {
         return Err(Base58Error::TooShort);
     }
@@ -112,7 +114,10 @@ impl Address {
     pub fn parse_for(s: &str, network: Network) -> Result<Address, AddressError> {
         let address: Address = s.parse()?;
         if address.network != network {
-            return Err(AddressError::WrongNetwork { expected: network, found: address.network });
+            return Err(AddressError::WrongNetwork {
+                expected: network,
+                found: address.network,
+            });
         }
         Ok(address)
     }
@@ -161,10 +166,16 @@ mod tests {
         let g = hex::decode("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798")
             .unwrap();
         let hash = PubKeyHash::of_public_key(&g);
-        assert_eq!(hex::encode(hash.0), "751e76e8199196d454941c45d1b3a323f1433bd6");
+        assert_eq!(
+            hex::encode(hash.0),
+            "751e76e8199196d454941c45d1b3a323f1433bd6"
+        );
         let mut payload = vec![0u8];
         payload.extend_from_slice(&hash.0);
-        assert_eq!(base58check_encode(&payload), "1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH");
+        assert_eq!(
+            base58check_encode(&payload),
+            "1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH"
+        );
     }
 
     #[test]

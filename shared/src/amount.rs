@@ -43,7 +43,9 @@ impl Amount {
 
     /// `self + other`, or `None` when the sum would pass [`MAX_MONEY`].
     pub fn checked_add(self, other: Amount) -> Option<Amount> {
-        self.0.checked_add(other.0).and_then(|n| Amount::from_units(n).ok())
+        self.0
+            .checked_add(other.0)
+            .and_then(|n| Amount::from_units(n).ok())
     }
 
     /// `self - other`, or `None` when it would go below zero.
@@ -53,7 +55,9 @@ impl Amount {
 
     /// The sum of `amounts`, or `None` when any partial sum passes [`MAX_MONEY`].
     pub fn checked_sum<I: IntoIterator<Item = Amount>>(amounts: I) -> Option<Amount> {
-        amounts.into_iter().try_fold(Amount::ZERO, Amount::checked_add)
+        amounts
+            .into_iter()
+            .try_fold(Amount::ZERO, Amount::checked_add)
     }
 }
 
@@ -136,9 +140,18 @@ mod tests {
     #[test]
     fn the_maximum_is_allowed_and_one_more_is_not() {
         assert_eq!(Amount::from_units(MAX_MONEY), Ok(Amount::MAX));
-        assert_eq!(Amount::from_units(MAX_MONEY + 1), Err(AmountTooLarge(MAX_MONEY + 1)));
-        assert_eq!(Amount::MAX.checked_add(Amount::from_units(1).unwrap()), None);
-        assert_eq!(Amount::ZERO.checked_sub(Amount::from_units(1).unwrap()), None);
+        assert_eq!(
+            Amount::from_units(MAX_MONEY + 1),
+            Err(AmountTooLarge(MAX_MONEY + 1))
+        );
+        assert_eq!(
+            Amount::MAX.checked_add(Amount::from_units(1).unwrap()),
+            None
+        );
+        assert_eq!(
+            Amount::ZERO.checked_sub(Amount::from_units(1).unwrap()),
+            None
+        );
         assert!("-1".parse::<Amount>().is_err());
         assert!("1.5".parse::<Amount>().is_err());
         assert!("".parse::<Amount>().is_err());

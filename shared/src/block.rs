@@ -117,7 +117,11 @@ impl Block {
     pub fn size(&self) -> usize {
         Header::SIZE
             + compact_size_len(self.transactions.len() as u64)
-            + self.transactions.iter().map(Transaction::size).sum::<usize>()
+            + self
+                .transactions
+                .iter()
+                .map(Transaction::size)
+                .sum::<usize>()
     }
 
     /// The height the coinbase claims, if the first transaction is a coinbase.
@@ -139,7 +143,10 @@ impl Encode for Block {
 impl Decode for Block {
     const MIN_SIZE: usize = 81;
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Block { header: Header::decode(reader)?, transactions: reader.vec(1 << 20)? })
+        Ok(Block {
+            header: Header::decode(reader)?,
+            transactions: reader.vec(1 << 20)?,
+        })
     }
 }
 
@@ -217,7 +224,10 @@ mod tests {
         let mut tampered = leaves.clone();
         tampered.push(leaves[2]);
         let (same_root, mutated) = merkle_root(&tampered);
-        assert_eq!(root, same_root, "Bitcoin's odd-leaf duplication gives the same root");
+        assert_eq!(
+            root, same_root,
+            "Bitcoin's odd-leaf duplication gives the same root"
+        );
         assert!(mutated);
     }
 }

@@ -73,7 +73,9 @@ impl<'a> Reader<'a> {
     /// Takes the next `n` bytes.
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if n > self.bytes.len() {
-            return Err(DecodeError::UnexpectedEnd { needed: n - self.bytes.len() });
+            return Err(DecodeError::UnexpectedEnd {
+                needed: n - self.bytes.len(),
+            });
         }
         let (head, tail) = self.bytes.split_at(n);
         self.bytes = tail;
@@ -199,7 +201,16 @@ mod tests {
 
     #[test]
     fn compact_size_boundaries_round_trip() {
-        for n in [0, 0xfc, 0xfd, 0xffff, 0x1_0000, 0xffff_ffff, 0x1_0000_0000, u64::MAX] {
+        for n in [
+            0,
+            0xfc,
+            0xfd,
+            0xffff,
+            0x1_0000,
+            0xffff_ffff,
+            0x1_0000_0000,
+            u64::MAX,
+        ] {
             let mut out = Vec::new();
             write_compact_size(&mut out, n);
             assert_eq!(out.len(), compact_size_len(n));
@@ -221,14 +232,25 @@ mod tests {
     #[test]
     fn a_huge_count_is_refused_before_any_allocation() {
         // Claims 2^64-1 items of u32 with four bytes of input.
-        let bytes = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4];
+        let bytes = [
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4,
+        ];
         let err = Reader::new(&bytes).vec::<u32>(usize::MAX).unwrap_err();
-        assert_eq!(err, DecodeError::LengthTooLarge { len: u64::MAX, max: 1 });
+        assert_eq!(
+            err,
+            DecodeError::LengthTooLarge {
+                len: u64::MAX,
+                max: 1
+            }
+        );
     }
 
     #[test]
     fn trailing_bytes_are_rejected() {
-        assert_eq!(deserialize::<u32>(&[1, 0, 0, 0, 9]), Err(DecodeError::TrailingBytes(1)));
+        assert_eq!(
+            deserialize::<u32>(&[1, 0, 0, 0, 9]),
+            Err(DecodeError::TrailingBytes(1))
+        );
         assert_eq!(deserialize::<u32>(&[1, 0, 0, 0]), Ok(1));
     }
 }

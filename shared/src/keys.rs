@@ -10,7 +10,7 @@ use std::str::FromStr;
 use k256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use k256::ecdsa::{SigningKey, VerifyingKey};
 
-use crate::address::{base58check_decode, base58check_encode, PubKeyHash};
+use crate::address::{PubKeyHash, base58check_decode, base58check_encode};
 use crate::encoding::{Decode, DecodeError, Encode, Reader};
 use crate::network::Network;
 
@@ -83,7 +83,8 @@ impl PublicKey {
             return Err(KeyError::HighS);
         }
         let key = VerifyingKey::from_sec1_bytes(&self.0).map_err(|_| KeyError::NotOnCurve)?;
-        key.verify_prehash(digest, &sig).map_err(|_| KeyError::BadSignature)
+        key.verify_prehash(digest, &sig)
+            .map_err(|_| KeyError::BadSignature)
     }
 }
 
@@ -196,7 +197,9 @@ impl PrivateKey {
 
     /// The key with scalar `bytes` (big-endian), which must lie in 1..n.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<PrivateKey, KeyError> {
-        SigningKey::from_slice(bytes).map(PrivateKey).map_err(|_| KeyError::InvalidPrivateKey)
+        SigningKey::from_slice(bytes)
+            .map(PrivateKey)
+            .map_err(|_| KeyError::InvalidPrivateKey)
     }
 
     /// The 32-byte big-endian scalar. Handle with care: this is the secret.
@@ -206,14 +209,19 @@ impl PrivateKey {
 
     pub fn public_key(&self) -> PublicKey {
         let point = self.0.verifying_key().to_sec1_point(true);
-        let bytes: [u8; 33] = point.as_bytes().try_into().expect("a compressed point is 33 bytes");
+        let bytes: [u8; 33] = point
+            .as_bytes()
+            .try_into()
+            .expect("a compressed point is 33 bytes");
         PublicKey(bytes)
     }
 
     /// Signs a 32-byte digest (a txid) with an RFC 6979 nonce; the result is always low-S.
     pub fn sign(&self, digest: &[u8; 32]) -> Signature {
-        let sig: k256::ecdsa::Signature =
-            self.0.sign_prehash(digest).expect("signing a 32-byte digest cannot fail");
+        let sig: k256::ecdsa::Signature = self
+            .0
+            .sign_prehash(digest)
+            .expect("signing a 32-byte digest cannot fail");
         Signature(sig.normalize_s().to_bytes().into())
     }
 
@@ -229,9 +237,12 @@ impl PrivateKey {
 
     /// Reads a WIF string made for `network`.
     pub fn from_wif(wif: &str, network: Network) -> Result<PrivateKey, KeyError> {
-        let payload = base58check_decode(wif).map_err(|_| KeyError::InvalidWif("bad Base58Check"))?;
+        let payload =
+            base58check_decode(wif).map_err(|_| KeyError::InvalidWif("bad Base58Check"))?;
         if payload.len() != 34 || payload[33] != 0x01 {
-            return Err(KeyError::InvalidWif("expected 32 key bytes and the compressed marker"));
+            return Err(KeyError::InvalidWif(
+                "expected 32 key bytes and the compressed marker",
+            ));
         }
         if payload[0] != network.wif_version() {
             return Err(KeyError::InvalidWif("made for another network"));
@@ -243,7 +254,11 @@ impl PrivateKey {
 
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PrivateKey(public: {}, secret: [redacted])", self.public_key())
+        write!(
+            f,
+            "PrivateKey(public: {}, secret: [redacted])",
+            self.public_key()
+        )
     }
 }
 
@@ -266,7 +281,10 @@ mod tests {
         assert_eq!(sig, key.sign(&digest), "RFC 6979 is deterministic");
         assert_eq!(key.public_key().verify(&digest, &sig), Ok(()));
         let other = crate::hash::sha256d(b"another message");
-        assert_eq!(key.public_key().verify(&other, &sig), Err(KeyError::BadSignature));
+        assert_eq!(
+            key.public_key().verify(&other, &sig),
+            Err(KeyError::BadSignature)
+        );
     }
 
     #[test]
@@ -279,8 +297,14 @@ mod tests {
 
     #[test]
     fn private_key_bounds() {
-        assert_eq!(PrivateKey::from_bytes(&[0u8; 32]), Err(KeyError::InvalidPrivateKey));
-        assert_eq!(PrivateKey::from_bytes(&[0xffu8; 32]), Err(KeyError::InvalidPrivateKey));
+        assert_eq!(
+            PrivateKey::from_bytes(&[0u8; 32]),
+            Err(KeyError::InvalidPrivateKey)
+        );
+        assert_eq!(
+            PrivateKey::from_bytes(&[0xffu8; 32]),
+            Err(KeyError::InvalidPrivateKey)
+        );
     }
 
     #[test]
@@ -289,7 +313,10 @@ mod tests {
         let mut bytes = *key.as_bytes();
         bytes[0] = 0x04;
         assert_eq!(PublicKey::from_slice(&bytes), Err(KeyError::NotCompressed));
-        assert_eq!(PublicKey::from_slice(&bytes[..32]), Err(KeyError::NotCompressed));
+        assert_eq!(
+            PublicKey::from_slice(&bytes[..32]),
+            Err(KeyError::NotCompressed)
+        );
         // x = 5 is not the x of any point on secp256k1 (5^3 + 7 = 132 is not a square mod p).
         let mut off = [0u8; 33];
         off[0] = 0x02;

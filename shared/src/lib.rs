@@ -25,3 +25,12 @@ pub use keys::{PrivateKey, PublicKey, Signature};
 pub use network::{Network, Params};
 pub use pow::CompactTarget;
 pub use transaction::{OutPoint, Transaction, TxIn, TxOut};
+pub mod chain;
+pub mod mempool;
+pub mod store;
+pub mod utxo;
+pub mod validation;
+
+pub use chain::{BlockAccepted, Chain, ChainError, TxLocation};
+pub use store::{ChainStore, Database, MemoryStore, SqlStore, StoreError};
+pub use validation::{BlockError, TxError};

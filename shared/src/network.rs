@@ -49,7 +49,9 @@ impl Network {
     }
 
     pub fn from_address_version(version: u8) -> Option<Network> {
-        Network::ALL.into_iter().find(|n| n.address_version() == version)
+        Network::ALL
+            .into_iter()
+            .find(|n| n.address_version() == version)
     }
 
     pub fn params(self) -> Params {
@@ -90,7 +92,7 @@ impl Network {
     }
 }
 
-const DEMO_GENESIS_NONCE: u32 = 0;
+const DEMO_GENESIS_NONCE: u32 = 49_609;
 const REGTEST_GENESIS_NONCE: u32 = 0;
 
 impl fmt::Display for Network {
@@ -153,11 +155,14 @@ impl Params {
         if halvings >= 64 {
             return Amount::ZERO;
         }
-        Amount::from_units(self.initial_subsidy.units() >> halvings).expect("smaller than the subsidy")
+        Amount::from_units(self.initial_subsidy.units() >> halvings)
+            .expect("smaller than the subsidy")
     }
 
     pub fn pow_limit_target(&self) -> U256 {
-        self.pow_limit.target().expect("every network's limit is a valid target")
+        self.pow_limit
+            .target()
+            .expect("every network's limit is a valid target")
     }
 
     /// The genesis block (height 0). Its coinbase pays to a hash nobody holds a key for, and its
@@ -166,7 +171,10 @@ impl Params {
         let coinbase = Transaction::coinbase(
             0,
             0,
-            vec![TxOut { amount: self.initial_subsidy, pubkey_hash: PubKeyHash([0; 20]) }],
+            vec![TxOut {
+                amount: self.initial_subsidy,
+                pubkey_hash: PubKeyHash([0; 20]),
+            }],
         );
         let mut block = Block {
             header: Header {
@@ -199,7 +207,11 @@ impl Params {
             return self.pow_limit;
         };
         if !self.retarget || window.len() < 2 {
-            return if self.retarget { parent_bits } else { self.pow_limit };
+            return if self.retarget {
+                parent_bits
+            } else {
+                self.pow_limit
+            };
         }
         let n = (window.len() - 1) as u64;
         let expected = n * u64::from(self.target_spacing);

@@ -184,17 +184,27 @@ mod tests {
             assert_eq!(decoded.target, u(target), "target of {bits:#x}");
             assert_eq!(decoded.negative, negative, "sign of {bits:#x}");
             assert_eq!(decoded.overflow, overflow, "overflow of {bits:#x}");
-            assert_eq!(CompactTarget::from_target(decoded.target).0, recoded, "{bits:#x}");
+            assert_eq!(
+                CompactTarget::from_target(decoded.target).0,
+                recoded,
+                "{bits:#x}"
+            );
         }
         // Negative encodings: 0x01fedcba is -0x7e, 0x04923456 is -0x12345600.
         let neg = CompactTarget(0x01fe_dcba).expand();
         assert_eq!((neg.target, neg.negative), (u("7e"), true));
         let neg = CompactTarget(0x0492_3456).expand();
         assert_eq!((neg.target, neg.negative), (u("12345600"), true));
-        assert_eq!(CompactTarget(0x0492_3456).target(), Err(BitsError::Negative(0x0492_3456)));
+        assert_eq!(
+            CompactTarget(0x0492_3456).target(),
+            Err(BitsError::Negative(0x0492_3456))
+        );
         // 0xff123456 overflows.
         assert!(CompactTarget(0xff12_3456).expand().overflow);
-        assert_eq!(CompactTarget(0xff12_3456).target(), Err(BitsError::Overflow(0xff12_3456)));
+        assert_eq!(
+            CompactTarget(0xff12_3456).target(),
+            Err(BitsError::Overflow(0xff12_3456))
+        );
         // SetHex("80") encodes as 0x02008000: the sign bit forces a longer form.
         assert_eq!(CompactTarget::from_target(u("80")).0, 0x0200_8000);
     }
@@ -203,9 +213,15 @@ mod tests {
     fn bitcoins_genesis_difficulty() {
         // 0x1d00ffff is 0x00000000ffff0000...0000 and has 2^32 + 2^16 + 1 ... work ≈ 2^32.
         let target = CompactTarget(0x1d00_ffff).target().unwrap();
-        assert_eq!(target, u("ffff0000000000000000000000000000000000000000000000000000"));
+        assert_eq!(
+            target,
+            u("ffff0000000000000000000000000000000000000000000000000000")
+        );
         assert_eq!(work_for_target(target), U256::from(0x1_0001_0001u64));
-        assert_eq!(CompactTarget::from_target(target), CompactTarget(0x1d00_ffff));
+        assert_eq!(
+            CompactTarget::from_target(target),
+            CompactTarget(0x1d00_ffff)
+        );
     }
 
     #[test]

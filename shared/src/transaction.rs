@@ -21,7 +21,9 @@ use crate::hash::{Txid, Wtxid, sha256d};
 use crate::keys::{PrivateKey, PublicKey, Signature};
 
 /// A reference to one output of an earlier transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct OutPoint {
     pub txid: Txid,
     pub index: u32,
@@ -29,7 +31,10 @@ pub struct OutPoint {
 
 impl OutPoint {
     /// The outpoint of a coinbase input: no transaction, index 2^32 - 1.
-    pub const NULL: OutPoint = OutPoint { txid: Txid::ZERO, index: u32::MAX };
+    pub const NULL: OutPoint = OutPoint {
+        txid: Txid::ZERO,
+        index: u32::MAX,
+    };
 
     pub fn new(txid: Txid, index: u32) -> OutPoint {
         OutPoint { txid, index }
@@ -56,7 +61,10 @@ impl Encode for OutPoint {
 impl Decode for OutPoint {
     const MIN_SIZE: usize = 36;
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(OutPoint { txid: Txid::decode(reader)?, index: reader.u32()? })
+        Ok(OutPoint {
+            txid: Txid::decode(reader)?,
+            index: reader.u32()?,
+        })
     }
 }
 
@@ -64,7 +72,11 @@ impl Decode for OutPoint {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TxIn {
     /// Spends `prevout`, which must pay to the hash of `public_key`; `signature` signs the txid.
-    Spend { prevout: OutPoint, public_key: PublicKey, signature: Signature },
+    Spend {
+        prevout: OutPoint,
+        public_key: PublicKey,
+        signature: Signature,
+    },
     /// The coinbase's only input: creates the block reward. The height makes coinbase txids
     /// unique; the extra nonce gives miners more search space than the header's 32-bit nonce.
     Coinbase { height: u32, extra_nonce: u64 },
@@ -82,13 +94,20 @@ impl TxIn {
     fn encode_parts(&self, out: &mut Vec<u8>, with_signature: bool) {
         self.prevout().encode(out);
         match self {
-            TxIn::Spend { public_key, signature, .. } => {
+            TxIn::Spend {
+                public_key,
+                signature,
+                ..
+            } => {
                 public_key.encode(out);
                 if with_signature {
                     signature.encode(out);
                 }
             }
-            TxIn::Coinbase { height, extra_nonce } => {
+            TxIn::Coinbase {
+                height,
+                extra_nonce,
+            } => {
                 height.encode(out);
                 extra_nonce.encode(out);
             }
@@ -107,7 +126,10 @@ impl Decode for TxIn {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let prevout = OutPoint::decode(reader)?;
         if prevout.is_null() {
-            Ok(TxIn::Coinbase { height: reader.u32()?, extra_nonce: reader.u64()? })
+            Ok(TxIn::Coinbase {
+                height: reader.u32()?,
+                extra_nonce: reader.u64()?,
+            })
         } else {
             Ok(TxIn::Spend {
                 prevout,
@@ -135,7 +157,10 @@ impl Encode for TxOut {
 impl Decode for TxOut {
     const MIN_SIZE: usize = 28;
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(TxOut { amount: Amount::decode(reader)?, pubkey_hash: PubKeyHash::decode(reader)? })
+        Ok(TxOut {
+            amount: Amount::decode(reader)?,
+            pubkey_hash: PubKeyHash::decode(reader)?,
+        })
     }
 }
 
@@ -159,7 +184,10 @@ impl Transaction {
     pub fn coinbase(height: u32, extra_nonce: u64, outputs: Vec<TxOut>) -> Transaction {
         Transaction {
             version: Self::VERSION,
-            inputs: vec![TxIn::Coinbase { height, extra_nonce }],
+            inputs: vec![TxIn::Coinbase {
+                height,
+                extra_nonce,
+            }],
             outputs,
         }
     }
@@ -211,7 +239,11 @@ impl Transaction {
         let txid = self.txid();
         let mut signed = 0;
         for input in &mut self.inputs {
-            if let TxIn::Spend { public_key, signature, .. } = input
+            if let TxIn::Spend {
+                public_key,
+                signature,
+                ..
+            } = input
                 && let Some(key) = key_for(public_key)
             {
                 *signature = key.sign(&txid.0);
@@ -255,7 +287,10 @@ mod tests {
                 public_key: key.public_key(),
                 signature: Signature([0; 64]),
             }],
-            outputs: vec![TxOut { amount: Amount::ONE_COIN, pubkey_hash: PubKeyHash([5; 20]) }],
+            outputs: vec![TxOut {
+                amount: Amount::ONE_COIN,
+                pubkey_hash: PubKeyHash([5; 20]),
+            }],
         };
         (tx, key)
     }
@@ -264,7 +299,10 @@ mod tests {
     fn the_txid_ignores_signatures_but_the_wtxid_does_not() {
         let (mut tx, key) = sample();
         let (txid, wtxid) = (tx.txid(), tx.wtxid());
-        assert_eq!(tx.sign_with(|pk| (*pk == key.public_key()).then(|| key.clone())), 1);
+        assert_eq!(
+            tx.sign_with(|pk| (*pk == key.public_key()).then(|| key.clone())),
+            1
+        );
         assert_eq!(tx.txid(), txid);
         assert_ne!(tx.wtxid(), wtxid);
         assert_eq!(tx.size(), tx.to_bytes().len());
@@ -273,7 +311,10 @@ mod tests {
 
     #[test]
     fn coinbase_txids_differ_by_height() {
-        let out = vec![TxOut { amount: Amount::ONE_COIN, pubkey_hash: PubKeyHash([1; 20]) }];
+        let out = vec![TxOut {
+            amount: Amount::ONE_COIN,
+            pubkey_hash: PubKeyHash([1; 20]),
+        }];
         let a = Transaction::coinbase(1, 0, out.clone());
         let b = Transaction::coinbase(2, 0, out);
         assert!(a.is_coinbase());

@@ -1,0 +1,702 @@
+//! The chain state: the block tree, the active chain with most work, its unspent outputs, the
+//! mempool, and the orphan pool; and the logic that moves them together.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use ruint::aliases::U256;
+
+use crate::address::PubKeyHash;
+use crate::amount::Amount;
+use crate::block::{Block, Header};
+use crate::hash::{BlockHash, Txid};
+use crate::mempool::Mempool;
+use crate::network::Params;
+use crate::pow::work_for_target;
+use crate::store::{BlockEntry, ChainStore, ChainUpdate, StoreError};
+use crate::transaction::{OutPoint, Transaction, TxIn, TxOut};
+use crate::utxo::{Coin, UtxoOverlay};
+use crate::validation::{
+    self, BlockError, HeaderContext, TxError, check_block, check_transaction, check_tx_inputs,
+    connect_block, contextual_check_block, disconnect_block,
+};
+
+/// Why a block was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error(transparent)]
+    Invalid(#[from] BlockError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What became of a submitted block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockAccepted {
+    /// Already in the block tree.
+    Duplicate,
+    /// Its parent is unknown; it waits in the orphan pool.
+    Orphan { parent: BlockHash },
+    /// Valid and stored, but the active chain has at least as much work.
+    SideChain,
+    /// The active chain changed: its tip is now `tip` at `height`, after disconnecting
+    /// `disconnected` blocks.
+    NewTip {
+        tip: BlockHash,
+        height: u32,
+        disconnected: usize,
+    },
+}
+
+/// Where a transaction is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxLocation {
+    Mempool,
+    Confirmed {
+        block: BlockHash,
+        height: u32,
+        position: u32,
+    },
+}
+
+/// Blocks whose parent has not arrived, bounded: the oldest is dropped first.
+#[derive(Debug)]
+struct OrphanPool {
+    blocks: HashMap<BlockHash, Block>,
+    order: VecDeque<BlockHash>,
+    capacity: usize,
+}
+
+impl OrphanPool {
+    fn insert(&mut self, hash: BlockHash, block: Block) {
+        if self.blocks.insert(hash, block).is_none() {
+            self.order.push_back(hash);
+        }
+        while self.order.len() > self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.blocks.remove(&old);
+            }
+        }
+    }
+
+    fn take_children(&mut self, parent: &BlockHash) -> Vec<Block> {
+        let children: Vec<BlockHash> = self
+            .blocks
+            .iter()
+            .filter(|(_, b)| b.header.prev_hash == *parent)
+            .map(|(h, _)| *h)
+            .collect();
+        self.order.retain(|h| !children.contains(h));
+        children
+            .iter()
+            .filter_map(|h| self.blocks.remove(h))
+            .collect()
+    }
+}
+
+/// One node's view of the chain, kept in memory and written through to a [`ChainStore`].
+#[derive(Debug)]
+pub struct Chain<S> {
+    params: Params,
+    store: S,
+    index: HashMap<BlockHash, BlockEntry>,
+    /// Blocks of the tree with no child: the candidates for the best chain.
+    leaves: HashSet<BlockHash>,
+    active: Vec<BlockHash>,
+    utxos: HashMap<OutPoint, Coin>,
+    invalid: HashSet<BlockHash>,
+    orphans: OrphanPool,
+    mempool: Mempool,
+}
+
+/// How many orphan blocks are kept at most.
+pub const MAX_ORPHANS: usize = 256;
+
+impl<S: ChainStore> Chain<S> {
+    /// Loads the chain from `store`, or starts it at the genesis block.
+    pub async fn open(params: Params, store: S) -> Result<Chain<S>, ChainError> {
+        let snapshot = store.load().await?;
+        let mut chain = Chain {
+            params,
+            store,
+            index: HashMap::new(),
+            leaves: HashSet::new(),
+            active: snapshot.active,
+            utxos: snapshot.utxos.into_iter().collect(),
+            invalid: snapshot.invalid.into_iter().collect(),
+            orphans: OrphanPool {
+                blocks: HashMap::new(),
+                order: VecDeque::new(),
+                capacity: MAX_ORPHANS,
+            },
+            mempool: Mempool::default(),
+        };
+        for entry in snapshot.entries {
+            chain.index.insert(entry.hash, entry);
+        }
+        if chain.active.is_empty() {
+            let genesis = chain.params.genesis_block();
+            let entry = BlockEntry {
+                hash: genesis.block_hash(),
+                header: genesis.header,
+                height: 0,
+                chain_work: work_for_target(chain.params.pow_limit_target()),
+            };
+            chain.store.put_block(&entry, &genesis).await?;
+            // The genesis block's outputs are not spendable: it connects with no coins.
+            let update = ChainUpdate {
+                connected: vec![(entry.hash, 0, Default::default())],
+                ..Default::default()
+            };
+            chain.store.commit(&update).await?;
+            chain.index.insert(entry.hash, entry);
+            chain.active.push(entry.hash);
+        } else if chain.active[0] != chain.params.genesis_hash() {
+            return Err(StoreError::Corrupt(format!(
+                "the store holds a chain of another network (genesis {})",
+                chain.active[0]
+            ))
+            .into());
+        }
+        chain.recompute_leaves();
+        Ok(chain)
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn tip(&self) -> &BlockEntry {
+        let hash = self
+            .active
+            .last()
+            .expect("the active chain holds at least genesis");
+        &self.index[hash]
+    }
+
+    pub fn height(&self) -> u32 {
+        (self.active.len() - 1) as u32
+    }
+
+    /// The active chain's block hash at `height`.
+    pub fn hash_at(&self, height: u32) -> Option<BlockHash> {
+        self.active.get(height as usize).copied()
+    }
+
+    pub fn entry(&self, hash: &BlockHash) -> Option<&BlockEntry> {
+        self.index.get(hash)
+    }
+
+    /// Whether `hash` is a block of the active chain.
+    pub fn is_active(&self, hash: &BlockHash) -> bool {
+        self.index
+            .get(hash)
+            .is_some_and(|e| self.hash_at(e.height) == Some(*hash))
+    }
+
+    pub fn is_invalid(&self, hash: &BlockHash) -> bool {
+        self.invalid.contains(hash)
+    }
+
+    pub fn mempool(&self) -> &Mempool {
+        &self.mempool
+    }
+
+    pub fn utxos(&self) -> &HashMap<OutPoint, Coin> {
+        &self.utxos
+    }
+
+    pub fn orphan_count(&self) -> usize {
+        self.orphans.blocks.len()
+    }
+
+    /// The unspent outputs paying to `pubkey_hash`.
+    pub fn utxos_for(&self, pubkey_hash: &PubKeyHash) -> Vec<(OutPoint, Coin)> {
+        let mut found: Vec<(OutPoint, Coin)> = self
+            .utxos
+            .iter()
+            .filter(|(_, c)| c.output.pubkey_hash == *pubkey_hash)
+            .map(|(o, c)| (*o, *c))
+            .collect();
+        found.sort_by_key(|(o, c)| (c.height, *o));
+        found
+    }
+
+    /// A stored block by hash.
+    pub async fn block(&self, hash: &BlockHash) -> Result<Option<Block>, StoreError> {
+        self.store.block(hash).await
+    }
+
+    /// Where a transaction is: in the mempool, or in a block of the active chain.
+    pub async fn locate_transaction(&self, txid: &Txid) -> Result<Option<TxLocation>, StoreError> {
+        if self.mempool.contains(txid) {
+            return Ok(Some(TxLocation::Mempool));
+        }
+        for (block, position) in self.store.find_transaction(txid).await? {
+            if self.is_active(&block) {
+                let height = self.index[&block].height;
+                return Ok(Some(TxLocation::Confirmed {
+                    block,
+                    height,
+                    position,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The ancestors of `hash` (itself first), at most `count` of them.
+    fn ancestors(&self, hash: &BlockHash, count: usize) -> Vec<&BlockEntry> {
+        let mut out = Vec::with_capacity(count);
+        let mut next = self.index.get(hash);
+        while let Some(entry) = next {
+            if out.len() == count {
+                break;
+            }
+            out.push(entry);
+            next = if entry.height == 0 {
+                None
+            } else {
+                self.index.get(&entry.header.prev_hash)
+            };
+        }
+        out
+    }
+
+    /// What a block on top of `parent` is checked against.
+    pub fn header_context(&self, parent: &BlockHash) -> Option<HeaderContext> {
+        let entry = self.index.get(parent)?;
+        let span = self
+            .params
+            .median_time_span
+            .max(self.params.retarget_window as usize + 1);
+        let ancestors = self.ancestors(parent, span);
+        let mut times: Vec<u32> = ancestors
+            .iter()
+            .take(self.params.median_time_span)
+            .map(|e| e.header.time)
+            .collect();
+        times.sort_unstable();
+        let median_time_past = times[times.len() / 2];
+        let window: Vec<_> = ancestors
+            .iter()
+            .take(self.params.retarget_window as usize + 1)
+            .rev()
+            .map(|e| (e.header.time, e.header.bits))
+            .collect();
+        Some(HeaderContext {
+            height: entry.height + 1,
+            expected_bits: self.params.next_bits(&window),
+            median_time_past,
+        })
+    }
+
+    /// Validates and stores a block, reorganising onto it when its chain has the most work.
+    /// `now` is the node's clock in Unix seconds. On any error, tip, unspent outputs and
+    /// mempool are as they were.
+    pub async fn submit_block(
+        &mut self,
+        block: Block,
+        now: u32,
+    ) -> Result<BlockAccepted, ChainError> {
+        let hash = block.block_hash();
+        if self.index.contains_key(&hash) {
+            return Ok(BlockAccepted::Duplicate);
+        }
+        if self.invalid.contains(&hash) {
+            return Err(BlockError::KnownInvalid(hash).into());
+        }
+        let parent = block.header.prev_hash;
+        if self.orphans.blocks.contains_key(&hash) {
+            return Ok(BlockAccepted::Orphan { parent });
+        }
+        if let Err(e) = check_block(&block, &self.params) {
+            if e.condemns_hash() {
+                self.invalid.insert(hash);
+            }
+            return Err(e.into());
+        }
+        if self.invalid.contains(&parent) {
+            self.invalid.insert(hash);
+            return Err(BlockError::InvalidParent(parent).into());
+        }
+        if !self.index.contains_key(&parent) {
+            self.orphans.insert(hash, block);
+            return Ok(BlockAccepted::Orphan { parent });
+        }
+        let old_tip = self.tip().hash;
+        let mut disconnected = self.accept_with_parent(block, now).await?;
+        // Children that were waiting for this block can follow it now.
+        let mut queue = vec![hash];
+        while let Some(parent) = queue.pop() {
+            for orphan in self.orphans.take_children(&parent) {
+                let child = orphan.block_hash();
+                match Box::pin(self.accept_with_parent(orphan, now)).await {
+                    Ok(d) => {
+                        disconnected += d;
+                        queue.push(child);
+                    }
+                    Err(ChainError::Store(e)) => return Err(e.into()),
+                    Err(ChainError::Invalid(e)) => {
+                        tracing::info!(block = %child, error = %e, "orphan block rejected");
+                    }
+                }
+            }
+        }
+        let tip = self.tip();
+        if tip.hash == old_tip {
+            Ok(BlockAccepted::SideChain)
+        } else {
+            Ok(BlockAccepted::NewTip {
+                tip: tip.hash,
+                height: tip.height,
+                disconnected,
+            })
+        }
+    }
+
+    /// Checks a block whose parent is in the tree against that parent, stores it, and moves
+    /// to the best chain. Returns how many blocks were disconnected.
+    async fn accept_with_parent(&mut self, block: Block, now: u32) -> Result<usize, ChainError> {
+        let hash = block.block_hash();
+        let parent = block.header.prev_hash;
+        if self.invalid.contains(&parent) {
+            self.invalid.insert(hash);
+            return Err(BlockError::InvalidParent(parent).into());
+        }
+        let context = self
+            .header_context(&parent)
+            .expect("the parent is in the tree");
+        if let Err(e) = contextual_check_block(&block, &context, &self.params, now) {
+            if e.condemns_hash() {
+                self.invalid.insert(hash);
+            }
+            return Err(e.into());
+        }
+        let target = block
+            .header
+            .bits
+            .target()
+            .map_err(BlockError::BitsOutOfRange)?;
+        let entry = BlockEntry {
+            hash,
+            header: block.header,
+            height: context.height,
+            chain_work: self.index[&parent]
+                .chain_work
+                .saturating_add(work_for_target(target)),
+        };
+        self.store.put_block(&entry, &block).await?;
+        self.index.insert(hash, entry);
+        self.leaves.remove(&parent);
+        self.leaves.insert(hash);
+        self.activate_best_chain(hash, block).await
+    }
+
+    fn recompute_leaves(&mut self) {
+        let parents: HashSet<BlockHash> = self
+            .index
+            .values()
+            .filter(|e| e.height > 0)
+            .map(|e| e.header.prev_hash)
+            .collect();
+        self.leaves = self
+            .index
+            .keys()
+            .filter(|h| !parents.contains(*h))
+            .copied()
+            .collect::<HashSet<_>>();
+    }
+
+    /// The block with the most work among the tree's leaves; the current tip wins ties.
+    fn best_leaf(&self) -> BlockHash {
+        let tip = self.tip();
+        let mut best = (tip.chain_work, tip.hash);
+        for leaf in &self.leaves {
+            let entry = &self.index[leaf];
+            if entry.chain_work > best.0 {
+                best = (entry.chain_work, entry.hash);
+            }
+        }
+        best.1
+    }
+
+    /// Moves the active chain to the leaf with the most work, trying each candidate until one
+    /// connects completely. `fresh` is the block just stored (saves reading it back).
+    async fn activate_best_chain(
+        &mut self,
+        fresh_hash: BlockHash,
+        fresh: Block,
+    ) -> Result<usize, ChainError> {
+        let mut fresh = Some((fresh_hash, fresh));
+        let mut first_error = None;
+        loop {
+            let best = self.best_leaf();
+            if best == self.tip().hash {
+                return match first_error {
+                    Some(e) => Err(ChainError::Invalid(e)),
+                    None => Ok(0),
+                };
+            }
+            match self.reorganise_to(best, &mut fresh).await? {
+                Ok(disconnected) => return Ok(disconnected),
+                Err((bad, error)) => {
+                    tracing::info!(block = %bad, %error, "block failed to connect");
+                    self.invalidate(bad).await?;
+                    if bad == fresh_hash || self.descends_from(&fresh_hash, &bad) {
+                        first_error.get_or_insert(error);
+                    }
+                }
+            }
+        }
+    }
+
+    fn descends_from(&self, hash: &BlockHash, ancestor: &BlockHash) -> bool {
+        let Some(anc) = self.index.get(ancestor) else {
+            return self.invalid.contains(ancestor) && self.invalid.contains(hash);
+        };
+        let mut next = self.index.get(hash);
+        while let Some(entry) = next {
+            if entry.height <= anc.height {
+                return entry.hash == *ancestor;
+            }
+            next = self.index.get(&entry.header.prev_hash);
+        }
+        false
+    }
+
+    /// Marks `bad` and everything built on it invalid and drops them from the tree.
+    async fn invalidate(&mut self, bad: BlockHash) -> Result<(), StoreError> {
+        let doomed: Vec<BlockHash> = self
+            .index
+            .keys()
+            .filter(|h| self.descends_from(h, &bad))
+            .copied()
+            .collect();
+        for hash in doomed {
+            self.store.mark_invalid(&hash).await?;
+            self.index.remove(&hash);
+            self.invalid.insert(hash);
+        }
+        self.recompute_leaves();
+        Ok(())
+    }
+
+    /// Tries to make `target` the tip: disconnects back to the fork, connects the branch, and
+    /// commits only if every block connects. The inner error names the block that failed.
+    async fn reorganise_to(
+        &mut self,
+        target: BlockHash,
+        fresh: &mut Option<(BlockHash, Block)>,
+    ) -> Result<Result<usize, (BlockHash, BlockError)>, StoreError> {
+        // The branch from the fork (exclusive) up to the target, lowest first.
+        let mut branch = Vec::new();
+        let mut cursor = self.index[&target];
+        while !self.is_active(&cursor.hash) {
+            branch.push(cursor);
+            cursor = self.index[&cursor.header.prev_hash];
+        }
+        branch.reverse();
+        let fork_height = cursor.height;
+
+        let mut overlay = UtxoOverlay::new(&self.utxos);
+        let mut disconnected_blocks = Vec::new();
+        for height in (fork_height + 1..=self.height()).rev() {
+            let hash = self.active[height as usize];
+            let block = self
+                .store
+                .block(&hash)
+                .await?
+                .ok_or_else(|| missing("block", &hash))?;
+            let undo = self
+                .store
+                .undo(&hash)
+                .await?
+                .ok_or_else(|| missing("undo data", &hash))?;
+            disconnect_block(&block, &undo, &mut overlay);
+            disconnected_blocks.push((hash, block));
+        }
+        let mut connected = Vec::new();
+        let mut connected_blocks = Vec::new();
+        for entry in &branch {
+            let block = match fresh.take() {
+                Some((hash, block)) if hash == entry.hash => block,
+                other => {
+                    *fresh = other;
+                    self.store
+                        .block(&entry.hash)
+                        .await?
+                        .ok_or_else(|| missing("block", &entry.hash))?
+                }
+            };
+            match connect_block(&block, entry.height, &mut overlay, &self.params) {
+                Ok(undo) => connected.push((entry.hash, entry.height, undo)),
+                Err(e) => return Ok(Err((entry.hash, e))),
+            }
+            connected_blocks.push(block);
+        }
+        let (spent, created) = overlay.into_changes();
+        let update = ChainUpdate {
+            fork_height,
+            disconnected: disconnected_blocks.iter().map(|(h, _)| *h).collect(),
+            connected,
+            spent,
+            created,
+        };
+        self.store.commit(&update).await?;
+
+        for outpoint in &update.spent {
+            self.utxos.remove(outpoint);
+        }
+        self.utxos.extend(update.created.iter().copied());
+        self.active.truncate(fork_height as usize + 1);
+        self.active
+            .extend(update.connected.iter().map(|(h, _, _)| *h));
+        self.update_mempool(&disconnected_blocks, &connected_blocks);
+        Ok(Ok(disconnected_blocks.len()))
+    }
+
+    /// After the active chain moved: drop what is now confirmed or conflicting; after a
+    /// reorganisation, re-admit every still-valid transaction of the disconnected blocks and of
+    /// the old pool, oldest first.
+    fn update_mempool(&mut self, disconnected: &[(BlockHash, Block)], connected: &[Block]) {
+        if disconnected.is_empty() {
+            for tx in connected.iter().flat_map(|b| &b.transactions) {
+                self.mempool.remove_confirmed(tx);
+            }
+            return;
+        }
+        let old = self.mempool.drain();
+        let returning = disconnected
+            .iter()
+            .rev()
+            .flat_map(|(_, b)| b.transactions.iter().skip(1))
+            .cloned();
+        for tx in returning.chain(old.into_iter().map(|e| e.tx)) {
+            let _ = self.submit_transaction(tx);
+        }
+    }
+
+    /// Checks a transaction against the active chain and the mempool without adding it.
+    /// Returns its fee.
+    pub fn check_transaction(&self, tx: &Transaction) -> Result<Amount, TxError> {
+        if tx.inputs.iter().any(|i| matches!(i, TxIn::Coinbase { .. })) && tx.is_coinbase() {
+            return Err(TxError::LooseCoinbase);
+        }
+        check_transaction(tx, &self.params)?;
+        let txid = tx.txid();
+        if self.mempool.contains(&txid)
+            || (0..tx.outputs.len())
+                .any(|i| self.utxos.contains_key(&OutPoint::new(txid, i as u32)))
+        {
+            return Err(TxError::AlreadyKnown(txid));
+        }
+        for (index, input) in tx.inputs.iter().enumerate() {
+            if let Some(by) = self.mempool.spender(&input.prevout()) {
+                return Err(TxError::MempoolConflict {
+                    index,
+                    prevout: input.prevout(),
+                    by,
+                });
+            }
+        }
+        check_tx_inputs(tx, self.height() + 1, &self.utxos, &self.params)
+    }
+
+    /// Validates a transaction and adds it to the mempool.
+    pub fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, TxError> {
+        let fee = self.check_transaction(&tx)?;
+        Ok(self.mempool.insert(tx, fee))
+    }
+
+    /// A block to mine on the tip: the coinbase paying reward plus fees to `pay_to`, then the
+    /// mempool by fee rate as far as the size limit allows. The nonce is left at zero.
+    pub fn block_template(&self, pay_to: PubKeyHash, now: u32, extra_nonce: u64) -> Block {
+        let tip = self.tip();
+        let context = self
+            .header_context(&tip.hash)
+            .expect("the tip is in the tree");
+        let coinbase_size = Transaction::coinbase(
+            0,
+            0,
+            vec![TxOut {
+                amount: Amount::ZERO,
+                pubkey_hash: pay_to,
+            }],
+        )
+        .size();
+        let mut budget = self
+            .params
+            .max_block_size
+            .saturating_sub(Header::SIZE + 9 + coinbase_size);
+        let mut fees = Amount::ZERO;
+        let mut transactions = vec![];
+        for entry in self.mempool.by_fee_rate() {
+            if entry.size > budget {
+                continue;
+            }
+            let Some(total) = fees.checked_add(entry.fee) else {
+                continue;
+            };
+            budget -= entry.size;
+            fees = total;
+            transactions.push(entry.tx.clone());
+        }
+        let reward = self
+            .params
+            .block_subsidy(context.height)
+            .checked_add(fees)
+            .expect("fees of valid transactions stay within the money supply");
+        transactions.insert(
+            0,
+            Transaction::coinbase(
+                context.height,
+                extra_nonce,
+                vec![TxOut {
+                    amount: reward,
+                    pubkey_hash: pay_to,
+                }],
+            ),
+        );
+        let mut block = Block {
+            header: Header {
+                version: Header::VERSION,
+                prev_hash: tip.hash,
+                merkle_root: Default::default(),
+                time: now.max(context.median_time_past + 1),
+                bits: context.expected_bits,
+                nonce: 0,
+            },
+            transactions,
+        };
+        block.header.merkle_root = block.compute_merkle_root().0;
+        block
+    }
+
+    /// The sum of all unspent outputs.
+    pub fn utxo_total(&self) -> Amount {
+        Amount::checked_sum(self.utxos.values().map(|c| c.output.amount))
+            .expect("the unspent outputs stay within the money supply")
+    }
+
+    /// The total subsidy the active chain has issued (genesis excluded).
+    pub fn subsidy_issued(&self) -> Amount {
+        Amount::checked_sum((1..=self.height()).map(|h| self.params.block_subsidy(h)))
+            .expect("the subsidy stays within the money supply")
+    }
+
+    /// Total work of the active chain.
+    pub fn chain_work(&self) -> U256 {
+        self.tip().chain_work
+    }
+}
+
+fn missing(what: &str, hash: &BlockHash) -> StoreError {
+    StoreError::Corrupt(format!("{what} of active block {hash} is missing"))
+}
+
+/// Re-exported for callers that build blocks by hand.
+pub use validation::check_proof_of_work;

@@ -1,0 +1,448 @@
+//! Persistence of the chain state: a small storage trait, an in-memory implementation for
+//! tests, and the SQL store (SQLite file in WAL mode by default, PostgreSQL by URL).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+
+use ruint::aliases::U256;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor, Row};
+
+use crate::block::{Block, Header};
+use crate::encoding::{DecodeError, Encode, deserialize};
+use crate::hash::{BlockHash, Txid};
+use crate::transaction::OutPoint;
+use crate::utxo::{BlockUndo, Coin};
+
+/// A failure of the store underneath; never a consensus verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+impl From<DecodeError> for StoreError {
+    fn from(e: DecodeError) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+/// A block's place in the block tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockEntry {
+    pub hash: BlockHash,
+    pub header: Header,
+    pub height: u32,
+    /// Total work of the chain ending in this block.
+    pub chain_work: U256,
+}
+
+/// Everything loaded at start-up.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub entries: Vec<BlockEntry>,
+    pub invalid: Vec<BlockHash>,
+    /// The active chain, genesis first.
+    pub active: Vec<BlockHash>,
+    pub utxos: Vec<(OutPoint, Coin)>,
+}
+
+/// One atomic change of the active chain: a reorganisation, or the common case of one block
+/// connected on top.
+#[derive(Debug, Default)]
+pub struct ChainUpdate {
+    /// Height of the last block the old and new chains share; everything above it in the active
+    /// chain is replaced by `connected`.
+    pub fork_height: u32,
+    pub disconnected: Vec<BlockHash>,
+    /// Blocks connected, lowest first, with their heights and undo data.
+    pub connected: Vec<(BlockHash, u32, BlockUndo)>,
+    pub spent: Vec<OutPoint>,
+    pub created: Vec<(OutPoint, Coin)>,
+}
+
+/// Where the chain state lives. `commit` must apply an update entirely or not at all.
+pub trait ChainStore: Send + Sync + 'static {
+    fn load(&self) -> impl Future<Output = Result<Snapshot, StoreError>> + Send;
+    /// Stores a block whose header and body passed their checks.
+    fn put_block(
+        &self,
+        entry: &BlockEntry,
+        block: &Block,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn block(
+        &self,
+        hash: &BlockHash,
+    ) -> impl Future<Output = Result<Option<Block>, StoreError>> + Send;
+    fn undo(
+        &self,
+        hash: &BlockHash,
+    ) -> impl Future<Output = Result<Option<BlockUndo>, StoreError>> + Send;
+    fn commit(&self, update: &ChainUpdate) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn mark_invalid(&self, hash: &BlockHash)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The stored blocks holding `txid`, with its position in each.
+    fn find_transaction(
+        &self,
+        txid: &Txid,
+    ) -> impl Future<Output = Result<Vec<(BlockHash, u32)>, StoreError>> + Send;
+}
+
+/// A store in memory, for tests and tools.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<MemoryInner>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryInner {
+    entries: HashMap<BlockHash, BlockEntry>,
+    blocks: HashMap<BlockHash, Block>,
+    invalid: Vec<BlockHash>,
+    active: Vec<BlockHash>,
+    utxos: HashMap<OutPoint, Coin>,
+    undo: HashMap<BlockHash, BlockUndo>,
+    txs: HashMap<Txid, Vec<(BlockHash, u32)>>,
+}
+
+impl MemoryStore {
+    fn with<T>(&self, f: impl FnOnce(&mut MemoryInner) -> T) -> T {
+        f(&mut self.inner.lock().expect("memory store lock"))
+    }
+}
+
+impl ChainStore for MemoryStore {
+    async fn load(&self) -> Result<Snapshot, StoreError> {
+        Ok(self.with(|m| Snapshot {
+            entries: m.entries.values().copied().collect(),
+            invalid: m.invalid.clone(),
+            active: m.active.clone(),
+            utxos: m.utxos.iter().map(|(o, c)| (*o, *c)).collect(),
+        }))
+    }
+
+    async fn put_block(&self, entry: &BlockEntry, block: &Block) -> Result<(), StoreError> {
+        self.with(|m| {
+            m.entries.insert(entry.hash, *entry);
+            for (i, tx) in block.transactions.iter().enumerate() {
+                m.txs
+                    .entry(tx.txid())
+                    .or_default()
+                    .push((entry.hash, i as u32));
+            }
+            m.blocks.insert(entry.hash, block.clone());
+        });
+        Ok(())
+    }
+
+    async fn block(&self, hash: &BlockHash) -> Result<Option<Block>, StoreError> {
+        Ok(self.with(|m| m.blocks.get(hash).cloned()))
+    }
+
+    async fn undo(&self, hash: &BlockHash) -> Result<Option<BlockUndo>, StoreError> {
+        Ok(self.with(|m| m.undo.get(hash).cloned()))
+    }
+
+    async fn commit(&self, update: &ChainUpdate) -> Result<(), StoreError> {
+        self.with(|m| {
+            m.active.truncate(update.fork_height as usize + 1);
+            for hash in &update.disconnected {
+                m.undo.remove(hash);
+            }
+            for (hash, _, undo) in &update.connected {
+                m.active.push(*hash);
+                m.undo.insert(*hash, undo.clone());
+            }
+            for outpoint in &update.spent {
+                m.utxos.remove(outpoint);
+            }
+            m.utxos.extend(update.created.iter().copied());
+        });
+        Ok(())
+    }
+
+    async fn mark_invalid(&self, hash: &BlockHash) -> Result<(), StoreError> {
+        self.with(|m| m.invalid.push(*hash));
+        Ok(())
+    }
+
+    async fn find_transaction(&self, txid: &Txid) -> Result<Vec<(BlockHash, u32)>, StoreError> {
+        Ok(self.with(|m| m.txs.get(txid).cloned().unwrap_or_default()))
+    }
+}
+
+/// Which SQL server is underneath.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool to the stack's database, SQLite or PostgreSQL by URL.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static CHAIN_SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static CHAIN_POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Database {
+    /// Connects to `url`: `sqlite://PATH` (the file is created, WAL mode) or `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Database, StoreError> {
+        install_default_drivers();
+        let (url, backend) = if let Some(rest) = url.strip_prefix("sqlite:") {
+            let sep = if rest.contains('?') { '&' } else { '?' };
+            let url = if rest.contains("mode=") {
+                url.to_owned()
+            } else {
+                format!("{url}{sep}mode=rwc")
+            };
+            (url, Backend::Sqlite)
+        } else {
+            (url.to_owned(), Backend::Postgres)
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        Ok(Database { pool, backend })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs one component's migrations. Each component (the chain here, each service its own)
+    /// owns its tables and its range of migration versions, so the others' are not missing.
+    pub async fn migrate(&self, sqlite: &Migrator, postgres: &Migrator) -> Result<(), StoreError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlite,
+            Backend::Postgres => postgres,
+        };
+        let mut migrator = Migrator {
+            migrations: migrator.migrations.clone(),
+            ..Migrator::DEFAULT
+        };
+        migrator.set_ignore_missing(true);
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// The chain state in SQL.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    db: Database,
+}
+
+fn blob<const N: usize>(bytes: Vec<u8>, what: &str) -> Result<[u8; N], StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("{what} has the wrong length")))
+}
+
+fn height_of(n: i64) -> Result<u32, StoreError> {
+    u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("height {n} out of range")))
+}
+
+impl SqlStore {
+    /// Opens the chain tables in `db`, creating them if needed.
+    pub async fn open(db: Database) -> Result<SqlStore, StoreError> {
+        db.migrate(&CHAIN_SQLITE, &CHAIN_POSTGRES).await?;
+        Ok(SqlStore { db })
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+}
+
+impl ChainStore for SqlStore {
+    async fn load(&self) -> Result<Snapshot, StoreError> {
+        let pool = self.db.pool();
+        let mut snapshot = Snapshot::default();
+        for row in sqlx::query("SELECT hash, height, chain_work, header, invalid FROM chain_blocks")
+            .fetch_all(pool)
+            .await?
+        {
+            let hash = BlockHash(blob(row.try_get("hash")?, "block hash")?);
+            if row.try_get::<i64, _>("invalid")? != 0 {
+                snapshot.invalid.push(hash);
+                continue;
+            }
+            snapshot.entries.push(BlockEntry {
+                hash,
+                header: deserialize(&row.try_get::<Vec<u8>, _>("header")?)?,
+                height: height_of(row.try_get("height")?)?,
+                chain_work: U256::from_le_bytes(blob::<32>(row.try_get("chain_work")?, "work")?),
+            });
+        }
+        for row in sqlx::query("SELECT hash FROM chain_active ORDER BY height")
+            .fetch_all(pool)
+            .await?
+        {
+            snapshot
+                .active
+                .push(BlockHash(blob(row.try_get("hash")?, "block hash")?));
+        }
+        for row in sqlx::query("SELECT txid, vout, coin FROM chain_utxos")
+            .fetch_all(pool)
+            .await?
+        {
+            let txid = Txid(blob(row.try_get("txid")?, "txid")?);
+            let vout = u32::try_from(row.try_get::<i64, _>("vout")?)
+                .map_err(|_| StoreError::Corrupt("output index out of range".into()))?;
+            let coin: Coin = deserialize(&row.try_get::<Vec<u8>, _>("coin")?)?;
+            snapshot.utxos.push((OutPoint::new(txid, vout), coin));
+        }
+        Ok(snapshot)
+    }
+
+    async fn put_block(&self, entry: &BlockEntry, block: &Block) -> Result<(), StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO chain_blocks (hash, prev_hash, height, chain_work, header, body, invalid) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0) ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(entry.hash.0.to_vec())
+        .bind(entry.header.prev_hash.0.to_vec())
+        .bind(i64::from(entry.height))
+        .bind(entry.chain_work.to_le_bytes::<32>().to_vec())
+        .bind(entry.header.to_bytes())
+        .bind(block.to_bytes())
+        .execute(&mut *tx)
+        .await?;
+        for (position, t) in block.transactions.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO chain_tx_index (txid, block_hash, position) VALUES ($1, $2, $3) \
+                 ON CONFLICT (txid, block_hash) DO NOTHING",
+            )
+            .bind(t.txid().0.to_vec())
+            .bind(entry.hash.0.to_vec())
+            .bind(position as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn block(&self, hash: &BlockHash) -> Result<Option<Block>, StoreError> {
+        let row = sqlx::query("SELECT body FROM chain_blocks WHERE hash = $1")
+            .bind(hash.0.to_vec())
+            .fetch_optional(self.db.pool())
+            .await?;
+        match row {
+            Some(row) => Ok(Some(deserialize(&row.try_get::<Vec<u8>, _>("body")?)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn undo(&self, hash: &BlockHash) -> Result<Option<BlockUndo>, StoreError> {
+        let row = sqlx::query("SELECT data FROM chain_undo WHERE hash = $1")
+            .bind(hash.0.to_vec())
+            .fetch_optional(self.db.pool())
+            .await?;
+        match row {
+            Some(row) => Ok(Some(deserialize(&row.try_get::<Vec<u8>, _>("data")?)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn commit(&self, update: &ChainUpdate) -> Result<(), StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("DELETE FROM chain_active WHERE height > $1")
+            .bind(i64::from(update.fork_height))
+            .execute(&mut *tx)
+            .await?;
+        for hash in &update.disconnected {
+            sqlx::query("DELETE FROM chain_undo WHERE hash = $1")
+                .bind(hash.0.to_vec())
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (hash, height, undo) in &update.connected {
+            sqlx::query("INSERT INTO chain_active (height, hash) VALUES ($1, $2)")
+                .bind(i64::from(*height))
+                .bind(hash.0.to_vec())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO chain_undo (hash, data) VALUES ($1, $2) \
+                 ON CONFLICT (hash) DO UPDATE SET data = excluded.data",
+            )
+            .bind(hash.0.to_vec())
+            .bind(undo.to_bytes())
+            .execute(&mut *tx)
+            .await?;
+        }
+        for outpoint in &update.spent {
+            sqlx::query("DELETE FROM chain_utxos WHERE txid = $1 AND vout = $2")
+                .bind(outpoint.txid.0.to_vec())
+                .bind(i64::from(outpoint.index))
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (outpoint, coin) in &update.created {
+            sqlx::query(
+                "INSERT INTO chain_utxos (txid, vout, pubkey_hash, coin) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (txid, vout) DO UPDATE SET pubkey_hash = excluded.pubkey_hash, \
+                 coin = excluded.coin",
+            )
+            .bind(outpoint.txid.0.to_vec())
+            .bind(i64::from(outpoint.index))
+            .bind(coin.output.pubkey_hash.0.to_vec())
+            .bind(coin.to_bytes())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn mark_invalid(&self, hash: &BlockHash) -> Result<(), StoreError> {
+        sqlx::query("UPDATE chain_blocks SET invalid = 1 WHERE hash = $1")
+            .bind(hash.0.to_vec())
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn find_transaction(&self, txid: &Txid) -> Result<Vec<(BlockHash, u32)>, StoreError> {
+        let rows = sqlx::query("SELECT block_hash, position FROM chain_tx_index WHERE txid = $1")
+            .bind(txid.0.to_vec())
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let hash = BlockHash(blob(row.try_get("block_hash")?, "block hash")?);
+                let position = u32::try_from(row.try_get::<i64, _>("position")?)
+                    .map_err(|_| StoreError::Corrupt("position out of range".into()))?;
+                Ok((hash, position))
+            })
+            .collect()
+    }
+}

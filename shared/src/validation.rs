@@ -1,0 +1,528 @@
+//! The consensus rules, in two layers: checks that need only the transaction or block, and
+//! checks against chain state. Each rule has its own error variant, so enumerating the variants
+//! enumerates the rules (docs/PROTOCOL.md lists them with the same names).
+
+use std::collections::{HashMap, HashSet};
+
+use crate::amount::Amount;
+use crate::block::Block;
+use crate::hash::{BlockHash, MerkleRoot, Txid};
+use crate::keys::KeyError;
+use crate::network::Params;
+use crate::pow::{BitsError, CompactTarget, hash_to_u256};
+use crate::transaction::{OutPoint, Transaction, TxIn};
+use crate::utxo::{BlockUndo, Coin, UtxoOverlay, UtxoView};
+
+/// A transaction rule that was broken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxError {
+    #[error("transaction version {0} is not 1")]
+    UnsupportedVersion(u32),
+    #[error("transaction has no inputs")]
+    NoInputs,
+    #[error("transaction has no outputs")]
+    NoOutputs,
+    #[error("transaction is {size} bytes, above the limit of {max}")]
+    TooLarge { size: usize, max: usize },
+    #[error("output {index} pays zero")]
+    ZeroOutput { index: usize },
+    #[error("the outputs add up to more than the maximum amount of money")]
+    OutputsOverflow,
+    #[error("input {index} spends {prevout} a second time")]
+    DuplicateInput { index: usize, prevout: OutPoint },
+    #[error("input {index} has the null outpoint outside a coinbase")]
+    NullPrevout { index: usize },
+    #[error("a coinbase is only valid as the first transaction of a block")]
+    LooseCoinbase,
+    #[error("input {index} spends {prevout}, which is not an unspent output")]
+    MissingInput { index: usize, prevout: OutPoint },
+    #[error(
+        "input {index} spends a coinbase from height {coinbase_height} at height {spend_height}; \
+         coinbase outputs mature after {maturity} blocks"
+    )]
+    ImmatureCoinbase {
+        index: usize,
+        coinbase_height: u32,
+        spend_height: u32,
+        maturity: u32,
+    },
+    #[error("input {index}'s public key does not hash to the address the output pays")]
+    WrongKey { index: usize },
+    #[error("input {index}'s public key is malformed: {reason}")]
+    MalformedPublicKey { index: usize, reason: KeyError },
+    #[error("input {index}'s signature is not two scalars in range")]
+    MalformedSignature { index: usize },
+    #[error("input {index}'s signature is high-S; only low-S signatures are valid")]
+    HighS { index: usize },
+    #[error("input {index}'s signature does not sign this transaction's txid under its key")]
+    BadSignature { index: usize },
+    #[error("the inputs add up to more than the maximum amount of money")]
+    InputsOverflow,
+    #[error("outputs ({outputs}) exceed inputs ({inputs})")]
+    OutputsExceedInputs { inputs: Amount, outputs: Amount },
+    #[error("transaction {0} is already known")]
+    AlreadyKnown(Txid),
+    #[error("input {index} spends {prevout}, already spent by mempool transaction {by}")]
+    MempoolConflict {
+        index: usize,
+        prevout: OutPoint,
+        by: Txid,
+    },
+}
+
+impl TxError {
+    /// A short stable name for the rule, for APIs and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TxError::UnsupportedVersion(_) => "unsupported_version",
+            TxError::NoInputs => "no_inputs",
+            TxError::NoOutputs => "no_outputs",
+            TxError::TooLarge { .. } => "tx_too_large",
+            TxError::ZeroOutput { .. } => "zero_output",
+            TxError::OutputsOverflow => "outputs_overflow",
+            TxError::DuplicateInput { .. } => "duplicate_input",
+            TxError::NullPrevout { .. } => "null_prevout",
+            TxError::LooseCoinbase => "loose_coinbase",
+            TxError::MissingInput { .. } => "missing_input",
+            TxError::ImmatureCoinbase { .. } => "immature_coinbase",
+            TxError::WrongKey { .. } => "wrong_key",
+            TxError::MalformedPublicKey { .. } => "malformed_public_key",
+            TxError::MalformedSignature { .. } => "malformed_signature",
+            TxError::HighS { .. } => "high_s",
+            TxError::BadSignature { .. } => "bad_signature",
+            TxError::InputsOverflow => "inputs_overflow",
+            TxError::OutputsExceedInputs { .. } => "outputs_exceed_inputs",
+            TxError::AlreadyKnown(_) => "already_known",
+            TxError::MempoolConflict { .. } => "mempool_conflict",
+        }
+    }
+}
+
+/// A block rule that was broken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    #[error("block version {0} is not 1")]
+    UnsupportedVersion(u32),
+    #[error("bits are not a usable target: {0}")]
+    BitsOutOfRange(BitsError),
+    #[error("bits {found} ask for less work than the network's limit {limit}")]
+    BitsAboveLimit {
+        found: CompactTarget,
+        limit: CompactTarget,
+    },
+    #[error("block hash {hash} is above the target of its bits {bits}")]
+    ProofOfWork {
+        hash: BlockHash,
+        bits: CompactTarget,
+    },
+    #[error("bits are {found}, the retarget requires {expected}")]
+    WrongBits {
+        found: CompactTarget,
+        expected: CompactTarget,
+    },
+    #[error("block time {time} is more than the allowed {max_ahead} s ahead of the clock ({now})")]
+    TimeTooNew { time: u32, now: u32, max_ahead: u32 },
+    #[error("block time {time} is not after the median time {median} of the previous blocks")]
+    TimeTooOld { time: u32, median: u32 },
+    #[error("block has no transactions")]
+    NoTransactions,
+    #[error("block is {size} bytes, above the limit of {max}")]
+    TooLarge { size: usize, max: usize },
+    #[error("the header's Merkle root {header} differs from the transactions' root {computed}")]
+    MerkleMismatch {
+        header: MerkleRoot,
+        computed: MerkleRoot,
+    },
+    #[error("the transaction list repeats a transaction (Merkle mutation)")]
+    MerkleMutated,
+    #[error("transaction {0} appears twice in the block")]
+    DuplicateTxid(Txid),
+    #[error("the first transaction is not a coinbase")]
+    FirstNotCoinbase,
+    #[error("transaction {index} is a second coinbase")]
+    ExtraCoinbase { index: usize },
+    #[error("the coinbase claims height {found}, the block is at height {expected}")]
+    BadCoinbaseHeight { found: u32, expected: u32 },
+    #[error("the coinbase pays {paid}, more than reward plus fees ({allowed})")]
+    CoinbaseTooLarge { paid: Amount, allowed: Amount },
+    #[error("the coinbase's outputs add up to more than the maximum amount of money")]
+    CoinbaseOverflow,
+    #[error("{prevout} is spent twice in the block, by transactions {first} and {second}")]
+    DoubleSpendInBlock {
+        prevout: OutPoint,
+        first: usize,
+        second: usize,
+    },
+    #[error("transaction {index} spends {prevout}, created later in the same block")]
+    SpendsLaterOutput { index: usize, prevout: OutPoint },
+    #[error("the fees of the block add up to more than the maximum amount of money")]
+    FeesOverflow,
+    #[error("transaction {index}: {error}")]
+    Transaction { index: usize, error: TxError },
+    #[error("parent block {0} is invalid")]
+    InvalidParent(BlockHash),
+    #[error("block {0} was already found invalid")]
+    KnownInvalid(BlockHash),
+}
+
+impl BlockError {
+    /// Whether the failure condemns the block's hash itself. A body that does not match its
+    /// header (Merkle mismatch or mutation) says nothing about the honest block with that hash,
+    /// and a block from the future may be valid later; neither may be remembered as invalid.
+    pub fn condemns_hash(&self) -> bool {
+        !matches!(
+            self,
+            BlockError::MerkleMismatch { .. }
+                | BlockError::MerkleMutated
+                | BlockError::TimeTooNew { .. }
+                | BlockError::KnownInvalid(_)
+        )
+    }
+
+    /// A short stable name for the rule, for APIs and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            BlockError::UnsupportedVersion(_) => "unsupported_version",
+            BlockError::BitsOutOfRange(_) => "bits_out_of_range",
+            BlockError::BitsAboveLimit { .. } => "bits_above_limit",
+            BlockError::ProofOfWork { .. } => "high_hash",
+            BlockError::WrongBits { .. } => "wrong_bits",
+            BlockError::TimeTooNew { .. } => "time_too_new",
+            BlockError::TimeTooOld { .. } => "time_too_old",
+            BlockError::NoTransactions => "no_transactions",
+            BlockError::TooLarge { .. } => "block_too_large",
+            BlockError::MerkleMismatch { .. } => "merkle_mismatch",
+            BlockError::MerkleMutated => "merkle_mutated",
+            BlockError::DuplicateTxid(_) => "duplicate_txid",
+            BlockError::FirstNotCoinbase => "first_not_coinbase",
+            BlockError::ExtraCoinbase { .. } => "extra_coinbase",
+            BlockError::BadCoinbaseHeight { .. } => "bad_coinbase_height",
+            BlockError::CoinbaseTooLarge { .. } => "coinbase_too_large",
+            BlockError::CoinbaseOverflow => "coinbase_overflow",
+            BlockError::DoubleSpendInBlock { .. } => "double_spend_in_block",
+            BlockError::SpendsLaterOutput { .. } => "spends_later_output",
+            BlockError::FeesOverflow => "fees_overflow",
+            BlockError::Transaction { error, .. } => error.code(),
+            BlockError::InvalidParent(_) => "invalid_parent",
+            BlockError::KnownInvalid(_) => "known_invalid",
+        }
+    }
+}
+
+/// Rules that need only the transaction: version; at least one input and one output; size;
+/// every output positive and their sum within the money supply; no input spent twice; the null
+/// outpoint only in a coinbase (which has exactly one input).
+pub fn check_transaction(tx: &Transaction, params: &Params) -> Result<(), TxError> {
+    if tx.version != Transaction::VERSION {
+        return Err(TxError::UnsupportedVersion(tx.version));
+    }
+    if tx.inputs.is_empty() {
+        return Err(TxError::NoInputs);
+    }
+    if tx.outputs.is_empty() {
+        return Err(TxError::NoOutputs);
+    }
+    let size = tx.size();
+    if size > params.max_tx_size {
+        return Err(TxError::TooLarge {
+            size,
+            max: params.max_tx_size,
+        });
+    }
+    let coinbase = tx.is_coinbase();
+    if !coinbase {
+        if let Some(index) = tx.outputs.iter().position(|o| o.amount == Amount::ZERO) {
+            return Err(TxError::ZeroOutput { index });
+        }
+        if let Some(index) = tx
+            .inputs
+            .iter()
+            .position(|i| matches!(i, TxIn::Coinbase { .. }))
+        {
+            return Err(TxError::NullPrevout { index });
+        }
+    }
+    Amount::checked_sum(tx.outputs.iter().map(|o| o.amount)).ok_or(TxError::OutputsOverflow)?;
+    let mut seen = HashSet::with_capacity(tx.inputs.len());
+    for (index, input) in tx.inputs.iter().enumerate() {
+        if !seen.insert(input.prevout()) {
+            return Err(TxError::DuplicateInput {
+                index,
+                prevout: input.prevout(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Rules against the unspent outputs, for a transaction to be included at `spend_height`:
+/// every input spends an unspent output, a coinbase output only once mature, with the key the
+/// output pays to and a valid low-S signature over the txid; inputs cover outputs. Returns the
+/// fee. Expects [`check_transaction`] to have passed, and `tx` not to be a coinbase.
+pub fn check_tx_inputs(
+    tx: &Transaction,
+    spend_height: u32,
+    view: &impl UtxoView,
+    params: &Params,
+) -> Result<Amount, TxError> {
+    let txid = tx.txid();
+    let mut total = Amount::ZERO;
+    for (index, input) in tx.inputs.iter().enumerate() {
+        let TxIn::Spend {
+            prevout,
+            public_key,
+            signature,
+        } = input
+        else {
+            return Err(TxError::NullPrevout { index });
+        };
+        let coin = view.coin(prevout).ok_or(TxError::MissingInput {
+            index,
+            prevout: *prevout,
+        })?;
+        if coin.is_coinbase && spend_height < coin.height.saturating_add(params.coinbase_maturity) {
+            return Err(TxError::ImmatureCoinbase {
+                index,
+                coinbase_height: coin.height,
+                spend_height,
+                maturity: params.coinbase_maturity,
+            });
+        }
+        if public_key.pubkey_hash() != coin.output.pubkey_hash {
+            return Err(TxError::WrongKey { index });
+        }
+        public_key.verify(&txid.0, signature).map_err(|e| match e {
+            KeyError::NotCompressed | KeyError::NotOnCurve => {
+                TxError::MalformedPublicKey { index, reason: e }
+            }
+            KeyError::HighS => TxError::HighS { index },
+            KeyError::MalformedSignature => TxError::MalformedSignature { index },
+            _ => TxError::BadSignature { index },
+        })?;
+        total = total
+            .checked_add(coin.output.amount)
+            .ok_or(TxError::InputsOverflow)?;
+    }
+    let outputs =
+        Amount::checked_sum(tx.outputs.iter().map(|o| o.amount)).ok_or(TxError::OutputsOverflow)?;
+    total
+        .checked_sub(outputs)
+        .ok_or(TxError::OutputsExceedInputs {
+            inputs: total,
+            outputs,
+        })
+}
+
+/// The proof of work a header carries on its own: usable bits, no easier than the network's
+/// limit, and a hash at or below their target.
+pub fn check_proof_of_work(block: &Block, params: &Params) -> Result<(), BlockError> {
+    let header = &block.header;
+    let target = header.bits.target().map_err(BlockError::BitsOutOfRange)?;
+    if target > params.pow_limit_target() {
+        return Err(BlockError::BitsAboveLimit {
+            found: header.bits,
+            limit: params.pow_limit,
+        });
+    }
+    let hash = header.block_hash();
+    if hash_to_u256(&hash) > target {
+        return Err(BlockError::ProofOfWork {
+            hash,
+            bits: header.bits,
+        });
+    }
+    Ok(())
+}
+
+/// Rules that need only the block: version and proof of work; at least one transaction;
+/// size; the Merkle root (and no mutation); the coinbase first and only first; every
+/// transaction's own rules; no txid twice; no outpoint spent twice.
+pub fn check_block(block: &Block, params: &Params) -> Result<(), BlockError> {
+    if block.header.version != crate::block::Header::VERSION {
+        return Err(BlockError::UnsupportedVersion(block.header.version));
+    }
+    check_proof_of_work(block, params)?;
+    // The body must match the header before any verdict on the body may condemn the hash.
+    let (computed, mutated) = block.compute_merkle_root();
+    if computed != block.header.merkle_root {
+        return Err(BlockError::MerkleMismatch {
+            header: block.header.merkle_root,
+            computed,
+        });
+    }
+    if mutated {
+        return Err(BlockError::MerkleMutated);
+    }
+    if block.transactions.is_empty() {
+        return Err(BlockError::NoTransactions);
+    }
+    let size = block.size();
+    if size > params.max_block_size {
+        return Err(BlockError::TooLarge {
+            size,
+            max: params.max_block_size,
+        });
+    }
+    if !block.transactions[0].is_coinbase() {
+        return Err(BlockError::FirstNotCoinbase);
+    }
+    let mut txids = HashSet::with_capacity(block.transactions.len());
+    let mut spent: HashMap<OutPoint, usize> = HashMap::new();
+    for (index, tx) in block.transactions.iter().enumerate() {
+        if index > 0 && tx.is_coinbase() {
+            return Err(BlockError::ExtraCoinbase { index });
+        }
+        check_transaction(tx, params).map_err(|error| BlockError::Transaction { index, error })?;
+        let txid = tx.txid();
+        if !txids.insert(txid) {
+            return Err(BlockError::DuplicateTxid(txid));
+        }
+        if index == 0 {
+            continue;
+        }
+        for input in &tx.inputs {
+            if let Some(first) = spent.insert(input.prevout(), index) {
+                return Err(BlockError::DoubleSpendInBlock {
+                    prevout: input.prevout(),
+                    first,
+                    second: index,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a header is checked against: facts about the chain it extends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderContext {
+    /// The height the block would have.
+    pub height: u32,
+    /// The bits the retarget requires.
+    pub expected_bits: CompactTarget,
+    /// The median time of the previous blocks.
+    pub median_time_past: u32,
+}
+
+/// Rules against the chain the header extends: the retarget's bits, a time after the median of
+/// the previous blocks and not too far ahead of `now`, and a coinbase claiming the right height.
+pub fn contextual_check_block(
+    block: &Block,
+    context: &HeaderContext,
+    params: &Params,
+    now: u32,
+) -> Result<(), BlockError> {
+    let header = &block.header;
+    if header.bits != context.expected_bits {
+        return Err(BlockError::WrongBits {
+            found: header.bits,
+            expected: context.expected_bits,
+        });
+    }
+    if header.time <= context.median_time_past {
+        return Err(BlockError::TimeTooOld {
+            time: header.time,
+            median: context.median_time_past,
+        });
+    }
+    if u64::from(header.time) > u64::from(now) + u64::from(params.max_future_block_time) {
+        return Err(BlockError::TimeTooNew {
+            time: header.time,
+            now,
+            max_ahead: params.max_future_block_time,
+        });
+    }
+    match block.coinbase_height() {
+        Some(found) if found == context.height => Ok(()),
+        Some(found) => Err(BlockError::BadCoinbaseHeight {
+            found,
+            expected: context.height,
+        }),
+        None => Err(BlockError::FirstNotCoinbase),
+    }
+}
+
+/// Connects a block checked by [`check_block`] at `height` onto `view`: every transaction's
+/// inputs against the outputs before it, and a coinbase paying at most reward plus fees.
+/// Returns the undo data. On error `view` may hold part of the block: drop it.
+pub fn connect_block(
+    block: &Block,
+    height: u32,
+    view: &mut UtxoOverlay<'_>,
+    params: &Params,
+) -> Result<BlockUndo, BlockError> {
+    let positions: HashMap<Txid, usize> = block
+        .transactions
+        .iter()
+        .enumerate()
+        .map(|(i, tx)| (tx.txid(), i))
+        .collect();
+    let mut undo = BlockUndo::default();
+    let mut fees = Amount::ZERO;
+    for (index, tx) in block.transactions.iter().enumerate().skip(1) {
+        for input in &tx.inputs {
+            let prevout = input.prevout();
+            if view.coin(&prevout).is_none()
+                && positions.get(&prevout.txid).is_some_and(|&p| p >= index)
+            {
+                return Err(BlockError::SpendsLaterOutput { index, prevout });
+            }
+        }
+        let fee = check_tx_inputs(tx, height, view, params)
+            .map_err(|error| BlockError::Transaction { index, error })?;
+        fees = fees.checked_add(fee).ok_or(BlockError::FeesOverflow)?;
+        for input in &tx.inputs {
+            let coin = view
+                .spend(&input.prevout())
+                .expect("checked by check_tx_inputs");
+            undo.spent.push(coin);
+        }
+        add_outputs(view, tx, height);
+    }
+    let coinbase = &block.transactions[0];
+    let paid = Amount::checked_sum(coinbase.outputs.iter().map(|o| o.amount))
+        .ok_or(BlockError::CoinbaseOverflow)?;
+    let allowed = params
+        .block_subsidy(height)
+        .checked_add(fees)
+        .ok_or(BlockError::FeesOverflow)?;
+    if paid > allowed {
+        return Err(BlockError::CoinbaseTooLarge { paid, allowed });
+    }
+    add_outputs(view, coinbase, height);
+    Ok(undo)
+}
+
+fn add_outputs(view: &mut UtxoOverlay<'_>, tx: &Transaction, height: u32) {
+    let txid = tx.txid();
+    let is_coinbase = tx.is_coinbase();
+    for (i, output) in tx.outputs.iter().enumerate() {
+        view.add(
+            OutPoint::new(txid, i as u32),
+            Coin {
+                output: *output,
+                height,
+                is_coinbase,
+            },
+        );
+    }
+}
+
+/// Undoes [`connect_block`]: removes the block's outputs and restores what it spent.
+pub fn disconnect_block(block: &Block, undo: &BlockUndo, view: &mut UtxoOverlay<'_>) {
+    let mut restored = undo.spent.iter().rev();
+    for tx in block.transactions.iter().rev() {
+        let txid = tx.txid();
+        for index in 0..tx.outputs.len() {
+            view.spend(&OutPoint::new(txid, index as u32));
+        }
+        if tx.is_coinbase() {
+            continue;
+        }
+        for input in tx.inputs.iter().rev() {
+            if let Some(coin) = restored.next() {
+                view.add(input.prevout(), *coin);
+            }
+        }
+    }
+}
