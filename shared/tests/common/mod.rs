@@ -220,3 +220,30 @@ pub async fn active_blocks<S: ChainStore>(chain: &Chain<S>) -> Vec<Block> {
     }
     blocks
 }
+
+/// A fresh, empty PostgreSQL database on the throwaway server named by
+/// `MYCOIN_TEST_DATABASE_URL` (started by the README's test command), or `None` when unset.
+pub async fn fresh_postgres_url() -> Option<String> {
+    use sqlx::Executor;
+    let admin = std::env::var("MYCOIN_TEST_DATABASE_URL").ok()?;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&admin)
+        .await
+        .expect("connect to the test PostgreSQL");
+    let mut suffix = [0u8; 8];
+    getrandom::fill(&mut suffix).unwrap();
+    let name = format!("mycoin_test_{}", hex::encode(suffix));
+    // The name is ours (hex digits), so building the statement from it is safe.
+    let create = sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"));
+    pool.execute(create).await.unwrap();
+    pool.close().await;
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    Some(format!("{base}/{name}"))
+}
+
+/// A SQLite URL in a new temporary directory (kept alive by the returned guard).
+pub fn fresh_sqlite_url() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/chain.sqlite", dir.path().display());
+    (dir, url)
+}
