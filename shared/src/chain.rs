@@ -106,6 +106,8 @@ pub struct Chain<S> {
     invalid: HashSet<BlockHash>,
     orphans: OrphanPool,
     mempool: Mempool,
+    /// Order in which blocks entered the tree: among leaves of equal work, the first seen wins.
+    arrival: HashMap<BlockHash, u64>,
 }
 
 /// How many orphan blocks are kept at most.
@@ -129,8 +131,12 @@ impl<S: ChainStore> Chain<S> {
                 capacity: MAX_ORPHANS,
             },
             mempool: Mempool::default(),
+            arrival: HashMap::new(),
         };
-        for entry in snapshot.entries {
+        let mut entries = snapshot.entries;
+        entries.sort_by_key(|e| e.height);
+        for entry in entries {
+            chain.arrival.insert(entry.hash, chain.arrival.len() as u64);
             chain.index.insert(entry.hash, entry);
         }
         if chain.active.is_empty() {
@@ -148,6 +154,7 @@ impl<S: ChainStore> Chain<S> {
                 ..Default::default()
             };
             chain.store.commit(&update).await?;
+            chain.arrival.insert(entry.hash, 0);
             chain.index.insert(entry.hash, entry);
             chain.active.push(entry.hash);
         } else if chain.active[0] != chain.params.genesis_hash() {
@@ -158,6 +165,11 @@ impl<S: ChainStore> Chain<S> {
             .into());
         }
         chain.recompute_leaves();
+        // A crash between storing a block and committing the chain update leaves a stored
+        // block with more work off the active chain: move onto it now.
+        if chain.best_leaf() != chain.tip().hash {
+            chain.activate_best_chain(None).await?;
+        }
         Ok(chain)
     }
 
@@ -390,10 +402,11 @@ impl<S: ChainStore> Chain<S> {
                 .saturating_add(work_for_target(target)),
         };
         self.store.put_block(&entry, &block).await?;
+        self.arrival.insert(hash, self.arrival.len() as u64);
         self.index.insert(hash, entry);
         self.leaves.remove(&parent);
         self.leaves.insert(hash);
-        self.activate_best_chain(hash, block).await
+        self.activate_best_chain(Some((hash, block))).await
     }
 
     fn recompute_leaves(&mut self) {
@@ -411,27 +424,30 @@ impl<S: ChainStore> Chain<S> {
             .collect::<HashSet<_>>();
     }
 
-    /// The block with the most work among the tree's leaves; the current tip wins ties.
+    /// The block with the most work among the tree's leaves. The current tip wins ties, then
+    /// the leaf seen first.
     fn best_leaf(&self) -> BlockHash {
         let tip = self.tip();
-        let mut best = (tip.chain_work, tip.hash);
+        let mut best = (tip.chain_work, 0u64, tip.hash);
         for leaf in &self.leaves {
             let entry = &self.index[leaf];
-            if entry.chain_work > best.0 {
-                best = (entry.chain_work, entry.hash);
+            let seen = self.arrival.get(leaf).copied().unwrap_or(u64::MAX);
+            if entry.chain_work > best.0
+                || (entry.chain_work == best.0 && seen < best.1 && best.2 != tip.hash)
+            {
+                best = (entry.chain_work, seen, entry.hash);
             }
         }
-        best.1
+        best.2
     }
 
     /// Moves the active chain to the leaf with the most work, trying each candidate until one
     /// connects completely. `fresh` is the block just stored (saves reading it back).
     async fn activate_best_chain(
         &mut self,
-        fresh_hash: BlockHash,
-        fresh: Block,
+        mut fresh: Option<(BlockHash, Block)>,
     ) -> Result<usize, ChainError> {
-        let mut fresh = Some((fresh_hash, fresh));
+        let fresh_hash = fresh.as_ref().map(|(h, _)| *h);
         let mut first_error = None;
         loop {
             let best = self.best_leaf();
@@ -446,7 +462,7 @@ impl<S: ChainStore> Chain<S> {
                 Err((bad, error)) => {
                     tracing::info!(block = %bad, %error, "block failed to connect");
                     self.invalidate(bad).await?;
-                    if bad == fresh_hash || self.descends_from(&fresh_hash, &bad) {
+                    if fresh_hash.is_some_and(|f| f == bad || self.descends_from(&f, &bad)) {
                         first_error.get_or_insert(error);
                     }
                 }
@@ -479,6 +495,7 @@ impl<S: ChainStore> Chain<S> {
         for hash in doomed {
             self.store.mark_invalid(&hash).await?;
             self.index.remove(&hash);
+            self.arrival.remove(&hash);
             self.invalid.insert(hash);
         }
         self.recompute_leaves();
