@@ -29,7 +29,7 @@ async fn the_branch_with_more_work_wins_even_when_shorter() {
     for i in 1..=3 {
         f.now = t0 + 600 + i;
         let mut block = f.block_on(parent, vec![], 0, pkh(2));
-        block.header.time = t0 + i as u32;
+        block.header.time = t0 + i;
         block.header.nonce = 0;
         reseal(&mut block, &f.params);
         parent = block.block_hash();
