@@ -213,3 +213,65 @@ fn genesis_blocks_are_pinned() {
         assert!(mycoin_core::validation::check_block(&params.genesis_block(), &params).is_ok());
     }
 }
+
+/// RFC 6979's widely published secp256k1 vector: private key 1, prehash SHA-256("Satoshi
+/// Nakamoto").
+#[test]
+fn rfc6979_published_vector() {
+    let mut one = [0u8; 32];
+    one[31] = 1;
+    let key = PrivateKey::from_bytes(&one).unwrap();
+    let digest: [u8; 32] = Sha256::digest(b"Satoshi Nakamoto").into();
+    assert_eq!(
+        key.sign(&digest).to_string(),
+        "934b1ea10a4b3c1757e2b0c017d0b6143ce3c9a7e6a4a49860d7a6ab210ee3d8\
+         2442ce9d2b916064108014783e923ec36b49743e2ffa1c4496f01a512aafd9e5"
+    );
+}
+
+/// A signed transaction computed from docs/PROTOCOL.md alone by an independent Python
+/// implementation (its signature cross-checked with OpenSSL's deterministic ECDSA): mycoin's
+/// code must produce the same bytes, txid and wtxid.
+#[test]
+fn independently_computed_signed_transaction() {
+    use mycoin_core::{Amount, Encode, OutPoint, PubKeyHash, Transaction, TxIn, TxOut, Txid};
+    let key = PrivateKey::from_bytes(&[3u8; 32]).unwrap();
+    assert_eq!(
+        key.public_key().to_string(),
+        "02531fe6068134503d2723133227c867ac8fa6c83c537e9a44c3c5bdbdcb1fe337"
+    );
+    let mut tx = Transaction {
+        version: 1,
+        inputs: vec![TxIn::Spend {
+            prevout: OutPoint::new(Txid([9; 32]), 1),
+            public_key: key.public_key(),
+            signature: Signature([0; 64]),
+        }],
+        outputs: vec![TxOut {
+            amount: Amount::ONE_COIN,
+            pubkey_hash: PubKeyHash([5; 20]),
+        }],
+    };
+    tx.sign_with(|_| Some(key.clone()));
+    assert_eq!(
+        hex::encode(tx.txid_preimage()),
+        "010000000109090909090909090909090909090909090909090909090909090909090909090100000002531fe6\
+         068134503d2723133227c867ac8fa6c83c537e9a44c3c5bdbdcb1fe3370100e1f5050000000005050505050505\
+         05050505050505050505050505"
+    );
+    assert_eq!(
+        tx.txid().to_string(),
+        "e23b27f8629500987ac0a93c24b91c47f91759433451284f77bfe7f164018310"
+    );
+    assert_eq!(
+        hex::encode(tx.to_bytes()),
+        "010000000109090909090909090909090909090909090909090909090909090909090909090100000002531fe6\
+         068134503d2723133227c867ac8fa6c83c537e9a44c3c5bdbdcb1fe337817e60c58df14e092bd574ffcb2119d7\
+         bf22c45989d9123700491a7e6815e8580c492806fe0c46a0ffe14560d530e2f1a8d2bee86bc61dd3236062f241\
+         6b3d790100e1f505000000000505050505050505050505050505050505050505"
+    );
+    assert_eq!(
+        tx.wtxid().to_string(),
+        "9d4fa39826806dcebec3b6d59552706d2fd86911b06b60ae190d121cbe188265"
+    );
+}
