@@ -191,13 +191,13 @@ fn warn_if_readable_by_others(path: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        if let Ok(metadata) = fs::metadata(path) {
-            if metadata.permissions().mode() & 0o077 != 0 {
-                tracing::warn!(
-                    path = %path.display(),
-                    "the API token file can be read by other users; run `chmod 600` on it"
-                );
-            }
+        if let Ok(metadata) = fs::metadata(path)
+            && metadata.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                path = %path.display(),
+                "the API token file can be read by other users; run `chmod 600` on it"
+            );
         }
     }
     #[cfg(not(unix))]

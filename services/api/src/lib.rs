@@ -1,0 +1,10 @@
+//! The JSON bodies (DTOs) of mycoin's four REST APIs, with their OpenAPI schemas.
+//!
+//! Each service serves its own module's types, and every client of that service (another
+//! service, a test) uses the same types: one definition per body. Conversions from and to the
+//! core types live beside the DTOs; the canonical bytes stay in mycoin-core.
+
+pub mod keys;
+pub mod miner;
+pub mod peer;
+pub mod wallet;

@@ -1,0 +1,71 @@
+//! The miner service's request and response bodies.
+//!
+//! | endpoint | request | response |
+//! |---|---|---|
+//! | `POST /mine` | [`MineRequest`] | [`MineResponse`] |
+//! | `POST /miner/start` | [`MineRequest`] | [`MinerStatus`] |
+//! | `POST /miner/stop` | — | [`MinerStatus`] |
+//! | `GET /miner` | — | [`MinerStatus`] |
+
+use mycoin_core::BlockHash;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::peer::{BlockStatus, BlockView};
+
+/// Body of `POST /mine` and `POST /miner/start`: where the coinbase pays. Without an address
+/// the miner asks the keys service for a fresh key (`POST /keys`) and pays to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"address": "MJp6tQWwVvDtv7Ju5XADEzBDQSDkAcgHBt"}))]
+pub struct MineRequest {
+    /// Base58Check address of the service's network that the block reward pays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// Answer of `POST /mine`: the block found and submitted to the peer service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MineResponse {
+    /// The block hash.
+    #[schema(value_type = String)]
+    pub hash: BlockHash,
+    /// The block's height.
+    pub height: u32,
+    /// Nonces hashed for this block, over every template and header time tried.
+    pub attempts: u64,
+    /// Time from the first template to the found nonce, in milliseconds.
+    pub elapsed_ms: u64,
+    /// Nonces hashed per second.
+    pub rate: f64,
+    /// The address the block reward pays.
+    pub address: String,
+    /// What the peer service made of the block (`new_tip` unless another block came first).
+    pub status: BlockStatus,
+    /// The block as the peer service shows it.
+    pub block: BlockView,
+}
+
+/// State of the background miner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "running": true, "hash_rate": 2_500_000.0, "blocks_found": 3, "threads": 2,
+    "address": "MJp6tQWwVvDtv7Ju5XADEzBDQSDkAcgHBt"
+}))]
+pub struct MinerStatus {
+    /// Whether background mining runs.
+    pub running: bool,
+    /// Nonces hashed per second over the last second, by all mining of the service.
+    pub hash_rate: f64,
+    /// Blocks the background miner found and the peer service accepted since the service started.
+    pub blocks_found: u64,
+    /// Threads that search nonces.
+    pub threads: usize,
+    /// Address the background miner pays, while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The last failure of the background miner (e.g. the peer service unreachable), cleared
+    /// by the next block found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}

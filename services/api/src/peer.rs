@@ -1,0 +1,536 @@
+//! The peer service's request and response bodies.
+//!
+//! Amounts are integers in base units, hashes and txids are hex in display order, addresses
+//! are Base58Check strings, and raw blocks and transactions are their canonical encoding
+//! (mycoin-core `Encode`) in lowercase hex. The views are built from core types here
+//! ([`BlockView::new`], [`TxView::new`]); raw hex is turned back into core types with
+//! [`decode_hex`].
+
+use mycoin_core::transaction::TxIn;
+use mycoin_core::{
+    Address, Block, BlockHash, Decode, DecodeError, Encode, Header, Network, Transaction, TxOut,
+    Txid, deserialize,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Most blocks `GET /blocks` returns at once.
+pub const MAX_BLOCKS_PER_REQUEST: u32 = 500;
+/// Blocks `GET /blocks` returns when `count` is not given.
+pub const DEFAULT_BLOCKS_PER_REQUEST: u32 = 100;
+
+/// Why raw hex is not a block or transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawError {
+    /// Not an even number of hex digits.
+    Hex(hex::FromHexError),
+    /// Hex, but not the canonical encoding of the expected value.
+    Decode(DecodeError),
+}
+
+impl std::fmt::Display for RawError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RawError::Hex(err) => write!(f, "not hex: {err}"),
+            RawError::Decode(err) => write!(f, "not a canonical encoding: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for RawError {}
+
+/// Decodes a block or transaction from the hex of its canonical encoding.
+///
+/// ```
+/// use mycoin_api::peer::{decode_hex, RawError};
+/// use mycoin_core::{Encode, Network, Transaction};
+///
+/// let genesis = Network::Regtest.params().genesis_block();
+/// let coinbase: Transaction = decode_hex(&hex::encode(genesis.transactions[0].to_bytes())).unwrap();
+/// assert_eq!(coinbase, genesis.transactions[0]);
+/// assert!(matches!(decode_hex::<Transaction>("zz"), Err(RawError::Hex(_))));
+/// assert!(matches!(decode_hex::<Transaction>("00"), Err(RawError::Decode(_))));
+/// ```
+pub fn decode_hex<T: Decode>(raw: &str) -> Result<T, RawError> {
+    let bytes = hex::decode(raw).map_err(RawError::Hex)?;
+    deserialize(&bytes).map_err(RawError::Decode)
+}
+
+/// The canonical encoding of `value` in lowercase hex.
+pub fn encode_hex(value: &impl Encode) -> String {
+    hex::encode(value.to_bytes())
+}
+
+/// `GET /chain`: the node's view of its chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChainInfo {
+    /// `demo` or `regtest`.
+    #[schema(example = "regtest")]
+    pub network: String,
+    /// Hash of the genesis block (height 0).
+    #[schema(value_type = String)]
+    pub genesis: BlockHash,
+    /// Height of the active chain's tip.
+    pub height: u32,
+    /// Hash of the active chain's tip.
+    #[schema(value_type = String)]
+    pub tip: BlockHash,
+    /// Total proof of work of the active chain (expected hashes), as a decimal string.
+    #[schema(example = "4")]
+    pub total_work: String,
+    /// Transactions waiting in the mempool.
+    pub mempool_size: usize,
+    /// Blocks waiting for their parent.
+    pub orphans: usize,
+}
+
+/// The 80-byte header of a block, field by field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HeaderView {
+    /// Block version (1).
+    pub version: u32,
+    /// Hash of the parent block.
+    #[schema(value_type = String)]
+    pub prev_hash: BlockHash,
+    /// Merkle root of the transactions (leaves: sha256d of each complete transaction).
+    #[schema(value_type = String)]
+    pub merkle_root: String,
+    /// Unix time in seconds.
+    pub time: u32,
+    /// Target in compact form, 8 hex digits.
+    #[schema(example = "207fffff")]
+    pub bits: String,
+    /// The nonce that solves the proof of work.
+    pub nonce: u32,
+}
+
+impl From<&Header> for HeaderView {
+    fn from(header: &Header) -> Self {
+        HeaderView {
+            version: header.version,
+            prev_hash: header.prev_hash,
+            merkle_root: header.merkle_root.to_string(),
+            time: header.time,
+            bits: header.bits.to_string(),
+            nonce: header.nonce,
+        }
+    }
+}
+
+/// The input of a coinbase: the block height and an extra nonce.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CoinbaseInput {
+    /// Height of the block the coinbase belongs to.
+    pub height: u32,
+    /// Free value the miner may vary.
+    pub extra_nonce: u64,
+}
+
+/// One input of a transaction: a spend of an earlier output, or a coinbase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum TxInputView {
+    /// Spends output `vout` of transaction `txid`.
+    Spend {
+        /// Txid of the transaction whose output is spent.
+        #[schema(value_type = String)]
+        txid: Txid,
+        /// Index of the output spent.
+        vout: u32,
+        /// Compressed SEC1 public key, 66 hex digits.
+        public_key: String,
+        /// Signature r‖s over the txid, 128 hex digits.
+        signature: String,
+    },
+    /// The coinbase input of a block's first transaction.
+    Coinbase {
+        /// The block height and extra nonce.
+        coinbase: CoinbaseInput,
+    },
+}
+
+/// One output: an amount paid to an address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TxOutputView {
+    /// Amount in base units (10^8 per coin).
+    pub amount: u64,
+    /// Base58Check address paid.
+    pub address: String,
+}
+
+impl TxOutputView {
+    /// The view of `output` with its address on `network`.
+    pub fn new(output: &TxOut, network: Network) -> Self {
+        TxOutputView {
+            amount: output.amount.units(),
+            address: Address::new(network, output.pubkey_hash).to_string(),
+        }
+    }
+}
+
+/// A transaction, decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TxView {
+    /// sha256d of the encoding without signatures: how outputs are referenced.
+    #[schema(value_type = String)]
+    pub txid: Txid,
+    /// sha256d of the complete encoding: the transaction's Merkle leaf.
+    #[schema(value_type = String)]
+    pub wtxid: String,
+    /// Size of the canonical encoding in bytes.
+    pub size: usize,
+    /// Whether this is a coinbase.
+    pub coinbase: bool,
+    /// The inputs, in order.
+    pub inputs: Vec<TxInputView>,
+    /// The outputs, in order (`vout` is the index).
+    pub outputs: Vec<TxOutputView>,
+}
+
+impl TxView {
+    /// The view of `tx`, with addresses on `network`.
+    pub fn new(tx: &Transaction, network: Network) -> Self {
+        TxView {
+            txid: tx.txid(),
+            wtxid: tx.wtxid().to_string(),
+            size: tx.size(),
+            coinbase: tx.is_coinbase(),
+            inputs: tx
+                .inputs
+                .iter()
+                .map(|input| match input {
+                    TxIn::Spend {
+                        prevout,
+                        public_key,
+                        signature,
+                    } => TxInputView::Spend {
+                        txid: prevout.txid,
+                        vout: prevout.index,
+                        public_key: public_key.to_string(),
+                        signature: signature.to_string(),
+                    },
+                    TxIn::Coinbase {
+                        height,
+                        extra_nonce,
+                    } => TxInputView::Coinbase {
+                        coinbase: CoinbaseInput {
+                            height: *height,
+                            extra_nonce: *extra_nonce,
+                        },
+                    },
+                })
+                .collect(),
+            outputs: tx
+                .outputs
+                .iter()
+                .map(|output| TxOutputView::new(output, network))
+                .collect(),
+        }
+    }
+}
+
+/// A block, decoded, with its place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BlockView {
+    /// The block hash.
+    #[schema(value_type = String)]
+    pub hash: BlockHash,
+    /// Height in the block tree (genesis is 0).
+    pub height: u32,
+    /// Blocks on top of it in the active chain, itself included; 0 when not in the active chain.
+    pub confirmations: u32,
+    /// Whether the block is part of the active chain.
+    pub in_active_chain: bool,
+    /// The header.
+    pub header: HeaderView,
+    /// Size of the canonical encoding in bytes.
+    pub size: usize,
+    /// The transactions, the coinbase first.
+    pub transactions: Vec<TxView>,
+    /// The canonical encoding of the whole block, in hex.
+    pub hex: String,
+}
+
+impl BlockView {
+    /// The view of `block` at `height`; `tip_height` is the active chain's height when the
+    /// block is in the active chain, `None` otherwise.
+    pub fn new(block: &Block, height: u32, tip_height: Option<u32>, network: Network) -> Self {
+        BlockView {
+            hash: block.block_hash(),
+            height,
+            confirmations: tip_height
+                .map(|tip| tip.saturating_sub(height).saturating_add(1))
+                .unwrap_or(0),
+            in_active_chain: tip_height.is_some(),
+            header: HeaderView::from(&block.header),
+            size: block.size(),
+            transactions: block
+                .transactions
+                .iter()
+                .map(|tx| TxView::new(tx, network))
+                .collect(),
+            hex: encode_hex(block),
+        }
+    }
+
+    /// The block itself, decoded from [`BlockView::hex`].
+    pub fn block(&self) -> Result<Block, RawError> {
+        decode_hex(&self.hex)
+    }
+}
+
+/// Query of `GET /blocks`: a range of the active chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BlocksQuery {
+    /// First height (default 0).
+    #[serde(default)]
+    pub from: u32,
+    /// How many blocks, at most 500 (default 100). Fewer come back at the tip.
+    pub count: Option<u32>,
+}
+
+/// Body of `POST /blocks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitBlockRequest {
+    /// The canonical encoding of the solved block, in hex.
+    pub hex: String,
+}
+
+/// What became of a submitted block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockStatus {
+    /// The block extended the active chain (or caused a reorganisation onto it).
+    NewTip,
+    /// Valid and stored, but the active chain has at least as much work.
+    SideChain,
+    /// Its parent is unknown: it waits for it.
+    Orphan,
+    /// The block was already known.
+    Duplicate,
+}
+
+/// Answer of `POST /blocks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SubmitBlockResponse {
+    /// The block hash.
+    #[schema(value_type = String)]
+    pub hash: BlockHash,
+    /// What became of it.
+    pub status: BlockStatus,
+    /// Its height, when it is in the block tree (not for orphans).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+}
+
+/// Query of `GET /blocks/template`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TemplateQuery {
+    /// Address the coinbase pays (reward plus fees).
+    pub address: String,
+}
+
+/// Answer of `GET /blocks/template`: a block to solve on the current tip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BlockTemplate {
+    /// Height the block will have.
+    pub height: u32,
+    /// Hash of the current tip, its parent.
+    #[schema(value_type = String)]
+    pub prev_hash: BlockHash,
+    /// Target in compact form, 8 hex digits.
+    #[schema(example = "207fffff")]
+    pub bits: String,
+    /// The header's time.
+    pub time: u32,
+    /// What the coinbase pays: subsidy plus fees, in base units.
+    pub reward: u64,
+    /// Fees of the included transactions, in base units.
+    pub fees: u64,
+    /// Number of transactions in the block, the coinbase included.
+    pub transactions: usize,
+    /// The canonical encoding of the unsolved block (nonce 0), in hex: vary the nonce (bytes
+    /// 76..80 of the header) until the hash meets the target, then `POST /blocks`.
+    pub hex: String,
+}
+
+/// Body of `POST /transactions` and `POST /transactions/verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransactionRequest {
+    /// The canonical encoding of the signed transaction, in hex.
+    pub hex: String,
+}
+
+/// Answer of `POST /transactions`: the transaction is in the mempool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SubmitTransactionResponse {
+    /// The transaction's id.
+    #[schema(value_type = String)]
+    pub txid: Txid,
+    /// Its fee (inputs − outputs), in base units.
+    pub fee: u64,
+}
+
+/// A consensus rule a transaction or input breaks: the rule's code and a sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RuleViolation {
+    /// The rule's stable code, e.g. `bad_signature`, `missing_input`.
+    pub error: String,
+    /// What was wrong.
+    pub message: String,
+}
+
+/// The verdict on one input of a verified transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InputVerdict {
+    /// Index of the input.
+    pub index: usize,
+    /// The output it spends, `txid:vout`.
+    pub prevout: String,
+    /// Address of the spent output, when it is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Amount of the spent output, when it is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<u64>,
+    /// Whether the input, on its own, spends an unspent mature output with a valid signature.
+    pub valid: bool,
+    /// The rule the input breaks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<RuleViolation>,
+}
+
+/// Answer of `POST /transactions/verify`: the verdict, without submitting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct VerifyResponse {
+    /// The transaction's id.
+    #[schema(value_type = String)]
+    pub txid: Txid,
+    /// Whether `POST /transactions` would accept it now.
+    pub valid: bool,
+    /// Its fee in base units, when valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee: Option<u64>,
+    /// The first rule it breaks, when invalid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<RuleViolation>,
+    /// One verdict per input.
+    pub inputs: Vec<InputVerdict>,
+}
+
+/// Where a transaction is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TxState {
+    /// Waiting in the mempool.
+    Mempool,
+    /// In a block of the active chain.
+    Confirmed,
+}
+
+/// The status of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TxStatus {
+    /// `mempool` or `confirmed`.
+    pub state: TxState,
+    /// The block holding it, when confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub block_hash: Option<BlockHash>,
+    /// That block's height, when confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Blocks on top of it, that block included, when confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmations: Option<u32>,
+}
+
+/// Answer of `GET /transactions/{txid}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TransactionInfo {
+    /// The transaction's id.
+    #[schema(value_type = String)]
+    pub txid: Txid,
+    /// Where it is.
+    pub status: TxStatus,
+    /// The transaction, decoded.
+    pub transaction: TxView,
+    /// Its canonical encoding, in hex.
+    pub hex: String,
+}
+
+/// One transaction of the mempool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MempoolEntryView {
+    /// The transaction's id.
+    #[schema(value_type = String)]
+    pub txid: Txid,
+    /// Its fee in base units.
+    pub fee: u64,
+    /// Its size in bytes.
+    pub size: usize,
+}
+
+/// Answer of `GET /mempool`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MempoolView {
+    /// Number of transactions.
+    pub count: usize,
+    /// The transactions, best fee rate first.
+    pub transactions: Vec<MempoolEntryView>,
+}
+
+/// An unspent output of the active chain paying an address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UtxoView {
+    /// Txid of the transaction that created it.
+    #[schema(value_type = String)]
+    pub txid: Txid,
+    /// Its index in that transaction.
+    pub vout: u32,
+    /// Amount in base units.
+    pub amount: u64,
+    /// Height of the block that created it.
+    pub height: u32,
+    /// Whether it is a coinbase output.
+    pub coinbase: bool,
+    /// Whether it may be spent in the next block (coinbase outputs must mature first).
+    pub mature: bool,
+    /// Whether a mempool transaction already spends it.
+    pub spent_in_mempool: bool,
+}
+
+/// Answer of `GET /addresses/{address}/balance`, in base units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Balance {
+    /// The address.
+    pub address: String,
+    /// Spendable unspent outputs of the active chain (mature), mempool spends not deducted.
+    pub confirmed: u64,
+    /// Coinbase outputs that have not matured yet.
+    pub immature: u64,
+    /// What mempool transactions pay to the address.
+    pub pending_in: u64,
+    /// What mempool transactions spend from the address's confirmed outputs.
+    pub pending_out: u64,
+}
+
+/// A peer: another user's peer service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PeerView {
+    /// Base URL of its peer service, e.g. `http://127.0.0.1:8002`.
+    pub url: String,
+}
+
+/// Body of `POST /peers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddPeerRequest {
+    /// Base URL of the peer service, `http://HOST:PORT`.
+    #[schema(example = "http://127.0.0.1:8002")]
+    pub url: String,
+}

@@ -1,0 +1,1 @@
+//! The wallet service's request and response bodies.

@@ -1,0 +1,5 @@
+//! The keys service's HTTP handlers.
+
+pub mod keys;
+
+pub use keys::configure;

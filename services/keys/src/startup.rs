@@ -1,0 +1,96 @@
+//! Building the keys service: open the database, unlock the key store, bind the server.
+
+use actix_web::web;
+use mycoin_core::{Database, StoreError};
+use mycoin_web::Application;
+use utoipa::OpenApi;
+
+use crate::configuration::Settings;
+use crate::keystore::{KeyStore, KeyStoreError};
+use crate::routes;
+
+/// The keys service's OpenAPI document (without the common routes, which mycoin-web adds).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "mycoin keys service",
+        description = "Key pairs in an encrypted key store, and signing (the book's key.py). \
+                       Endpoints that sign or reveal a private key need the stack's API token."
+    ),
+    paths(
+        routes::keys::create_key,
+        routes::keys::list_keys,
+        routes::keys::get_key,
+        routes::keys::sign,
+        routes::keys::export_wif,
+        routes::keys::import_key,
+    ),
+    components(schemas(
+        mycoin_api::keys::NewKey,
+        mycoin_api::keys::KeyInfo,
+        mycoin_api::keys::SignRequest,
+        mycoin_api::keys::SignResponse,
+        mycoin_api::keys::WifResponse,
+        mycoin_api::keys::ImportRequest,
+    )),
+    tags((name = "keys", description = "Key pairs and signatures"))
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database {url}: {source}")]
+    Database {
+        /// The URL, its password redacted.
+        url: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error(transparent)]
+    KeyStore(#[from] KeyStoreError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Connects to the database of `settings`, unlocks the key store and binds the server.
+///
+/// Creates the data directory (mode 0700) if it is missing: the SQLite file and the key file
+/// live there.
+pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+    create_private_dir(&settings.data_dir)?;
+    let db = Database::connect(&settings.database_url)
+        .await
+        .map_err(|source| StartupError::Database {
+            url: mycoin_web::config::redact_url(&settings.database_url),
+            source,
+        })?;
+    build_with_database(settings, db).await
+}
+
+/// Like [`build`], on a database already open (e.g. shared by the services of `mycoind`).
+pub async fn build_with_database(
+    settings: Settings,
+    db: Database,
+) -> Result<Application, StartupError> {
+    let store = KeyStore::open(db, settings.network, settings.protection()).await?;
+    let store = web::Data::new(store);
+    let app = Application::build(settings.server, ApiDoc::openapi(), move |cfg| {
+        cfg.app_data(store.clone()).configure(routes::configure);
+    })?;
+    Ok(app)
+}
+
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|err| {
+        std::io::Error::new(
+            err.kind(),
+            format!("cannot create the data directory {}: {err}", dir.display()),
+        )
+    })
+}

@@ -1,0 +1,161 @@
+//! The miner service's settings: from the command line ([`Cli`]) or built in code
+//! ([`Settings`]), e.g. by `mycoind`, which runs the four services of a stack in one process.
+
+use std::io;
+use std::time::Duration;
+
+use clap::Parser;
+use mycoin_core::Network;
+use mycoin_web::{ApiToken, CommonArgs, NetworkName, ServerSettings, ServiceKind};
+
+use crate::search::default_threads;
+
+/// Largest request body the miner accepts: its bodies hold at most an address.
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// How often a running search looks at the peer's tip (and at its stop flag).
+pub const DEFAULT_TIP_POLL: Duration = Duration::from_millis(200);
+
+/// `mycoin-miner`: the miner service of one user's stack.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mycoin-miner",
+    version,
+    about = "mycoin miner service: proof of work on the peer's block templates (the book's mine.py)"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Threads searching nonces [default: one per core].
+    #[arg(long, env = "MYCOIN_MINER_THREADS", value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+
+    /// Start background mining at once, paying a fresh key of the keys service.
+    #[arg(long, env = "MYCOIN_MINE")]
+    pub mine: bool,
+}
+
+/// Everything [`crate::build`] needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to listen, body limit, API token.
+    pub server: ServerSettings,
+    /// The network whose addresses and proof-of-work limit the miner uses.
+    pub network: Network,
+    /// Base URL of the peer service (templates, blocks, tip).
+    pub peer_url: String,
+    /// Base URL of the keys service (fresh addresses).
+    pub keys_url: String,
+    /// The stack's API token, sent to the other services.
+    pub api_token: Option<ApiToken>,
+    /// Threads searching nonces.
+    pub threads: usize,
+    /// Whether to start background mining as soon as the service is built.
+    pub mine_on_start: bool,
+    /// How often a running search looks at the peer's tip.
+    pub tip_poll: Duration,
+    /// Timeout of each call to the peer and keys services.
+    pub client_timeout: Duration,
+}
+
+impl Settings {
+    /// Settings for a miner of `network` on `127.0.0.1:port` using the peer and keys services
+    /// at the given URLs, one thread per core, not mining until asked.
+    pub fn new(
+        network: Network,
+        port: u16,
+        peer_url: impl Into<String>,
+        keys_url: impl Into<String>,
+    ) -> Self {
+        Self {
+            server: ServerSettings::new(ServiceKind::Miner.as_str(), "127.0.0.1", port)
+                .with_body_limit(BODY_LIMIT),
+            network,
+            peer_url: peer_url.into(),
+            keys_url: keys_url.into(),
+            api_token: None,
+            threads: default_threads(),
+            mine_on_start: false,
+            tip_poll: DEFAULT_TIP_POLL,
+            client_timeout: mycoin_web::client::DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// The settings the flags and `MYCOIN_*` variables give (reads or creates the API token file).
+    pub fn from_cli(cli: &Cli) -> io::Result<Self> {
+        let common = &cli.common;
+        let server = common
+            .server_settings(ServiceKind::Miner)?
+            .with_body_limit(BODY_LIMIT);
+        Ok(Self {
+            api_token: server.api_token.clone(),
+            server,
+            network: network_of(common.network),
+            peer_url: common.base_url(ServiceKind::Peer),
+            keys_url: common.base_url(ServiceKind::Keys),
+            threads: cli.threads.map_or_else(default_threads, usize::from),
+            mine_on_start: cli.mine,
+            tip_poll: DEFAULT_TIP_POLL,
+            client_timeout: mycoin_web::client::DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// The same settings with `threads` search threads (at least one).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// The same settings, mining from the start or not.
+    pub fn with_mine_on_start(mut self, mine: bool) -> Self {
+        self.mine_on_start = mine;
+        self
+    }
+
+    /// The same settings with the stack's API token.
+    pub fn with_api_token(mut self, token: ApiToken) -> Self {
+        self.server = self.server.with_api_token(token.clone());
+        self.api_token = Some(token);
+        self
+    }
+}
+
+/// The core crate's network for a `--network` value.
+pub fn network_of(name: NetworkName) -> Network {
+    match name {
+        NetworkName::Demo => Network::Demo,
+        NetworkName::Regtest => Network::Regtest,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_give_settings() {
+        let cli = Cli::try_parse_from([
+            "mycoin-miner",
+            "--user",
+            "2",
+            "--network",
+            "regtest",
+            "--api-token",
+            "0123456789abcdef0123",
+            "--threads",
+            "3",
+            "--mine",
+        ])
+        .unwrap();
+        let settings = Settings::from_cli(&cli).unwrap();
+        assert_eq!(settings.server.port, 8032);
+        assert_eq!(settings.network, Network::Regtest);
+        assert_eq!(settings.peer_url, "http://127.0.0.1:8002");
+        assert_eq!(settings.keys_url, "http://127.0.0.1:8012");
+        assert_eq!(settings.threads, 3);
+        assert!(settings.mine_on_start);
+        assert!(Cli::try_parse_from(["mycoin-miner", "--threads", "0"]).is_err());
+    }
+}

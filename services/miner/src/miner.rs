@@ -1,0 +1,428 @@
+//! The miner: template → nonce search → submit, once ([`Miner::mine_block`]) or in the
+//! background ([`Miner::start`], [`Miner::stop`]).
+//!
+//! The search runs on blocking threads ([`crate::search`]); meanwhile the async side looks at
+//! the peer's tip every `tip_poll` (200 ms by default) and abandons a template whose parent is
+//! no longer the tip. When the 32-bit nonce space runs out, the header time goes up by a second
+//! and the search starts again.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use mycoin_api::keys::NewKey;
+use mycoin_api::miner::MinerStatus;
+use mycoin_api::peer::{
+    BlockStatus, BlockTemplate, BlockView, ChainInfo, SubmitBlockRequest, SubmitBlockResponse,
+    TemplateQuery, decode_hex, encode_hex,
+};
+use mycoin_core::validation::check_proof_of_work;
+use mycoin_core::{Block, BlockHash, Network};
+use mycoin_web::{ClientError, RestClient};
+use tokio::task::JoinHandle;
+
+use crate::configuration::Settings;
+use crate::error::MinerError;
+use crate::search::{NONCE_SPACE, Outcome, Target, search};
+
+/// Pause of the background miner after a failure (e.g. the peer service unreachable).
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+/// How long `stop` waits for the background task to end.
+const STOP_WAIT: Duration = Duration::from_secs(10);
+
+/// A block found and submitted.
+#[derive(Debug, Clone)]
+pub struct Mined {
+    /// The block hash.
+    pub hash: BlockHash,
+    /// Its height.
+    pub height: u32,
+    /// Nonces hashed, over every template and header time tried.
+    pub attempts: u64,
+    /// From the first template to the found nonce.
+    pub elapsed: Duration,
+    /// The address paid.
+    pub address: String,
+    /// What the peer made of it.
+    pub status: BlockStatus,
+    /// The block as the peer shows it.
+    pub block: BlockView,
+}
+
+impl Mined {
+    /// Nonces per second.
+    pub fn rate(&self) -> f64 {
+        rate(self.attempts, self.elapsed)
+    }
+}
+
+fn rate(attempts: u64, elapsed: Duration) -> f64 {
+    let secs = elapsed.as_secs_f64();
+    if secs > 0.0 {
+        attempts as f64 / secs
+    } else {
+        0.0
+    }
+}
+
+/// The running background miner.
+#[derive(Debug)]
+struct Background {
+    stop: Arc<AtomicBool>,
+    task: JoinHandle<()>,
+}
+
+/// The miner service's state, shared by the handlers and the background task.
+#[derive(Debug)]
+pub struct Miner {
+    network: Network,
+    threads: usize,
+    tip_poll: Duration,
+    peer: RestClient,
+    /// The peer with a short timeout, for the tip checks during a search.
+    peer_tip: RestClient,
+    keys: RestClient,
+    /// Nonces hashed by every search of the service.
+    total_hashes: Arc<AtomicU64>,
+    /// Nonces per second over the last second, as `f64` bits.
+    hash_rate: AtomicU64,
+    blocks_found: AtomicU64,
+    background: tokio::sync::Mutex<Option<Background>>,
+    /// Whether background mining runs (readable without awaiting the lock above).
+    running: AtomicBool,
+    address: Mutex<Option<String>>,
+    last_error: Mutex<Option<String>>,
+}
+
+/// Raises a stop flag when dropped: a search outlives no request that was cancelled.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+impl Miner {
+    /// The miner of `settings`, with its clients for the peer and keys services.
+    pub fn new(settings: &Settings) -> Result<Miner, ClientError> {
+        let with_token = |client: RestClient| match &settings.api_token {
+            Some(token) => client.with_token(token.clone()),
+            None => client,
+        };
+        let tip_timeout = settings.client_timeout.min(Duration::from_secs(1));
+        Ok(Miner {
+            network: settings.network,
+            threads: settings.threads.max(1),
+            tip_poll: settings.tip_poll,
+            peer: with_token(RestClient::new(
+                &settings.peer_url,
+                settings.client_timeout,
+            )?),
+            peer_tip: with_token(RestClient::new(&settings.peer_url, tip_timeout)?),
+            keys: with_token(RestClient::new(
+                &settings.keys_url,
+                settings.client_timeout,
+            )?),
+            total_hashes: Arc::new(AtomicU64::new(0)),
+            hash_rate: AtomicU64::new(0f64.to_bits()),
+            blocks_found: AtomicU64::new(0),
+            background: tokio::sync::Mutex::new(None),
+            running: AtomicBool::new(false),
+            address: Mutex::new(None),
+            last_error: Mutex::new(None),
+        })
+    }
+
+    /// The network the miner works for.
+    pub fn network(&self) -> Network {
+        self.network
+    }
+
+    /// The background miner's state.
+    pub fn status(&self) -> MinerStatus {
+        let running = self.running.load(Ordering::Relaxed);
+        MinerStatus {
+            running,
+            hash_rate: f64::from_bits(self.hash_rate.load(Ordering::Relaxed)),
+            blocks_found: self.blocks_found.load(Ordering::Relaxed),
+            threads: self.threads,
+            address: if running {
+                lock(&self.address).clone()
+            } else {
+                None
+            },
+            last_error: lock(&self.last_error).clone(),
+        }
+    }
+
+    /// `address` checked against the network, or a fresh key's address from the keys service.
+    pub async fn payout_address(&self, address: Option<String>) -> Result<String, MinerError> {
+        match address {
+            Some(address) => {
+                MinerError::check_address(&address, self.network)?;
+                Ok(address)
+            }
+            None => {
+                let key: NewKey = self.keys.post_json("/keys", &()).await?;
+                tracing::info!(address = %key.address, "mining to a fresh key");
+                Ok(key.address.to_string())
+            }
+        }
+    }
+
+    /// Mines one block paying `address`: fetches templates until a nonce is found on the
+    /// current tip, checks the proof of work, submits the block. `cancel` ends the search
+    /// with [`MinerError::Stopped`].
+    pub async fn mine_block(
+        &self,
+        address: &str,
+        cancel: &AtomicBool,
+    ) -> Result<Mined, MinerError> {
+        let started = Instant::now();
+        let attempts = Arc::new(AtomicU64::new(0));
+        let params = self.network.params();
+        loop {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(MinerError::Stopped);
+            }
+            let template: BlockTemplate = self
+                .peer
+                .get_json_with_query(
+                    "/blocks/template",
+                    &TemplateQuery {
+                        address: address.to_owned(),
+                    },
+                )
+                .await?;
+            let mut block: Block = decode_hex(&template.hex)
+                .map_err(|err| MinerError::BadTemplate(err.to_string()))?;
+            let target = Target::from_bits(block.header.bits)
+                .map_err(|err| MinerError::BadTemplate(err.to_string()))?;
+
+            let found = loop {
+                match self
+                    .search_on_tip(&block, target, template.prev_hash, cancel, &attempts)
+                    .await?
+                {
+                    Searched::Found(nonce) => break Some(nonce),
+                    Searched::Stale => break None,
+                    Searched::Cancelled => return Err(MinerError::Stopped),
+                    Searched::Exhausted => {
+                        // Every nonce failed with this header: a new time gives new hashes.
+                        block.header.time = block.header.time.checked_add(1).ok_or_else(|| {
+                            MinerError::BadTemplate("the header time cannot go up".to_owned())
+                        })?;
+                        tracing::debug!(time = block.header.time, "nonce space exhausted");
+                    }
+                }
+            };
+            let Some(nonce) = found else {
+                tracing::debug!("the tip changed: new template");
+                continue;
+            };
+            let elapsed = started.elapsed();
+            block.header.nonce = nonce;
+            check_proof_of_work(&block, &params).map_err(MinerError::InvalidProof)?;
+
+            let submitted: SubmitBlockResponse = self
+                .peer
+                .post_json(
+                    "/blocks",
+                    &SubmitBlockRequest {
+                        hex: encode_hex(&block),
+                    },
+                )
+                .await?;
+            let view: BlockView = self
+                .peer
+                .get_json(&format!("/blocks/{}", submitted.hash))
+                .await?;
+            if matches!(
+                submitted.status,
+                BlockStatus::NewTip | BlockStatus::SideChain
+            ) {
+                self.blocks_found.fetch_add(1, Ordering::Relaxed);
+            }
+            tracing::info!(
+                hash = %submitted.hash,
+                height = template.height,
+                status = ?submitted.status,
+                "mined a block"
+            );
+            return Ok(Mined {
+                hash: submitted.hash,
+                height: submitted.height.unwrap_or(template.height),
+                attempts: attempts.load(Ordering::Relaxed),
+                elapsed,
+                address: address.to_owned(),
+                status: submitted.status,
+                block: view,
+            });
+        }
+    }
+
+    /// Searches the whole nonce space of `block`'s header on blocking threads, looking every
+    /// `tip_poll` at `cancel` and at whether the peer's tip is still `parent`.
+    async fn search_on_tip(
+        &self,
+        block: &Block,
+        target: Target,
+        parent: BlockHash,
+        cancel: &AtomicBool,
+        attempts: &Arc<AtomicU64>,
+    ) -> Result<Searched, MinerError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let _guard = StopOnDrop(stop.clone());
+        let header = block.header;
+        let threads = self.threads;
+        let counters = (attempts.clone(), self.total_hashes.clone());
+        let flag = stop.clone();
+        let mut task = tokio::task::spawn_blocking(move || {
+            search(
+                &header,
+                target,
+                NONCE_SPACE,
+                threads,
+                &flag,
+                &[&counters.0, &counters.1],
+            )
+        });
+        let mut ticker =
+            tokio::time::interval_at(tokio::time::Instant::now() + self.tip_poll, self.tip_poll);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut stale = false;
+        let outcome = loop {
+            tokio::select! {
+                joined = &mut task => {
+                    break joined.map_err(|err| {
+                        MinerError::BadTemplate(format!("the search thread failed: {err}"))
+                    })?;
+                }
+                _ = ticker.tick() => {
+                    if cancel.load(Ordering::Relaxed) {
+                        stop.store(true, Ordering::Relaxed);
+                    } else if !stale && self.tip_moved(parent).await {
+                        stale = true;
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+        };
+        Ok(match outcome {
+            Outcome::Found { nonce, .. } => Searched::Found(nonce),
+            Outcome::Exhausted => Searched::Exhausted,
+            Outcome::Stopped if stale => Searched::Stale,
+            Outcome::Stopped => Searched::Cancelled,
+        })
+    }
+
+    /// Whether the peer's tip is no longer `parent`. A failed check says no: the submission
+    /// will tell.
+    async fn tip_moved(&self, parent: BlockHash) -> bool {
+        match self.peer_tip.get_json::<ChainInfo>("/chain").await {
+            Ok(chain) => chain.tip != parent,
+            Err(err) => {
+                tracing::debug!(error = %err, "cannot check the peer's tip");
+                false
+            }
+        }
+    }
+
+    /// Starts background mining paying `address` (or, when `None`, a fresh key's address,
+    /// asked for by the background task itself).
+    pub async fn start(self: &Arc<Self>, address: Option<String>) -> Result<(), MinerError> {
+        let mut background = self.background.lock().await;
+        if background.is_some() {
+            return Err(MinerError::AlreadyRunning);
+        }
+        *lock(&self.address) = address;
+        *lock(&self.last_error) = None;
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(Arc::clone(self).run_background(stop.clone()));
+        self.running.store(true, Ordering::Relaxed);
+        *background = Some(Background { stop, task });
+        tracing::info!(threads = self.threads, "background mining started");
+        Ok(())
+    }
+
+    /// Stops background mining and waits (a few seconds at most) for its task to end.
+    pub async fn stop(&self) -> Result<(), MinerError> {
+        let mut background = self.background.lock().await;
+        let Some(Background { stop, task }) = background.take() else {
+            return Err(MinerError::NotRunning);
+        };
+        stop.store(true, Ordering::Relaxed);
+        self.running.store(false, Ordering::Relaxed);
+        if tokio::time::timeout(STOP_WAIT, task).await.is_err() {
+            tracing::warn!("the background miner did not end in time");
+        }
+        tracing::info!("background mining stopped");
+        Ok(())
+    }
+
+    async fn run_background(self: Arc<Self>, stop: Arc<AtomicBool>) {
+        let _guard = StopOnDrop(stop.clone());
+        while !stop.load(Ordering::Relaxed) {
+            let known = lock(&self.address).clone();
+            let address = match known {
+                Some(address) => address,
+                None => match self.payout_address(None).await {
+                    Ok(address) => {
+                        *lock(&self.address) = Some(address.clone());
+                        address
+                    }
+                    Err(err) => {
+                        self.failed(&err, &stop).await;
+                        continue;
+                    }
+                },
+            };
+            match self.mine_block(&address, &stop).await {
+                Ok(_) => *lock(&self.last_error) = None,
+                Err(MinerError::Stopped) => break,
+                Err(err) => self.failed(&err, &stop).await,
+            }
+        }
+    }
+
+    async fn failed(&self, err: &MinerError, stop: &AtomicBool) {
+        tracing::warn!(error = %err, "background mining failed; retrying");
+        *lock(&self.last_error) = Some(err.to_string());
+        let until = Instant::now() + RETRY_PAUSE;
+        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Samples the hash rate every second while `miner` lives.
+    pub(crate) async fn sample_hash_rate(miner: Weak<Miner>) {
+        let mut ticker = tokio::time::interval(Duration::from_secs(1));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last = (Instant::now(), 0u64);
+        loop {
+            ticker.tick().await;
+            let Some(miner) = miner.upgrade() else {
+                return;
+            };
+            let now = (Instant::now(), miner.total_hashes.load(Ordering::Relaxed));
+            let rate = rate(now.1.saturating_sub(last.1), now.0 - last.0);
+            miner.hash_rate.store(rate.to_bits(), Ordering::Relaxed);
+            last = now;
+        }
+    }
+}
+
+/// How one search on a header ended, seen from the miner.
+#[derive(Debug)]
+enum Searched {
+    Found(u32),
+    Exhausted,
+    /// The peer's tip moved: the template is stale.
+    Stale,
+    Cancelled,
+}

@@ -1,0 +1,52 @@
+//! Building the miner service: its state, the hash-rate sampler, the server.
+
+use std::io;
+use std::sync::Arc;
+
+use actix_web::web;
+use mycoin_web::Application;
+use utoipa::OpenApi;
+
+use crate::configuration::Settings;
+use crate::miner::Miner;
+use crate::routes;
+
+/// The miner service's OpenAPI document (without the common routes, which mycoin-web adds).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "mycoin miner service",
+        description = "Proof of work on the peer service's block templates (the book's mine.py): \
+                       one block on request, or mining in the background."
+    ),
+    paths(
+        routes::miner::mine,
+        routes::miner::status,
+        routes::miner::start,
+        routes::miner::stop,
+    ),
+    components(schemas(
+        mycoin_api::miner::MineRequest,
+        mycoin_api::miner::MineResponse,
+        mycoin_api::miner::MinerStatus,
+    )),
+    tags((name = "miner", description = "Mining blocks"))
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+/// Builds the miner of `settings` and binds its server; starts background mining at once when
+/// `settings.mine_on_start`. Must run inside a Tokio runtime (as any actix-web server).
+pub async fn build(settings: Settings) -> io::Result<Application> {
+    let miner = Arc::new(Miner::new(&settings).map_err(io::Error::other)?);
+    tokio::spawn(Miner::sample_hash_rate(Arc::downgrade(&miner)));
+    if settings.mine_on_start {
+        // The address comes from the keys service, asked by the background task (which
+        // retries while the other services start).
+        miner.start(None).await.map_err(io::Error::other)?;
+    }
+    let data = web::Data::from(miner);
+    Application::build(settings.server, ApiDoc::openapi(), move |cfg| {
+        cfg.app_data(data.clone()).configure(routes::configure);
+    })
+}

@@ -1,0 +1,393 @@
+//! The miner service over real HTTP: each test spawns a real peer service (regtest, temporary
+//! SQLite file), when needed a real keys service, and the miner, all on free ports.
+
+use std::time::{Duration, Instant};
+
+use mycoin_api::miner::{MineResponse, MinerStatus};
+use mycoin_api::peer::{BlockStatus, ChainInfo};
+use mycoin_core::{Address, Network, PubKeyHash};
+use mycoin_miner::{ApiDoc, Settings, build};
+use mycoin_web::{ApiToken, ErrorBody};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use utoipa::OpenApi;
+
+const NETWORK: Network = Network::Regtest;
+
+struct Stack {
+    miner: String,
+    peer: String,
+    http: reqwest::Client,
+    _dir: TempDir,
+}
+
+impl Stack {
+    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.miner))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn post_raw(&self, path: &str, body: &'static str) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.miner))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn status(&self) -> MinerStatus {
+        let response = self
+            .http
+            .get(format!("{}/miner", self.miner))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    async fn chain(&self) -> ChainInfo {
+        self.http
+            .get(format!("{}/chain", self.peer))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+fn address(byte: u8) -> String {
+    Address::new(NETWORK, PubKeyHash([byte; 20])).to_string()
+}
+
+/// A URL where nothing listens.
+fn closed_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+async fn spawn_peer(dir: &TempDir) -> String {
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("peer.sqlite").display()
+    );
+    let peer = mycoin_peer::build(mycoin_peer::Settings::new(NETWORK, "127.0.0.1", 0, url))
+        .await
+        .expect("the peer service starts");
+    let base = format!("http://127.0.0.1:{}", peer.port());
+    tokio::spawn(peer.run_until_stopped());
+    base
+}
+
+async fn spawn_keys(dir: &TempDir) -> String {
+    let token = ApiToken::generate().unwrap();
+    let keys = mycoin_keys::build(mycoin_keys::Settings::new(
+        NETWORK,
+        dir.path().join("keys"),
+        0,
+        token,
+    ))
+    .await
+    .expect("the keys service starts");
+    let base = format!("http://127.0.0.1:{}", keys.port());
+    tokio::spawn(keys.run_until_stopped());
+    base
+}
+
+async fn spawn_miner(peer: String, keys: String) -> String {
+    let settings = Settings::new(NETWORK, 0, peer, keys).with_threads(1);
+    let miner = build(settings).await.expect("the miner service starts");
+    let base = format!("http://127.0.0.1:{}", miner.port());
+    tokio::spawn(miner.run_until_stopped());
+    base
+}
+
+/// Peer and miner; the keys service only when `with_keys`, else its URL is closed.
+async fn spawn_stack(with_keys: bool) -> Stack {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = spawn_peer(&dir).await;
+    let keys = if with_keys {
+        spawn_keys(&dir).await
+    } else {
+        closed_url()
+    };
+    let miner = spawn_miner(peer.clone(), keys).await;
+    Stack {
+        miner,
+        peer,
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        _dir: dir,
+    }
+}
+
+async fn assert_error(response: reqwest::Response, status: StatusCode, code: &str) -> ErrorBody {
+    let actual = response.status();
+    let body: ErrorBody = response.json().await.expect("an error in the JSON shape");
+    assert_eq!(actual, status, "{body:?}");
+    assert_eq!(body.error, code, "{body:?}");
+    assert!(!body.message.is_empty());
+    body
+}
+
+#[tokio::test]
+async fn mine_with_an_address_extends_the_peers_chain() {
+    let stack = spawn_stack(false).await;
+    assert_eq!(stack.chain().await.height, 0);
+
+    let payee = address(7);
+    let response = stack.post("/mine", json!({ "address": payee })).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mined: MineResponse = response.json().await.unwrap();
+    assert_eq!(mined.height, 1);
+    assert_eq!(mined.status, BlockStatus::NewTip);
+    assert_eq!(mined.address, payee);
+    assert!(mined.attempts >= 1);
+    assert_eq!(mined.block.hash, mined.hash);
+    assert_eq!(mined.block.height, 1);
+    assert!(mined.block.in_active_chain);
+    assert_eq!(mined.block.transactions[0].outputs[0].address, payee);
+    let block = mined.block.block().unwrap();
+    mycoin_core::validation::check_proof_of_work(&block, &NETWORK.params()).unwrap();
+
+    let chain = stack.chain().await;
+    assert_eq!(chain.height, 1);
+    assert_eq!(chain.tip, mined.hash);
+
+    let again: MineResponse = stack
+        .post("/mine", json!({ "address": payee }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again.height, 2);
+    assert_eq!(again.block.header.prev_hash, mined.hash);
+    assert_eq!(stack.chain().await.height, 2);
+    assert_eq!(stack.status().await.blocks_found, 2);
+}
+
+#[tokio::test]
+async fn mine_without_an_address_pays_a_fresh_key_of_the_keys_service() {
+    let stack = spawn_stack(true).await;
+    let mined: MineResponse = stack.post("/mine", json!({})).await.json().await.unwrap();
+    assert_eq!(mined.height, 1);
+    Address::parse_for(&mined.address, NETWORK).unwrap();
+    assert_eq!(
+        mined.block.transactions[0].outputs[0].address,
+        mined.address
+    );
+    assert_eq!(stack.chain().await.height, 1);
+}
+
+#[tokio::test]
+async fn background_mining_starts_finds_blocks_and_stops() {
+    let stack = spawn_stack(false).await;
+    let status = stack.status().await;
+    assert!(!status.running);
+    assert_eq!(status.threads, 1);
+
+    // Stopping a miner that does not run is a clear 409.
+    assert_error(
+        stack.post("/miner/stop", json!(null)).await,
+        StatusCode::CONFLICT,
+        "not_running",
+    )
+    .await;
+
+    let payee = address(9);
+    let response = stack
+        .post("/miner/start", json!({ "address": payee }))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let started: MinerStatus = response.json().await.unwrap();
+    assert!(started.running);
+    assert_eq!(started.address.as_deref(), Some(payee.as_str()));
+
+    // Starting twice is a clear 409 too.
+    assert_error(
+        stack.post("/miner/start", json!({})).await,
+        StatusCode::CONFLICT,
+        "already_running",
+    )
+    .await;
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stack.chain().await.height < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "no blocks mined in the background"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = stack.status().await;
+    assert!(status.running);
+    assert!(status.blocks_found >= 3, "{status:?}");
+    assert_eq!(status.last_error, None);
+
+    let response = stack.post("/miner/stop", json!(null)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let stopped: MinerStatus = response.json().await.unwrap();
+    assert!(!stopped.running);
+    assert_eq!(stopped.address, None);
+
+    // Nothing mines any more.
+    let height = stack.chain().await.height;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(stack.chain().await.height, height);
+    assert_error(
+        stack.post("/miner/stop", json!(null)).await,
+        StatusCode::CONFLICT,
+        "not_running",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn bad_requests_are_400_in_the_error_shape() {
+    let stack = spawn_stack(false).await;
+    assert_error(
+        stack.post_raw("/mine", "{\"address\": ").await,
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+    )
+    .await;
+    assert_error(
+        stack.post("/mine", json!({ "address": 5 })).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+    )
+    .await;
+    assert_error(
+        stack.post("/mine", json!({ "adress": address(1) })).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+    )
+    .await;
+    for bad in [
+        "not an address".to_owned(),
+        Address::new(Network::Demo, PubKeyHash([1; 20])).to_string(),
+    ] {
+        assert_error(
+            stack.post("/mine", json!({ "address": bad })).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_address",
+        )
+        .await;
+        assert_error(
+            stack.post("/miner/start", json!({ "address": bad })).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_address",
+        )
+        .await;
+    }
+    assert!(!stack.status().await.running);
+    let response = stack
+        .http
+        .get(format!("{}/mine", stack.miner))
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        response,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
+    assert_eq!(stack.chain().await.height, 0);
+}
+
+#[tokio::test]
+async fn unreachable_services_are_503() {
+    let miner = spawn_miner(closed_url(), closed_url()).await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    for body in [json!({ "address": address(3) }), json!({})] {
+        let response = http
+            .post(format!("{miner}/mine"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_error(
+            response,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream_unavailable",
+        )
+        .await;
+    }
+    // Without an address the keys service is needed at once.
+    let response = http
+        .post(format!("{miner}/miner/start"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "upstream_unavailable",
+    )
+    .await;
+
+    // With one, background mining runs and reports that the peer cannot be reached.
+    let response = http
+        .post(format!("{miner}/miner/start"))
+        .json(&json!({ "address": address(3) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status: MinerStatus = http
+            .get(format!("{miner}/miner"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(error) = status.last_error {
+            assert!(error.contains("cannot reach"), "{error}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no error reported");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let response = http
+        .post(format!("{miner}/miner/stop"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_served_openapi_document_is_the_committed_one() {
+    let stack = spawn_stack(false).await;
+    let served: Value = stack
+        .http
+        .get(format!("{}/api-docs/openapi.json", stack.miner))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/miner.json");
+    mycoin_web::docs::assert_openapi_file(ApiDoc::openapi(), path);
+    let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(served, committed);
+    for route in ["/mine", "/miner", "/miner/start", "/miner/stop"] {
+        assert!(served["paths"][route].is_object(), "{route}");
+    }
+}

@@ -1,0 +1,59 @@
+//! `mycoind`: one user's services in one process, each on its own port, talking to each other
+//! over HTTP exactly as they do when run apart (the book's mycoind.py, with `--mine`).
+//!
+//! The wallet service joins this process when it exists (see the services issue).
+
+use std::io;
+
+use clap::Parser;
+use mycoin_web::{CommonArgs, ServiceKind, init_tracing};
+
+/// Runs one mycoin user's stack: peer, keys and miner services.
+#[derive(Debug, Parser)]
+#[command(name = "mycoind", version, about)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    peer: mycoin_peer::PeerArgs,
+    /// Threads searching nonces [default: one per core].
+    #[arg(long, env = "MYCOIN_MINER_THREADS", value_name = "N")]
+    threads: Option<usize>,
+    /// Start mining at once and keep mining (the book's mycoind.py).
+    #[arg(long, env = "MYCOIN_MINE")]
+    mine: bool,
+}
+
+#[actix_web::main]
+async fn main() -> io::Result<()> {
+    init_tracing();
+    let cli = Cli::parse();
+    std::fs::create_dir_all(cli.common.data_dir())?;
+
+    // One after the other: each service runs its own migrations on the shared store.
+    let peer =
+        mycoin_peer::build(mycoin_peer::Settings::from_args(&cli.common, &cli.peer)?).await?;
+    let keys = mycoin_keys::build(mycoin_keys::Settings::from_common(&cli.common)?)
+        .await
+        .map_err(io::Error::other)?;
+    let miner_cli = mycoin_miner::configuration::Cli {
+        common: cli.common.clone(),
+        threads: cli.threads.map(|t| t.clamp(1, 1024) as u16),
+        mine: cli.mine,
+    };
+    let miner = mycoin_miner::build(mycoin_miner::Settings::from_cli(&miner_cli)?).await?;
+    tracing::info!(
+        user = cli.common.user,
+        network = cli.common.network.as_str(),
+        peer = cli.common.port(ServiceKind::Peer),
+        keys = cli.common.port(ServiceKind::Keys),
+        miner = cli.common.port(ServiceKind::Miner),
+        "mycoind is up"
+    );
+    tokio::try_join!(
+        peer.run_until_stopped(),
+        keys.run_until_stopped(),
+        miner.run_until_stopped()
+    )?;
+    Ok(())
+}

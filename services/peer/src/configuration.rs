@@ -1,0 +1,181 @@
+//! The peer service's settings: from the command line and `MYCOIN_*` variables ([`Cli`]), or
+//! built in code ([`Settings`]) by a binary that runs several services, such as `mycoind`.
+
+use std::io;
+
+use clap::{Args, Parser};
+use mycoin_core::Network;
+use mycoin_web::{CommonArgs, ServerSettings, ServiceKind};
+
+/// Most peers a node keeps.
+pub const MAX_PEERS: usize = 64;
+
+/// Command line of the `mycoin-peer` binary.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "mycoin-peer", version, about = "mycoin's peer (node) service")]
+pub struct Cli {
+    /// The flags every service shares.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The peer service's own flags.
+    #[command(flatten)]
+    pub peer: PeerArgs,
+}
+
+/// The flags of the peer service beyond [`CommonArgs`]; `mycoind` flattens them too.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PeerArgs {
+    /// Another user's peer service, `http://HOST:PORT` (repeatable; the book's peer.txt).
+    #[arg(
+        long = "peer",
+        env = "MYCOIN_PEERS",
+        value_name = "URL",
+        value_delimiter = ',',
+        value_parser = parse_peer_url
+    )]
+    pub peers: Vec<String>,
+}
+
+/// Everything the peer service needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where and how to listen.
+    pub server: ServerSettings,
+    /// Which network's chain to run.
+    pub network: Network,
+    /// `sqlite://FILE?mode=rwc` or `postgres://...`. May hold a password: never log it.
+    pub database_url: String,
+    /// Other users' peer services, for the P2P issue (sync and gossip).
+    pub peers: Vec<String>,
+}
+
+impl Settings {
+    /// Settings for `network` on `host:port` with the database at `database_url`, no peers.
+    pub fn new(
+        network: Network,
+        host: impl Into<String>,
+        port: u16,
+        database_url: impl Into<String>,
+    ) -> Self {
+        Settings {
+            server: ServerSettings::new(ServiceKind::Peer.as_str(), host, port),
+            network,
+            database_url: database_url.into(),
+            peers: Vec::new(),
+        }
+    }
+
+    /// The settings the flags and environment ask for. Reads (or creates) the stack's API
+    /// token in the data directory unless one is given.
+    pub fn from_args(common: &CommonArgs, peer: &PeerArgs) -> io::Result<Self> {
+        let network = network_of(common)?;
+        Ok(Settings {
+            server: common.server_settings(ServiceKind::Peer)?,
+            network,
+            database_url: common.database_url(),
+            peers: dedup(peer.peers.clone()),
+        })
+    }
+}
+
+impl Cli {
+    /// The settings this command line asks for.
+    pub fn settings(&self) -> io::Result<Settings> {
+        Settings::from_args(&self.common, &self.peer)
+    }
+}
+
+/// The core network named by `--network`.
+pub fn network_of(common: &CommonArgs) -> io::Result<Network> {
+    common
+        .network
+        .as_str()
+        .parse()
+        .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))
+}
+
+/// Checks a peer URL: `http://HOST[:PORT][/PREFIX]`, returned without a trailing `/`.
+pub fn parse_peer_url(url: &str) -> Result<String, String> {
+    let trimmed = url.trim();
+    if trimmed.len() > 2048 {
+        return Err("a peer URL has at most 2048 characters".to_owned());
+    }
+    let parsed = reqwest::Url::parse(trimmed).map_err(|err| format!("not a URL: {err}"))?;
+    if parsed.scheme() != "http" || parsed.host().is_none() {
+        return Err("expected http://HOST:PORT".to_owned());
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("a peer URL carries no user name or password".to_owned());
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err("a peer URL has no query string or fragment".to_owned());
+    }
+    Ok(trimmed.trim_end_matches('/').to_owned())
+}
+
+fn dedup(urls: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(urls.len());
+    for url in urls {
+        if !out.contains(&url) {
+            out.push(url);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        let mut argv = vec!["mycoin-peer"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).unwrap()
+    }
+
+    #[test]
+    fn peers_are_repeatable_and_checked() {
+        let cli = parse(&[
+            "--peer",
+            "http://127.0.0.1:8002/",
+            "--peer",
+            "http://peer3:8003",
+        ]);
+        assert_eq!(
+            cli.peer.peers,
+            ["http://127.0.0.1:8002", "http://peer3:8003"]
+        );
+        for bad in ["127.0.0.1:8002", "https://x:1", "http://u:p@x:1", "ftp://x"] {
+            assert!(
+                Cli::try_parse_from(["mycoin-peer", "--peer", bad]).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn network_and_database_follow_the_common_flags() {
+        let cli = parse(&[
+            "--network",
+            "regtest",
+            "--data-dir",
+            "/tmp/x",
+            "--user",
+            "2",
+        ]);
+        assert_eq!(network_of(&cli.common).unwrap(), Network::Regtest);
+        assert_eq!(cli.common.port(ServiceKind::Peer), 8002);
+        assert_eq!(
+            cli.common.database_url(),
+            "sqlite:///tmp/x/mycoin.sqlite?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn peers_are_deduplicated() {
+        assert_eq!(
+            dedup(vec!["http://a:1".into(), "http://a:1".into()]),
+            ["http://a:1"]
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! How the core's errors reach HTTP clients.
+//!
+//! | error | status | `error` code |
+//! |---|---|---|
+//! | consensus rejection ([`TxError`], [`BlockError`]) | 422 | the rule's `code()` |
+//! | store failure ([`StoreError`]) | 500 | `internal` (detail logged only) |
+//! | bad hex / undecodable bytes | 400 | `invalid_hex` / `undecodable` |
+//! | bad hash, txid or address | 400 | `invalid_hash` / `invalid_address` / `wrong_network` |
+//! | unknown block or transaction | 404 | `unknown_block` / `unknown_transaction` |
+
+use mycoin_api::peer::{RawError, RuleViolation};
+use mycoin_core::address::AddressError;
+use mycoin_core::{BlockError, ChainError, StoreError, TxError};
+use mycoin_web::ApiError;
+
+/// A consensus rule broken by a transaction: 422 with the rule's code.
+pub fn tx_rejected(err: &TxError) -> ApiError {
+    ApiError::unprocessable(err.code(), err.to_string())
+}
+
+/// A consensus rule broken by a block: 422 with the rule's code.
+pub fn block_rejected(err: &BlockError) -> ApiError {
+    ApiError::unprocessable(err.code(), err.to_string())
+}
+
+/// A failed `submit_block`: a rejection (422) or a store failure (500).
+pub fn chain_error(err: ChainError) -> ApiError {
+    match err {
+        ChainError::Invalid(err) => block_rejected(&err),
+        ChainError::Store(err) => store_error(err),
+    }
+}
+
+/// A failure of the store: 500, the detail only in the log.
+pub fn store_error(err: StoreError) -> ApiError {
+    ApiError::internal(err)
+}
+
+/// Raw hex that is not a `what` (`block` or `transaction`): 400.
+pub fn raw_error(err: RawError, what: &str) -> ApiError {
+    match err {
+        RawError::Hex(err) => ApiError::bad_request(
+            "invalid_hex",
+            format!("`hex` must be the {what}'s encoding in hex digits: {err}"),
+        ),
+        RawError::Decode(err) => ApiError::bad_request(
+            "undecodable",
+            format!("`hex` is not the canonical encoding of a {what}: {err}"),
+        ),
+    }
+}
+
+/// A hash or txid in the path that is not 64 hex digits: 400.
+pub fn invalid_hash(what: &str) -> ApiError {
+    ApiError::bad_request(
+        "invalid_hash",
+        format!("a {what} is 64 hex digits in display order"),
+    )
+}
+
+/// An address that is not valid on this node's network: 400.
+pub fn address_error(err: AddressError) -> ApiError {
+    let code = match err {
+        AddressError::WrongNetwork { .. } => "wrong_network",
+        _ => "invalid_address",
+    };
+    ApiError::bad_request(code, format!("invalid address: {err}"))
+}
+
+/// A rejection in the body of a verification verdict.
+pub fn violation(err: &TxError) -> RuleViolation {
+    RuleViolation {
+        error: err.code().to_owned(),
+        message: err.to_string(),
+    }
+}

@@ -1,0 +1,226 @@
+//! `/blocks`: read blocks, ask for a template, submit a solved block.
+
+use actix_web::web;
+use mycoin_api::peer::{
+    BlockStatus, BlockTemplate, BlockView, BlocksQuery, DEFAULT_BLOCKS_PER_REQUEST,
+    MAX_BLOCKS_PER_REQUEST, SubmitBlockRequest, SubmitBlockResponse, TemplateQuery, decode_hex,
+    encode_hex,
+};
+use mycoin_core::{Address, Block, BlockAccepted, BlockHash, Chain, SqlStore};
+use mycoin_web::{ApiError, ErrorBody};
+
+use crate::error::{address_error, chain_error, invalid_hash, raw_error, store_error};
+use crate::node::Node;
+
+/// Most bytes of blocks one `GET /blocks` answer carries (at least one block is always sent).
+pub const MAX_BLOCK_BYTES_PER_REQUEST: usize = 4 * 1024 * 1024;
+
+fn unknown_block(what: impl std::fmt::Display) -> ApiError {
+    ApiError::not_found("unknown_block", format!("no block {what} is known"))
+}
+
+/// The view of the stored block `hash`, or `None` when the block tree does not hold it.
+async fn block_view(
+    chain: &Chain<SqlStore>,
+    hash: &BlockHash,
+) -> Result<Option<BlockView>, ApiError> {
+    let Some(entry) = chain.entry(hash).copied() else {
+        return Ok(None);
+    };
+    let Some(block) = chain.block(hash).await.map_err(store_error)? else {
+        return Err(ApiError::internal(format!(
+            "block {hash} is in the index but not in the store"
+        )));
+    };
+    let tip = chain.is_active(hash).then(|| chain.height());
+    Ok(Some(BlockView::new(
+        &block,
+        entry.height,
+        tip,
+        chain.params().network,
+    )))
+}
+
+/// A block by hash, from the active chain or a side chain.
+#[utoipa::path(
+    get,
+    path = "/blocks/{hash}",
+    tag = "blocks",
+    params(("hash" = String, Path, description = "Block hash, 64 hex digits in display order")),
+    responses(
+        (status = 200, description = "The block", body = BlockView),
+        (status = 400, description = "Not a block hash", body = ErrorBody),
+        (status = 404, description = "No such block", body = ErrorBody),
+    )
+)]
+pub async fn get_block(
+    node: web::Data<Node>,
+    hash: web::Path<String>,
+) -> Result<web::Json<BlockView>, ApiError> {
+    let hash: BlockHash = hash.parse().map_err(|_| invalid_hash("block hash"))?;
+    let chain = node.chain().read().await;
+    block_view(&chain, &hash)
+        .await?
+        .map(web::Json)
+        .ok_or_else(|| unknown_block(hash))
+}
+
+/// The active chain's block at a height.
+#[utoipa::path(
+    get,
+    path = "/blocks/height/{height}",
+    tag = "blocks",
+    params(("height" = u32, Path, description = "Height in the active chain (genesis is 0)")),
+    responses(
+        (status = 200, description = "The block", body = BlockView),
+        (status = 400, description = "Not a height", body = ErrorBody),
+        (status = 404, description = "The active chain is not that high", body = ErrorBody),
+    )
+)]
+pub async fn get_block_at_height(
+    node: web::Data<Node>,
+    height: web::Path<u32>,
+) -> Result<web::Json<BlockView>, ApiError> {
+    let height = height.into_inner();
+    let chain = node.chain().read().await;
+    let Some(hash) = chain.hash_at(height) else {
+        return Err(unknown_block(format_args!(
+            "at height {height}: the active chain ends at {}",
+            chain.height()
+        )));
+    };
+    block_view(&chain, &hash)
+        .await?
+        .map(web::Json)
+        .ok_or_else(|| unknown_block(hash))
+}
+
+/// A range of the active chain, for syncing: `count` blocks from height `from`.
+#[utoipa::path(
+    get,
+    path = "/blocks",
+    tag = "blocks",
+    params(BlocksQuery),
+    responses(
+        (status = 200, description = "The blocks, lowest first; fewer at the tip or beyond 4 MiB", body = [BlockView]),
+        (status = 400, description = "Bad query, or count above 500", body = ErrorBody),
+    )
+)]
+pub async fn list_blocks(
+    node: web::Data<Node>,
+    query: web::Query<BlocksQuery>,
+) -> Result<web::Json<Vec<BlockView>>, ApiError> {
+    let count = query.count.unwrap_or(DEFAULT_BLOCKS_PER_REQUEST);
+    if count > MAX_BLOCKS_PER_REQUEST {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("count is at most {MAX_BLOCKS_PER_REQUEST}"),
+        ));
+    }
+    let chain = node.chain().read().await;
+    let mut views = Vec::new();
+    let mut bytes = 0usize;
+    for height in (query.from..).take(count as usize) {
+        let Some(hash) = chain.hash_at(height) else {
+            break;
+        };
+        let Some(view) = block_view(&chain, &hash).await? else {
+            return Err(ApiError::internal(format!(
+                "active block {hash} is not in the index"
+            )));
+        };
+        bytes = bytes.saturating_add(view.size);
+        if !views.is_empty() && bytes > MAX_BLOCK_BYTES_PER_REQUEST {
+            break;
+        }
+        views.push(view);
+    }
+    Ok(web::Json(views))
+}
+
+/// Submits a solved block (from the miner or a peer). It is validated in full; the chain
+/// reorganises onto it when its chain has the most work.
+#[utoipa::path(
+    post,
+    path = "/blocks",
+    tag = "blocks",
+    request_body = SubmitBlockRequest,
+    responses(
+        (status = 200, description = "What became of the block", body = SubmitBlockResponse),
+        (status = 400, description = "Bad JSON, bad hex, or not a block's encoding", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 422, description = "The block breaks a consensus rule; `error` is the rule's code", body = ErrorBody),
+    )
+)]
+pub async fn submit_block(
+    node: web::Data<Node>,
+    body: web::Json<SubmitBlockRequest>,
+) -> Result<web::Json<SubmitBlockResponse>, ApiError> {
+    let block: Block = decode_hex(&body.hex).map_err(|err| raw_error(err, "block"))?;
+    let hash = block.block_hash();
+    let now = node.now();
+    let mut chain = node.chain().write().await;
+    let accepted = chain.submit_block(block, now).await.map_err(chain_error)?;
+    let (status, height) = match accepted {
+        BlockAccepted::NewTip { height, .. } => (BlockStatus::NewTip, Some(height)),
+        BlockAccepted::SideChain => (BlockStatus::SideChain, None),
+        BlockAccepted::Orphan { .. } => (BlockStatus::Orphan, None),
+        BlockAccepted::Duplicate => (BlockStatus::Duplicate, None),
+    };
+    let height = height.or_else(|| chain.entry(&hash).map(|entry| entry.height));
+    drop(chain);
+    if status == BlockStatus::NewTip {
+        tracing::info!(%hash, height, "new tip");
+    }
+    Ok(web::Json(SubmitBlockResponse {
+        hash,
+        status,
+        height,
+    }))
+}
+
+/// A block to mine on the tip, paying reward plus fees to `address`. Solve it by varying the
+/// nonce, then submit it with `POST /blocks`.
+#[utoipa::path(
+    get,
+    path = "/blocks/template",
+    tag = "blocks",
+    params(TemplateQuery),
+    responses(
+        (status = 200, description = "The unsolved block (nonce 0)", body = BlockTemplate),
+        (status = 400, description = "Missing or invalid address, or one of another network", body = ErrorBody),
+    )
+)]
+pub async fn block_template(
+    node: web::Data<Node>,
+    query: web::Query<TemplateQuery>,
+) -> Result<web::Json<BlockTemplate>, ApiError> {
+    let address = Address::parse_for(&query.address, node.network()).map_err(address_error)?;
+    let now = node.now();
+    let extra_nonce = node.next_extra_nonce();
+    let chain = node.chain().read().await;
+    let block = chain.block_template(address.pubkey_hash(), now, extra_nonce);
+    let height = chain.height().saturating_add(1);
+    let subsidy = chain.params().block_subsidy(height).units();
+    drop(chain);
+    let reward = block
+        .transactions
+        .first()
+        .map(|coinbase| {
+            coinbase
+                .outputs
+                .iter()
+                .fold(0u64, |sum, o| sum.saturating_add(o.amount.units()))
+        })
+        .unwrap_or(0);
+    Ok(web::Json(BlockTemplate {
+        height,
+        prev_hash: block.header.prev_hash,
+        bits: block.header.bits.to_string(),
+        time: block.header.time,
+        reward,
+        fees: reward.saturating_sub(subsidy),
+        transactions: block.transactions.len(),
+        hex: encode_hex(&block),
+    }))
+}

@@ -1,0 +1,152 @@
+//! `/transactions`: submit, verify and look up transactions.
+
+use actix_web::web;
+use mycoin_api::peer::{
+    SubmitTransactionResponse, TransactionInfo, TransactionRequest, TxState, TxStatus, TxView,
+    VerifyResponse, decode_hex, encode_hex,
+};
+use mycoin_core::{Transaction, TxLocation, Txid};
+use mycoin_web::{ApiError, ErrorBody};
+
+use crate::error::{invalid_hash, raw_error, store_error, tx_rejected, violation};
+use crate::node::{Node, input_verdicts};
+
+fn decode_tx(body: &TransactionRequest) -> Result<Transaction, ApiError> {
+    decode_hex(&body.hex).map_err(|err| raw_error(err, "transaction"))
+}
+
+/// Submits a signed transaction to the mempool, after validating it against the active chain
+/// and the mempool.
+#[utoipa::path(
+    post,
+    path = "/transactions",
+    tag = "transactions",
+    request_body = TransactionRequest,
+    responses(
+        (status = 200, description = "Accepted into the mempool", body = SubmitTransactionResponse),
+        (status = 400, description = "Bad JSON, bad hex, or not a transaction's encoding", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 422, description = "The transaction breaks a consensus rule; `error` is the rule's code", body = ErrorBody),
+    )
+)]
+pub async fn submit_transaction(
+    node: web::Data<Node>,
+    body: web::Json<TransactionRequest>,
+) -> Result<web::Json<SubmitTransactionResponse>, ApiError> {
+    let tx = decode_tx(&body)?;
+    let mut chain = node.chain().write().await;
+    let txid = chain
+        .submit_transaction(tx)
+        .map_err(|err| tx_rejected(&err))?;
+    let fee = chain
+        .mempool()
+        .get(&txid)
+        .map(|entry| entry.fee.units())
+        .ok_or_else(|| {
+            ApiError::internal(format!("accepted transaction {txid} is not in the mempool"))
+        })?;
+    drop(chain);
+    tracing::info!(%txid, fee, "transaction accepted");
+    Ok(web::Json(SubmitTransactionResponse { txid, fee }))
+}
+
+/// Checks a signed transaction without submitting it (the book's verify.py): the verdict on
+/// the whole, and one per input.
+#[utoipa::path(
+    post,
+    path = "/transactions/verify",
+    tag = "transactions",
+    request_body = TransactionRequest,
+    responses(
+        (status = 200, description = "The verdict, valid or not", body = VerifyResponse),
+        (status = 400, description = "Bad JSON, bad hex, or not a transaction's encoding", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    )
+)]
+pub async fn verify_transaction(
+    node: web::Data<Node>,
+    body: web::Json<TransactionRequest>,
+) -> Result<web::Json<VerifyResponse>, ApiError> {
+    let tx = decode_tx(&body)?;
+    let chain = node.chain().read().await;
+    let verdict = chain.check_transaction(&tx);
+    let inputs = input_verdicts(&chain, &tx);
+    drop(chain);
+    Ok(web::Json(VerifyResponse {
+        txid: tx.txid(),
+        valid: verdict.is_ok(),
+        fee: verdict.as_ref().ok().map(|fee| fee.units()),
+        error: verdict.as_ref().err().map(violation),
+        inputs,
+    }))
+}
+
+/// A transaction of the mempool or of the active chain, with its status.
+#[utoipa::path(
+    get,
+    path = "/transactions/{txid}",
+    tag = "transactions",
+    params(("txid" = String, Path, description = "Txid, 64 hex digits in display order")),
+    responses(
+        (status = 200, description = "The transaction and where it is", body = TransactionInfo),
+        (status = 400, description = "Not a txid", body = ErrorBody),
+        (status = 404, description = "Neither in the mempool nor in the active chain", body = ErrorBody),
+    )
+)]
+pub async fn get_transaction(
+    node: web::Data<Node>,
+    txid: web::Path<String>,
+) -> Result<web::Json<TransactionInfo>, ApiError> {
+    let txid: Txid = txid.parse().map_err(|_| invalid_hash("txid"))?;
+    let unknown = || {
+        ApiError::not_found(
+            "unknown_transaction",
+            format!("transaction {txid} is neither in the mempool nor in the active chain"),
+        )
+    };
+    let chain = node.chain().read().await;
+    let location = chain
+        .locate_transaction(&txid)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(unknown)?;
+    let (tx, status) = match location {
+        TxLocation::Mempool => {
+            let tx = chain.mempool().get(&txid).ok_or_else(unknown)?.tx.clone();
+            let status = TxStatus {
+                state: TxState::Mempool,
+                block_hash: None,
+                height: None,
+                confirmations: None,
+            };
+            (tx, status)
+        }
+        TxLocation::Confirmed {
+            block,
+            height,
+            position,
+        } => {
+            let stored = chain.block(&block).await.map_err(store_error)?;
+            let tx = stored
+                .and_then(|b| b.transactions.into_iter().nth(position as usize))
+                .ok_or_else(|| {
+                    ApiError::internal(format!("transaction {txid} is missing from block {block}"))
+                })?;
+            let status = TxStatus {
+                state: TxState::Confirmed,
+                block_hash: Some(block),
+                height: Some(height),
+                confirmations: Some(chain.height().saturating_sub(height).saturating_add(1)),
+            };
+            (tx, status)
+        }
+    };
+    let network = chain.params().network;
+    drop(chain);
+    Ok(web::Json(TransactionInfo {
+        txid,
+        status,
+        transaction: TxView::new(&tx, network),
+        hex: encode_hex(&tx),
+    }))
+}

@@ -1,0 +1,97 @@
+//! Building the peer service: open the chain, bind, and serve.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use actix_web::dev::ServerHandle;
+use actix_web::web;
+use mycoin_web::config::redact_url;
+use utoipa::OpenApi;
+
+use crate::configuration::Settings;
+use crate::node::Node;
+use crate::routes::{self, ApiDoc, BodyLimits};
+
+/// The peer service, bound and ready to run.
+#[derive(Debug)]
+pub struct Application {
+    server: mycoin_web::Application,
+    node: web::Data<Node>,
+}
+
+/// Builds the peer service from `settings`: [`Application::build`].
+pub async fn build(settings: Settings) -> io::Result<Application> {
+    Application::build(settings).await
+}
+
+impl Application {
+    /// Opens the chain in the database (creating the SQLite file's directory and the tables
+    /// when missing), then binds the listener (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> io::Result<Self> {
+        create_sqlite_dir(&settings.database_url)?;
+        let node = Node::open(settings.network, &settings.database_url, settings.peers)
+            .await
+            .map_err(|err| {
+                io::Error::other(format!(
+                    "cannot open the chain in {}: {err}",
+                    redact_url(&settings.database_url)
+                ))
+            })?;
+        Self::with_node(settings.server, node)
+    }
+
+    /// Binds the service around an opened node.
+    pub fn with_node(server: mycoin_web::ServerSettings, node: Node) -> io::Result<Self> {
+        let limits = BodyLimits::for_params(&node.network().params());
+        // The app-wide limit is the largest one; each route sets its own.
+        let server = server.with_body_limit(limits.block);
+        let node = web::Data::new(node);
+        let shared = node.clone();
+        let server = mycoin_web::Application::build(server, ApiDoc::openapi(), move |cfg| {
+            routes::configure(cfg, shared, limits)
+        })?;
+        Ok(Application { server, node })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    /// The address actually bound.
+    pub fn address(&self) -> SocketAddr {
+        self.server.address()
+    }
+
+    /// The node behind the service (for a process that runs more than this service).
+    pub fn node(&self) -> web::Data<Node> {
+        self.node.clone()
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped.
+    pub async fn run_until_stopped(self) -> io::Result<()> {
+        self.server.run_until_stopped().await
+    }
+}
+
+/// SQLite creates a missing file (`mode=rwc`) but not its directory.
+fn create_sqlite_dir(database_url: &str) -> io::Result<()> {
+    let Some(rest) = database_url.strip_prefix("sqlite:") else {
+        return Ok(());
+    };
+    let path = rest.trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    match Path::new(path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,1228 @@
+//! The peer service seen from a real HTTP client: each test starts its own service on a free
+//! port with its own SQLite file (or PostgreSQL database), and calls it with reqwest.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use mycoin_api::peer::{
+    Balance, BlockStatus, BlockTemplate, BlockView, ChainInfo, MempoolView, PeerView,
+    SubmitBlockResponse, SubmitTransactionResponse, TransactionInfo, TxInputView, TxState,
+    UtxoView, VerifyResponse, decode_hex, encode_hex,
+};
+use mycoin_core::validation::check_proof_of_work;
+use mycoin_core::{
+    Address, Amount, Block, BlockHash, COIN, Network, OutPoint, PrivateKey, PubKeyHash, Signature,
+    Transaction, TxIn, TxOut, Txid,
+};
+use mycoin_peer::{ApiDoc, Application, Settings};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use utoipa::OpenApi;
+
+const NETWORK: Network = Network::Regtest;
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+struct TestApp {
+    base: String,
+    http: reqwest::Client,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/peer.sqlite", dir.path().display());
+    spawn_app_on(url, Some(dir)).await
+}
+
+async fn spawn_app_on(database_url: String, dir: Option<tempfile::TempDir>) -> TestApp {
+    let settings = Settings::new(NETWORK, "127.0.0.1", 0, database_url);
+    let app = Application::build(settings)
+        .await
+        .expect("the service starts");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base,
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        _dir: dir,
+    }
+}
+
+/// A fresh database on the throwaway PostgreSQL server of `MYCOIN_TEST_DATABASE_URL`.
+async fn fresh_postgres_url() -> Option<String> {
+    use sqlx::Executor;
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let admin = std::env::var("MYCOIN_TEST_DATABASE_URL").ok()?;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&admin)
+        .await
+        .expect("connect to the test PostgreSQL");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let name = format!(
+        "mycoin_peer_test_{}_{}_{}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    // sqlx wants a 'static statement; a test may leak a few bytes.
+    let statement: &'static str = format!("CREATE DATABASE {name}").leak();
+    pool.execute(statement).await.unwrap();
+    pool.close().await;
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    Some(format!("{base}/{name}"))
+}
+
+impl TestApp {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn post_raw(&self, path: &str, content_type: &str, body: String) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get_ok<T: DeserializeOwned>(&self, path: &str) -> T {
+        ok(self.get(path).await).await
+    }
+
+    async fn post_ok<T: DeserializeOwned>(&self, path: &str, body: &Value) -> T {
+        ok(self.post(path, body).await).await
+    }
+
+    async fn chain(&self) -> ChainInfo {
+        self.get_ok("/chain").await
+    }
+
+    async fn template(&self, address: &Address) -> BlockTemplate {
+        self.get_ok(&format!("/blocks/template?address={address}"))
+            .await
+    }
+
+    /// A solved block on the tip paying `address`, not submitted.
+    async fn solved_block(&self, address: &Address) -> Block {
+        let template = self.template(address).await;
+        let mut block: Block = decode_hex(&template.hex).unwrap();
+        solve(&mut block);
+        block
+    }
+
+    async fn submit_block(&self, block: &Block) -> reqwest::Response {
+        self.post("/blocks", &json!({ "hex": encode_hex(block) }))
+            .await
+    }
+
+    /// Mines one block on the tip paying `address`, as the miner service would.
+    async fn mine(&self, address: &Address) -> SubmitBlockResponse {
+        let block = self.solved_block(address).await;
+        let accepted: SubmitBlockResponse = ok(self.submit_block(&block).await).await;
+        assert_eq!(accepted.status, BlockStatus::NewTip);
+        accepted
+    }
+
+    async fn submit_tx(&self, tx: &Transaction) -> reqwest::Response {
+        self.post("/transactions", &json!({ "hex": encode_hex(tx) }))
+            .await
+    }
+
+    async fn verify_tx(&self, tx: &Transaction) -> VerifyResponse {
+        self.post_ok("/transactions/verify", &json!({ "hex": encode_hex(tx) }))
+            .await
+    }
+
+    async fn mempool(&self) -> MempoolView {
+        self.get_ok("/mempool").await
+    }
+
+    async fn snapshot(&self) -> (ChainInfo, MempoolView) {
+        (self.chain().await, self.mempool().await)
+    }
+
+    /// The service still answers, and neither the chain nor the mempool moved.
+    async fn assert_unchanged(&self, before: &(ChainInfo, MempoolView)) {
+        let health: Value = self.get_ok("/healthz").await;
+        assert_eq!(health["status"], "ok");
+        assert_eq!(&self.snapshot().await, before);
+    }
+}
+
+async fn ok<T: DeserializeOwned>(response: reqwest::Response) -> T {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{text}");
+    serde_json::from_str(&text).unwrap_or_else(|err| panic!("{err}: {text}"))
+}
+
+/// Asserts an error answer: its status, its `error` code, and a message.
+async fn assert_error(response: reqwest::Response, status: u16, code: &str) -> Value {
+    let actual = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(actual.as_u16(), status, "{text}");
+    let body: Value = serde_json::from_str(&text).unwrap_or_else(|err| panic!("{err}: {text}"));
+    assert_eq!(body["error"], code, "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    body
+}
+
+fn key(i: u8) -> PrivateKey {
+    let mut bytes = [0x22u8; 32];
+    bytes[31] = i.wrapping_add(1);
+    PrivateKey::from_bytes(&bytes).unwrap()
+}
+
+fn pkh(i: u8) -> PubKeyHash {
+    key(i).public_key().pubkey_hash()
+}
+
+fn address(i: u8) -> Address {
+    Address::new(NETWORK, pkh(i))
+}
+
+fn amount(units: u64) -> Amount {
+    Amount::from_units(units).unwrap()
+}
+
+fn solve(block: &mut Block) {
+    let params = NETWORK.params();
+    while check_proof_of_work(block, &params).is_err() {
+        block.header.nonce = block.header.nonce.wrapping_add(1);
+    }
+}
+
+fn unsolve(block: &mut Block) {
+    let params = NETWORK.params();
+    while check_proof_of_work(block, &params).is_ok() {
+        block.header.nonce = block.header.nonce.wrapping_add(1);
+    }
+}
+
+fn reseal(block: &mut Block) {
+    block.header.merkle_root = block.compute_merkle_root().0;
+    solve(block);
+}
+
+/// A transaction spending `coins` with `signer`'s key to `outputs`, signed.
+fn spend(coins: &[OutPoint], signer: &PrivateKey, outputs: &[(u64, PubKeyHash)]) -> Transaction {
+    let mut tx = Transaction {
+        version: 1,
+        inputs: coins
+            .iter()
+            .map(|prevout| TxIn::Spend {
+                prevout: *prevout,
+                public_key: signer.public_key(),
+                signature: Signature([0; 64]),
+            })
+            .collect(),
+        outputs: outputs
+            .iter()
+            .map(|(units, pubkey_hash)| TxOut {
+                amount: amount(*units),
+                pubkey_hash: *pubkey_hash,
+            })
+            .collect(),
+    };
+    let signer = signer.clone();
+    tx.sign_with(|pk| (*pk == signer.public_key()).then(|| signer.clone()));
+    tx
+}
+
+/// The coinbase output of the block `accepted`.
+async fn coinbase_of(app: &TestApp, accepted: &SubmitBlockResponse) -> OutPoint {
+    let block: BlockView = app.get_ok(&format!("/blocks/{}", accepted.hash)).await;
+    OutPoint::new(block.transactions[0].txid, 0)
+}
+
+/// A service whose key 0 owns one mature coinbase of 1 coin (block 1), with block 2 on top.
+async fn funded_app() -> (TestApp, OutPoint) {
+    let app = spawn_app().await;
+    let first = app.mine(&address(0)).await;
+    app.mine(&address(9)).await;
+    let coin = coinbase_of(&app, &first).await;
+    (app, coin)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Happy paths
+
+/// The book's walkthrough over REST: mine, pay, verify, mine again, look everything up.
+async fn happy_path(app: &TestApp) {
+    // A new node holds the genesis block only.
+    let chain = app.chain().await;
+    assert_eq!(chain.network, "regtest");
+    assert_eq!(chain.height, 0);
+    assert_eq!(chain.tip, chain.genesis);
+    assert_eq!(chain.genesis, NETWORK.params().genesis_hash());
+    assert_eq!(chain.mempool_size, 0);
+    assert_eq!(chain.orphans, 0);
+    let work_at_genesis: u128 = chain.total_work.parse().unwrap();
+
+    // Template and block 1.
+    let template = app.template(&address(0)).await;
+    assert_eq!(template.height, 1);
+    assert_eq!(template.prev_hash, chain.genesis);
+    assert_eq!(template.reward, COIN);
+    assert_eq!(template.fees, 0);
+    assert_eq!(template.transactions, 1);
+    assert_eq!(template.bits, "207fffff");
+    let unsolved: Block = decode_hex(&template.hex).unwrap();
+    assert_eq!(unsolved.header.nonce, 0);
+    assert_eq!(unsolved.header.time, template.time);
+
+    let first = app.mine(&address(0)).await;
+    assert_eq!(first.height, Some(1));
+    let chain = app.chain().await;
+    assert_eq!(chain.height, 1);
+    assert_eq!(chain.tip, first.hash);
+    assert!(chain.total_work.parse::<u128>().unwrap() > work_at_genesis);
+
+    // The block by hash, by height and in a range.
+    let by_hash: BlockView = app.get_ok(&format!("/blocks/{}", first.hash)).await;
+    let by_height: BlockView = app.get_ok("/blocks/height/1").await;
+    assert_eq!(by_hash, by_height);
+    assert_eq!(by_hash.hash, first.hash);
+    assert_eq!(by_hash.height, 1);
+    assert_eq!(by_hash.confirmations, 1);
+    assert!(by_hash.in_active_chain);
+    assert_eq!(by_hash.header.prev_hash, chain.genesis);
+    assert_eq!(by_hash.header.bits, "207fffff");
+    let block = by_hash.block().unwrap();
+    assert_eq!(block.block_hash(), first.hash);
+    assert_eq!(by_hash.size, block.size());
+    assert_eq!(by_hash.transactions.len(), 1);
+    let coinbase = &by_hash.transactions[0];
+    assert!(coinbase.coinbase);
+    assert!(matches!(
+        &coinbase.inputs[0],
+        TxInputView::Coinbase { coinbase } if coinbase.height == 1
+    ));
+    assert_eq!(coinbase.outputs[0].amount, COIN);
+    assert_eq!(coinbase.outputs[0].address, address(0).to_string());
+    let range: Vec<BlockView> = app.get_ok("/blocks?from=0&count=10").await;
+    assert_eq!(range.len(), 2);
+    assert_eq!(range[0].hash, chain.genesis);
+    assert_eq!(range[1], by_hash);
+    let default_range: Vec<BlockView> = app.get_ok("/blocks").await;
+    assert_eq!(default_range, range);
+    let genesis: BlockView = app.get_ok("/blocks/height/0").await;
+    assert_eq!(genesis.confirmations, 2);
+
+    // The coinbase is key 0's, spendable in the next block (regtest maturity 1).
+    let utxos: Vec<UtxoView> = app
+        .get_ok(&format!("/addresses/{}/utxos", address(0)))
+        .await;
+    assert_eq!(utxos.len(), 1);
+    assert_eq!(utxos[0].txid, coinbase.txid);
+    assert_eq!(utxos[0].vout, 0);
+    assert_eq!(utxos[0].amount, COIN);
+    assert_eq!(utxos[0].height, 1);
+    assert!(utxos[0].coinbase && utxos[0].mature && !utxos[0].spent_in_mempool);
+    let balance: Balance = app
+        .get_ok(&format!("/addresses/{}/balance", address(0)))
+        .await;
+    assert_eq!(
+        balance,
+        Balance {
+            address: address(0).to_string(),
+            confirmed: COIN,
+            immature: 0,
+            pending_in: 0,
+            pending_out: 0,
+        }
+    );
+
+    // Key 0 pays 0.6 coin to key 1, 0.3 back to itself, 0.1 fee.
+    let coin = OutPoint::new(coinbase.txid, 0);
+    let payment = spend(
+        &[coin],
+        &key(0),
+        &[(60_000_000, pkh(1)), (30_000_000, pkh(0))],
+    );
+    let txid = payment.txid();
+
+    // verify.py: valid, nothing submitted.
+    let verdict = app.verify_tx(&payment).await;
+    assert_eq!(verdict.txid, txid);
+    assert!(verdict.valid, "{verdict:?}");
+    assert_eq!(verdict.fee, Some(10_000_000));
+    assert_eq!(verdict.error, None);
+    assert_eq!(verdict.inputs.len(), 1);
+    let input = &verdict.inputs[0];
+    assert!(input.valid);
+    assert_eq!(input.index, 0);
+    assert_eq!(input.prevout, coin.to_string());
+    assert_eq!(
+        input.address.as_deref(),
+        Some(address(0).to_string().as_str())
+    );
+    assert_eq!(input.amount, Some(COIN));
+    assert_eq!(app.mempool().await.count, 0);
+
+    // Submit: in the mempool.
+    let accepted: SubmitTransactionResponse = ok(app.submit_tx(&payment).await).await;
+    assert_eq!(accepted.txid, txid);
+    assert_eq!(accepted.fee, 10_000_000);
+    let mempool = app.mempool().await;
+    assert_eq!(mempool.count, 1);
+    assert_eq!(mempool.transactions[0].txid, txid);
+    assert_eq!(mempool.transactions[0].fee, 10_000_000);
+    assert_eq!(mempool.transactions[0].size, payment.size());
+    assert_eq!(app.chain().await.mempool_size, 1);
+    let info: TransactionInfo = app.get_ok(&format!("/transactions/{txid}")).await;
+    assert_eq!(info.txid, txid);
+    assert_eq!(info.status.state, TxState::Mempool);
+    assert_eq!(info.status.block_hash, None);
+    assert_eq!(info.hex, encode_hex(&payment));
+    assert!(!info.transaction.coinbase);
+    assert_eq!(info.transaction.outputs[0].address, address(1).to_string());
+    assert!(matches!(
+        &info.transaction.inputs[0],
+        TxInputView::Spend { txid, vout: 0, .. } if *txid == coin.txid
+    ));
+
+    // Balances see the pending payment.
+    let balance: Balance = app
+        .get_ok(&format!("/addresses/{}/balance", address(0)))
+        .await;
+    assert_eq!(
+        (balance.confirmed, balance.pending_in, balance.pending_out),
+        (COIN, 30_000_000, COIN)
+    );
+    let utxos: Vec<UtxoView> = app
+        .get_ok(&format!("/addresses/{}/utxos", address(0)))
+        .await;
+    assert!(utxos[0].spent_in_mempool);
+    let balance: Balance = app
+        .get_ok(&format!("/addresses/{}/balance", address(1)))
+        .await;
+    assert_eq!((balance.confirmed, balance.pending_in), (0, 60_000_000));
+
+    // The next template carries the payment and its fee.
+    let template = app.template(&address(2)).await;
+    assert_eq!(template.height, 2);
+    assert_eq!(template.transactions, 2);
+    assert_eq!(template.fees, 10_000_000);
+    assert_eq!(template.reward, COIN + 10_000_000);
+
+    // Mining confirms it.
+    let second = app.mine(&address(2)).await;
+    assert_eq!(second.height, Some(2));
+    assert_eq!(app.mempool().await.count, 0);
+    let info: TransactionInfo = app.get_ok(&format!("/transactions/{txid}")).await;
+    assert_eq!(info.status.state, TxState::Confirmed);
+    assert_eq!(info.status.block_hash, Some(second.hash));
+    assert_eq!(info.status.height, Some(2));
+    assert_eq!(info.status.confirmations, Some(1));
+    let utxos: Vec<UtxoView> = app
+        .get_ok(&format!("/addresses/{}/utxos", address(1)))
+        .await;
+    assert_eq!(utxos.len(), 1);
+    assert_eq!((utxos[0].txid, utxos[0].vout), (txid, 0));
+    assert_eq!(utxos[0].amount, 60_000_000);
+    assert_eq!(utxos[0].height, 2);
+    assert!(!utxos[0].coinbase && utxos[0].mature && !utxos[0].spent_in_mempool);
+    let balance: Balance = app
+        .get_ok(&format!("/addresses/{}/balance", address(0)))
+        .await;
+    assert_eq!(
+        (balance.confirmed, balance.pending_in, balance.pending_out),
+        (30_000_000, 0, 0)
+    );
+    let balance: Balance = app
+        .get_ok(&format!("/addresses/{}/balance", address(2)))
+        .await;
+    assert_eq!(balance.confirmed, COIN + 10_000_000);
+
+    // One more block: two confirmations; the coinbase of block 1 is looked up too.
+    app.mine(&address(0)).await;
+    let info: TransactionInfo = app.get_ok(&format!("/transactions/{txid}")).await;
+    assert_eq!(info.status.confirmations, Some(2));
+    let info: TransactionInfo = app.get_ok(&format!("/transactions/{}", coin.txid)).await;
+    assert_eq!(info.status.height, Some(1));
+    assert!(info.transaction.coinbase);
+    let range: Vec<BlockView> = app.get_ok("/blocks?from=1&count=2").await;
+    assert_eq!(range.iter().map(|b| b.height).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(range[1].transactions[1].txid, txid);
+
+    // Submitting a known block again changes nothing.
+    let again: SubmitBlockResponse =
+        ok(app.post("/blocks", &json!({ "hex": by_hash.hex })).await).await;
+    assert_eq!(again.status, BlockStatus::Duplicate);
+    assert_eq!(again.height, Some(1));
+    assert_eq!(app.chain().await.height, 3);
+}
+
+#[tokio::test]
+async fn the_book_walkthrough_works_over_rest_on_sqlite() {
+    let app = spawn_app().await;
+    happy_path(&app).await;
+}
+
+#[tokio::test]
+async fn the_book_walkthrough_works_over_rest_on_postgres() {
+    let Some(url) = fresh_postgres_url().await else {
+        eprintln!(
+            "skipped: MYCOIN_TEST_DATABASE_URL is not set (the README's test command sets it)"
+        );
+        return;
+    };
+    let app = spawn_app_on(url, None).await;
+    happy_path(&app).await;
+}
+
+#[tokio::test]
+async fn the_chain_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/peer.sqlite", dir.path().display());
+    let first = spawn_app_on(url.clone(), None).await;
+    let mined = first.mine(&address(0)).await;
+    let second = spawn_app_on(url, None).await;
+    let chain = second.chain().await;
+    assert_eq!((chain.height, chain.tip), (1, mined.hash));
+}
+
+#[tokio::test]
+async fn side_chains_and_orphans_are_reported() {
+    let app = spawn_app().await;
+    let tip = app.mine(&address(0)).await;
+
+    // A competitor of block 1 with the same work: side chain.
+    let mut rival: Block = app
+        .get_ok::<BlockView>("/blocks/height/1")
+        .await
+        .block()
+        .unwrap();
+    rival.transactions[0] = Transaction::coinbase(1, 777, rival.transactions[0].outputs.clone());
+    reseal(&mut rival);
+    let answer: SubmitBlockResponse = ok(app.submit_block(&rival).await).await;
+    assert_eq!(answer.status, BlockStatus::SideChain);
+    assert_eq!(answer.height, Some(1));
+    assert_eq!(app.chain().await.tip, tip.hash);
+    let view: BlockView = app.get_ok(&format!("/blocks/{}", rival.block_hash())).await;
+    assert!(!view.in_active_chain);
+    assert_eq!(view.confirmations, 0);
+
+    // A block whose parent is unknown: orphan, no height.
+    let mut orphan = app.solved_block(&address(0)).await;
+    orphan.header.prev_hash = BlockHash([0x42; 32]);
+    solve(&mut orphan);
+    let answer: SubmitBlockResponse = ok(app.submit_block(&orphan).await).await;
+    assert_eq!(answer.status, BlockStatus::Orphan);
+    assert_eq!(answer.height, None);
+    let chain = app.chain().await;
+    assert_eq!((chain.tip, chain.orphans), (tip.hash, 1));
+    assert_error(
+        app.get(&format!("/blocks/{}", orphan.block_hash())).await,
+        404,
+        "unknown_block",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn verify_reports_each_input() {
+    let (app, coin) = funded_app().await;
+    let missing = OutPoint::new(Txid([7; 32]), 3);
+    let tx = spend(&[coin, missing], &key(0), &[(50_000_000, pkh(1))]);
+    let before = app.snapshot().await;
+
+    let verdict = app.verify_tx(&tx).await;
+    assert!(!verdict.valid);
+    assert_eq!(verdict.fee, None);
+    assert_eq!(verdict.error.as_ref().unwrap().error, "missing_input");
+    assert_eq!(verdict.inputs.len(), 2);
+    assert!(verdict.inputs[0].valid);
+    assert_eq!(verdict.inputs[0].amount, Some(COIN));
+    assert!(!verdict.inputs[1].valid);
+    assert_eq!(verdict.inputs[1].index, 1);
+    assert_eq!(verdict.inputs[1].prevout, missing.to_string());
+    assert_eq!(verdict.inputs[1].address, None);
+    assert_eq!(
+        verdict.inputs[1].error.as_ref().unwrap().error,
+        "missing_input"
+    );
+
+    // Signed by the wrong key: the input names the rule.
+    let stolen = spend(&[coin], &key(5), &[(50_000_000, pkh(5))]);
+    let verdict = app.verify_tx(&stolen).await;
+    assert!(!verdict.valid);
+    assert_eq!(verdict.error.as_ref().unwrap().error, "wrong_key");
+    assert_eq!(verdict.inputs[0].error.as_ref().unwrap().error, "wrong_key");
+    assert_eq!(
+        verdict.inputs[0].address.as_deref(),
+        Some(address(0).to_string().as_str())
+    );
+
+    // A signature that does not sign this transaction.
+    let mut forged = spend(&[coin], &key(0), &[(50_000_000, pkh(5))]);
+    let other = spend(&[coin], &key(0), &[(40_000_000, pkh(5))]);
+    if let (
+        TxIn::Spend { signature, .. },
+        TxIn::Spend {
+            signature: theirs, ..
+        },
+    ) = (&mut forged.inputs[0], &other.inputs[0])
+    {
+        *signature = *theirs;
+    }
+    let verdict = app.verify_tx(&forged).await;
+    assert_eq!(verdict.error.as_ref().unwrap().error, "bad_signature");
+    assert_eq!(
+        verdict.inputs[0].error.as_ref().unwrap().error,
+        "bad_signature"
+    );
+
+    // Verifying never submits.
+    app.assert_unchanged(&before).await;
+
+    // Once in the mempool, a double spend conflicts.
+    let payment = spend(&[coin], &key(0), &[(90_000_000, pkh(1))]);
+    ok::<SubmitTransactionResponse>(app.submit_tx(&payment).await).await;
+    let double = spend(&[coin], &key(0), &[(80_000_000, pkh(2))]);
+    let verdict = app.verify_tx(&double).await;
+    assert_eq!(verdict.error.as_ref().unwrap().error, "mempool_conflict");
+    assert_eq!(
+        verdict.inputs[0].error.as_ref().unwrap().error,
+        "mempool_conflict"
+    );
+    let verdict = app.verify_tx(&payment).await;
+    assert_eq!(verdict.error.as_ref().unwrap().error, "already_known");
+}
+
+#[tokio::test]
+async fn peers_can_be_listed_and_added() {
+    let app = spawn_app().await;
+    let peers: Vec<PeerView> = app.get_ok("/peers").await;
+    assert!(peers.is_empty());
+    let peers: Vec<PeerView> = app
+        .post_ok("/peers", &json!({"url": "http://127.0.0.1:8002/"}))
+        .await;
+    assert_eq!(
+        peers,
+        [PeerView {
+            url: "http://127.0.0.1:8002".to_owned()
+        }]
+    );
+    let again: Vec<PeerView> = app
+        .post_ok("/peers", &json!({"url": "http://127.0.0.1:8002"}))
+        .await;
+    assert_eq!(again, peers);
+    let listed: Vec<PeerView> = app.get_ok("/peers").await;
+    assert_eq!(listed, peers);
+}
+
+#[tokio::test]
+async fn peers_from_the_settings_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/peer.sqlite", dir.path().display());
+    let mut settings = Settings::new(NETWORK, "127.0.0.1", 0, url);
+    settings.peers = vec!["http://peer2:8002".to_owned()];
+    let app = Application::build(settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let peers: Vec<PeerView> = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("{base}/peers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(peers[0].url, "http://peer2:8002");
+}
+
+#[tokio::test]
+async fn docs_and_health_are_served() {
+    let app = spawn_app().await;
+    let health: Value = app.get_ok("/healthz").await;
+    assert_eq!(health, json!({"status": "ok", "service": "peer"}));
+    let served: Value = app.get_ok("/api-docs/openapi.json").await;
+    let expected: Value =
+        serde_json::from_str(&mycoin_web::docs::openapi_json(ApiDoc::openapi())).unwrap();
+    assert_eq!(served, expected);
+    for path in [
+        "/chain",
+        "/blocks",
+        "/blocks/{hash}",
+        "/blocks/height/{height}",
+        "/blocks/template",
+        "/transactions",
+        "/transactions/verify",
+        "/transactions/{txid}",
+        "/mempool",
+        "/addresses/{address}/utxos",
+        "/addresses/{address}/balance",
+        "/peers",
+    ] {
+        assert!(
+            served["paths"].get(path).is_some(),
+            "{path} is not documented"
+        );
+    }
+    let docs = app.get("/docs/").await;
+    assert_eq!(docs.status(), StatusCode::OK);
+}
+
+#[test]
+fn committed_openapi_document_is_up_to_date() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/peer.json");
+    mycoin_web::docs::assert_openapi_file(ApiDoc::openapi(), path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input: a 4xx naming the problem, nothing changed, the service still serving.
+
+/// Bodies every JSON endpoint must refuse with 400 (or 415), whatever the endpoint.
+fn bad_json_bodies() -> Vec<(&'static str, String, u16, &'static str)> {
+    vec![
+        (
+            "application/json",
+            "{\"hex\": ".to_owned(),
+            400,
+            "malformed_json",
+        ),
+        (
+            "application/json",
+            "not json".to_owned(),
+            400,
+            "malformed_json",
+        ),
+        ("application/json", "".to_owned(), 400, "malformed_json"),
+        (
+            "application/json",
+            "{\"hex\": 5}".to_owned(),
+            400,
+            "invalid_body",
+        ),
+        (
+            "application/json",
+            "{\"hex\": null}".to_owned(),
+            400,
+            "invalid_body",
+        ),
+        (
+            "application/json",
+            "{\"hex\": [\"00\"]}".to_owned(),
+            400,
+            "invalid_body",
+        ),
+        ("application/json", "[]".to_owned(), 400, "invalid_body"),
+        ("application/json", "{}".to_owned(), 400, "invalid_body"),
+        (
+            "application/json",
+            "{\"hex\": \"00\", \"extra\": 1}".to_owned(),
+            400,
+            "invalid_body",
+        ),
+        (
+            "text/plain",
+            "{\"hex\": \"00\"}".to_owned(),
+            415,
+            "unsupported_media_type",
+        ),
+    ]
+}
+
+/// Hex strings that are no block and no transaction.
+fn bad_hex_values() -> Vec<(String, &'static str)> {
+    vec![
+        ("zz".to_owned(), "invalid_hex"),
+        ("0".to_owned(), "invalid_hex"),
+        ("0g".to_owned(), "invalid_hex"),
+        ("".to_owned(), "undecodable"),
+        ("00".to_owned(), "undecodable"),
+        ("ff".repeat(100), "undecodable"),
+    ]
+}
+
+#[tokio::test]
+async fn post_blocks_refuses_bad_input() {
+    let (app, _) = funded_app().await;
+    let before = app.snapshot().await;
+
+    for (content_type, body, status, code) in bad_json_bodies() {
+        let response = app.post_raw("/blocks", content_type, body.clone()).await;
+        assert_error(response, status, code).await;
+        app.assert_unchanged(&before).await;
+    }
+    for (hex, code) in bad_hex_values() {
+        assert_error(app.post("/blocks", &json!({ "hex": hex })).await, 400, code).await;
+        app.assert_unchanged(&before).await;
+    }
+    // A block's encoding with a byte too many, or a transaction's instead of a block's.
+    let block = app.solved_block(&address(0)).await;
+    let trailing = format!("{}00", encode_hex(&block));
+    assert_error(
+        app.post("/blocks", &json!({ "hex": trailing })).await,
+        400,
+        "undecodable",
+    )
+    .await;
+    let tx_hex = encode_hex(&block.transactions[0]);
+    assert_error(
+        app.post("/blocks", &json!({ "hex": tx_hex })).await,
+        400,
+        "undecodable",
+    )
+    .await;
+    // Larger than the largest block.
+    let huge = json!({ "hex": "00".repeat(1_100_000) }).to_string();
+    assert_error(
+        app.post_raw("/blocks", "application/json", huge).await,
+        413,
+        "payload_too_large",
+    )
+    .await;
+    app.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn post_blocks_rejects_invalid_blocks_with_the_rule_code() {
+    let (app, coin) = funded_app().await;
+    let before = app.snapshot().await;
+    let good = app.solved_block(&address(0)).await;
+
+    let mut cases: Vec<(&str, Block)> = Vec::new();
+
+    let mut high_hash = good.clone();
+    unsolve(&mut high_hash);
+    cases.push(("high_hash", high_hash));
+
+    let mut merkle = good.clone();
+    merkle.header.merkle_root = Default::default();
+    solve(&mut merkle);
+    cases.push(("merkle_mismatch", merkle));
+
+    let mut greedy = good.clone();
+    greedy.transactions[0].outputs[0].amount = amount(2 * COIN);
+    reseal(&mut greedy);
+    cases.push(("coinbase_too_large", greedy));
+
+    let mut wrong_height = good.clone();
+    wrong_height.transactions[0] =
+        Transaction::coinbase(7, 0, wrong_height.transactions[0].outputs.clone());
+    reseal(&mut wrong_height);
+    cases.push(("bad_coinbase_height", wrong_height));
+
+    let mut future = good.clone();
+    future.header.time = future.header.time.saturating_add(3 * 60 * 60);
+    solve(&mut future);
+    cases.push(("time_too_new", future));
+
+    let mut old = good.clone();
+    old.header.time = NETWORK.params().genesis_time;
+    solve(&mut old);
+    cases.push(("time_too_old", old));
+
+    let mut wrong_bits = good.clone();
+    wrong_bits.header.bits = mycoin_core::CompactTarget(0x2000_ffff);
+    solve(&mut wrong_bits);
+    cases.push(("wrong_bits", wrong_bits));
+
+    let mut easy_bits = good.clone();
+    easy_bits.header.bits = mycoin_core::CompactTarget(0x2100_ffff);
+    solve(&mut easy_bits);
+    cases.push(("bits_above_limit", easy_bits));
+
+    let mut empty = good.clone();
+    empty.transactions.clear();
+    reseal(&mut empty);
+    cases.push(("no_transactions", empty));
+
+    let mut no_coinbase = good.clone();
+    no_coinbase.transactions[0] = spend(&[coin], &key(0), &[(COIN, pkh(0))]);
+    reseal(&mut no_coinbase);
+    cases.push(("first_not_coinbase", no_coinbase));
+
+    let mut theft = good.clone();
+    theft
+        .transactions
+        .push(spend(&[coin], &key(5), &[(COIN, pkh(5))]));
+    reseal(&mut theft);
+    cases.push(("wrong_key", theft));
+
+    let mut double = good.clone();
+    double
+        .transactions
+        .push(spend(&[coin], &key(0), &[(COIN, pkh(1))]));
+    double
+        .transactions
+        .push(spend(&[coin], &key(0), &[(COIN, pkh(2))]));
+    reseal(&mut double);
+    cases.push(("double_spend_in_block", double));
+
+    let mut duplicate = good.clone();
+    let payment = spend(&[coin], &key(0), &[(COIN, pkh(1))]);
+    duplicate.transactions.push(payment.clone());
+    duplicate.transactions.push(payment);
+    reseal(&mut duplicate);
+    let duplicate_code = "duplicate_txid";
+    cases.push((duplicate_code, duplicate));
+
+    for (code, block) in cases {
+        let response = app.submit_block(&block).await;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 422, "{code}: {body}");
+        assert_eq!(body["error"], code, "{body}");
+        app.assert_unchanged(&before).await;
+    }
+
+    // A block found invalid stays refused; its child is refused too.
+    let mut greedy = good.clone();
+    greedy.transactions[0].outputs[0].amount = amount(3 * COIN);
+    reseal(&mut greedy);
+    assert_error(app.submit_block(&greedy).await, 422, "coinbase_too_large").await;
+    assert_error(app.submit_block(&greedy).await, 422, "known_invalid").await;
+    let mut child = good.clone();
+    child.header.prev_hash = greedy.block_hash();
+    child.transactions[0] = Transaction::coinbase(4, 0, child.transactions[0].outputs.clone());
+    reseal(&mut child);
+    assert_error(app.submit_block(&child).await, 422, "invalid_parent").await;
+    app.assert_unchanged(&before).await;
+
+    // The honest block is still accepted afterwards.
+    let accepted: SubmitBlockResponse = ok(app.submit_block(&good).await).await;
+    assert_eq!(accepted.status, BlockStatus::NewTip);
+}
+
+#[tokio::test]
+async fn post_transactions_refuses_bad_input() {
+    let (app, _) = funded_app().await;
+    let before = app.snapshot().await;
+    for path in ["/transactions", "/transactions/verify"] {
+        for (content_type, body, status, code) in bad_json_bodies() {
+            let response = app.post_raw(path, content_type, body.clone()).await;
+            assert_error(response, status, code).await;
+            app.assert_unchanged(&before).await;
+        }
+        for (hex, code) in bad_hex_values() {
+            assert_error(app.post(path, &json!({ "hex": hex })).await, 400, code).await;
+            app.assert_unchanged(&before).await;
+        }
+        // A block is no transaction.
+        let genesis = encode_hex(&NETWORK.params().genesis_block());
+        assert_error(
+            app.post(path, &json!({ "hex": genesis })).await,
+            400,
+            "undecodable",
+        )
+        .await;
+        // Larger than the largest transaction.
+        let huge = json!({ "hex": "00".repeat(120_000) }).to_string();
+        assert_error(
+            app.post_raw(path, "application/json", huge).await,
+            413,
+            "payload_too_large",
+        )
+        .await;
+        app.assert_unchanged(&before).await;
+    }
+}
+
+#[tokio::test]
+async fn post_transactions_rejects_invalid_transactions_with_the_rule_code() {
+    let (app, coin) = funded_app().await;
+    let before = app.snapshot().await;
+    let missing = OutPoint::new(Txid([7; 32]), 0);
+
+    let mut unsigned = spend(&[coin], &key(0), &[(COIN, pkh(1))]);
+    if let TxIn::Spend { signature, .. } = &mut unsigned.inputs[0] {
+        *signature = Signature([0; 64]);
+    }
+    let mut bad_version = spend(&[coin], &key(0), &[(COIN, pkh(1))]);
+    bad_version.version = 2;
+    let no_outputs = spend(&[coin], &key(0), &[]);
+    let mut no_inputs = spend(&[coin], &key(0), &[(COIN, pkh(1))]);
+    no_inputs.inputs.clear();
+
+    let cases: Vec<(&str, Transaction)> = vec![
+        ("missing_input", spend(&[missing], &key(0), &[(1, pkh(1))])),
+        ("wrong_key", spend(&[coin], &key(5), &[(COIN, pkh(5))])),
+        ("malformed_signature", unsigned),
+        (
+            "outputs_exceed_inputs",
+            spend(&[coin], &key(0), &[(COIN + 1, pkh(1))]),
+        ),
+        ("zero_output", spend(&[coin], &key(0), &[(0, pkh(1))])),
+        (
+            "duplicate_input",
+            spend(&[coin, coin], &key(0), &[(COIN, pkh(1))]),
+        ),
+        ("unsupported_version", bad_version),
+        ("no_outputs", no_outputs),
+        ("no_inputs", no_inputs),
+        (
+            "loose_coinbase",
+            Transaction::coinbase(
+                3,
+                0,
+                vec![TxOut {
+                    amount: amount(COIN),
+                    pubkey_hash: pkh(0),
+                }],
+            ),
+        ),
+    ];
+    for (code, tx) in &cases {
+        let response = app.submit_tx(tx).await;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 422, "{code}: {body}");
+        assert_eq!(body["error"], *code, "{body}");
+        app.assert_unchanged(&before).await;
+        // verify gives the same verdict with 200.
+        let verdict = app.verify_tx(tx).await;
+        assert!(!verdict.valid);
+        assert_eq!(verdict.error.as_ref().unwrap().error, *code);
+        app.assert_unchanged(&before).await;
+    }
+
+    // Known, then conflicting.
+    let payment = spend(&[coin], &key(0), &[(90_000_000, pkh(1))]);
+    ok::<SubmitTransactionResponse>(app.submit_tx(&payment).await).await;
+    let after_payment = app.snapshot().await;
+    assert_error(app.submit_tx(&payment).await, 422, "already_known").await;
+    let double = spend(&[coin], &key(0), &[(80_000_000, pkh(2))]);
+    assert_error(app.submit_tx(&double).await, 422, "mempool_conflict").await;
+    app.assert_unchanged(&after_payment).await;
+}
+
+#[tokio::test]
+async fn block_lookups_refuse_bad_hashes_and_heights() {
+    let (app, _) = funded_app().await;
+    let before = app.snapshot().await;
+
+    for hash in [
+        "zz",
+        "00",
+        &"g".repeat(64),
+        &"0".repeat(63),
+        &"0".repeat(66),
+    ] {
+        assert_error(
+            app.get(&format!("/blocks/{hash}")).await,
+            400,
+            "invalid_hash",
+        )
+        .await;
+    }
+    assert_error(
+        app.get(&format!("/blocks/{}", "ab".repeat(32))).await,
+        404,
+        "unknown_block",
+    )
+    .await;
+    for height in ["abc", "-1", "1.5", "99999999999"] {
+        assert_error(
+            app.get(&format!("/blocks/height/{height}")).await,
+            400,
+            "invalid_path",
+        )
+        .await;
+    }
+    assert_error(app.get("/blocks/height/3").await, 404, "unknown_block").await;
+    assert_error(
+        app.get("/blocks/height/4294967295").await,
+        404,
+        "unknown_block",
+    )
+    .await;
+
+    for query in ["count=501", "count=abc", "from=-1", "from=x", "count=-5"] {
+        assert_error(
+            app.get(&format!("/blocks?{query}")).await,
+            400,
+            "invalid_query",
+        )
+        .await;
+    }
+    let beyond: Vec<BlockView> = app.get_ok("/blocks?from=100").await;
+    assert!(beyond.is_empty());
+    let none: Vec<BlockView> = app.get_ok("/blocks?from=0&count=0").await;
+    assert!(none.is_empty());
+    let huge_from: Vec<BlockView> = app.get_ok("/blocks?from=4294967295&count=500").await;
+    assert!(huge_from.is_empty());
+
+    assert_error(app.get("/blocks/template").await, 400, "invalid_query").await;
+    assert_error(
+        app.get("/blocks/template?address=nope").await,
+        400,
+        "invalid_address",
+    )
+    .await;
+    let demo = Address::new(Network::Demo, pkh(0));
+    assert_error(
+        app.get(&format!("/blocks/template?address={demo}")).await,
+        400,
+        "wrong_network",
+    )
+    .await;
+    assert_error(app.get("/no/such/route").await, 404, "not_found").await;
+    let wrong_method = app.http.delete(app.url("/chain")).send().await.unwrap();
+    assert_error(wrong_method, 405, "method_not_allowed").await;
+    app.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn transaction_lookups_refuse_bad_txids() {
+    let (app, _) = funded_app().await;
+    let before = app.snapshot().await;
+    for txid in ["zz", "00", &"g".repeat(64), &"0".repeat(65)] {
+        assert_error(
+            app.get(&format!("/transactions/{txid}")).await,
+            400,
+            "invalid_hash",
+        )
+        .await;
+    }
+    assert_error(
+        app.get(&format!("/transactions/{}", "cd".repeat(32))).await,
+        404,
+        "unknown_transaction",
+    )
+    .await;
+    app.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn address_endpoints_refuse_bad_addresses() {
+    let (app, _) = funded_app().await;
+    let before = app.snapshot().await;
+    let valid = address(0).to_string();
+    let mut corrupted = valid.clone().into_bytes();
+    let last = corrupted.len() - 1;
+    corrupted[last] = if corrupted[last] == b'2' { b'3' } else { b'2' };
+    let corrupted = String::from_utf8(corrupted).unwrap();
+    let demo = Address::new(Network::Demo, pkh(0)).to_string();
+    for what in ["utxos", "balance"] {
+        for bad in ["nope", "0OIl", &corrupted, &"1".repeat(200)] {
+            assert_error(
+                app.get(&format!("/addresses/{bad}/{what}")).await,
+                400,
+                "invalid_address",
+            )
+            .await;
+        }
+        assert_error(
+            app.get(&format!("/addresses/{demo}/{what}")).await,
+            400,
+            "wrong_network",
+        )
+        .await;
+    }
+    // A valid address that never received anything.
+    let utxos: Vec<UtxoView> = app
+        .get_ok(&format!("/addresses/{}/utxos", address(8)))
+        .await;
+    assert!(utxos.is_empty());
+    let balance: Balance = app
+        .get_ok(&format!("/addresses/{}/balance", address(8)))
+        .await;
+    assert_eq!(
+        (
+            balance.confirmed,
+            balance.immature,
+            balance.pending_in,
+            balance.pending_out
+        ),
+        (0, 0, 0, 0)
+    );
+    app.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn post_peers_refuses_bad_input() {
+    let app = spawn_app().await;
+    for (content_type, body, status, code) in [
+        ("application/json", "{\"url\": ", 400, "malformed_json"),
+        ("application/json", "{\"url\": 5}", 400, "invalid_body"),
+        ("application/json", "{}", 400, "invalid_body"),
+        (
+            "application/json",
+            "{\"url\": \"http://a:1\", \"x\": 1}",
+            400,
+            "invalid_body",
+        ),
+        (
+            "text/plain",
+            "{\"url\": \"http://a:1\"}",
+            415,
+            "unsupported_media_type",
+        ),
+    ] {
+        let response = app.post_raw("/peers", content_type, body.to_owned()).await;
+        assert_error(response, status, code).await;
+    }
+    for url in [
+        "peer2:8002",
+        "https://peer2:8002",
+        "ftp://peer2",
+        "http://user:pw@peer2:8002",
+        "http://peer2:8002/?x=1",
+        "",
+    ] {
+        assert_error(
+            app.post("/peers", &json!({ "url": url })).await,
+            400,
+            "invalid_url",
+        )
+        .await;
+    }
+    let huge = json!({ "url": format!("http://{}", "a".repeat(10_000)) }).to_string();
+    assert_error(
+        app.post_raw("/peers", "application/json", huge).await,
+        413,
+        "payload_too_large",
+    )
+    .await;
+    let peers: Vec<PeerView> = app.get_ok("/peers").await;
+    assert!(peers.is_empty());
+
+    // The list is bounded.
+    for port in 0..mycoin_peer::configuration::MAX_PEERS {
+        let _: Vec<PeerView> = app
+            .post_ok(
+                "/peers",
+                &json!({ "url": format!("http://10.0.0.1:{}", 9000 + port) }),
+            )
+            .await;
+    }
+    assert_error(
+        app.post("/peers", &json!({ "url": "http://10.0.0.2:1" }))
+            .await,
+        422,
+        "too_many_peers",
+    )
+    .await;
+    let peers: Vec<PeerView> = app.get_ok("/peers").await;
+    assert_eq!(peers.len(), mycoin_peer::configuration::MAX_PEERS);
+}
