@@ -120,8 +120,12 @@ pub async fn list_blocks(
     let chain = node.chain().read().await;
     let mut views = Vec::new();
     let mut bytes = 0usize;
-    for height in (query.from..).take(count as usize) {
-        let Some(hash) = chain.hash_at(height) else {
+    for offset in 0..count {
+        let Some(hash) = query
+            .from
+            .checked_add(offset)
+            .and_then(|height| chain.hash_at(height))
+        else {
             break;
         };
         let Some(view) = block_view(&chain, &hash).await? else {
