@@ -623,6 +623,40 @@ impl<S: ChainStore> Chain<S> {
         check_tx_inputs(tx, self.height() + 1, &self.utxos, &self.params)
     }
 
+    /// Each input's own verdict against the active chain and the mempool, as the next block
+    /// would see it: the coin it spends, or the rule it breaks. Gives detail where
+    /// [`Chain::check_transaction`] gives the first failure.
+    pub fn check_inputs(&self, tx: &Transaction) -> Vec<Result<Coin, TxError>> {
+        let txid = tx.txid();
+        let spend_height = self.height() + 1;
+        tx.inputs
+            .iter()
+            .enumerate()
+            .map(|(index, input)| {
+                if tx.is_coinbase() {
+                    return Err(TxError::LooseCoinbase);
+                }
+                let prevout = input.prevout();
+                if let Some(by) = self.mempool.spender(&prevout).filter(|by| *by != txid) {
+                    return Err(TxError::MempoolConflict { index, prevout, by });
+                }
+                validation::check_input(
+                    input,
+                    index,
+                    &txid,
+                    &self.utxos,
+                    spend_height,
+                    &self.params,
+                )
+            })
+            .collect()
+    }
+
+    /// Whether `coin` could be spent in the next block.
+    pub fn is_spendable_next(&self, coin: &Coin) -> bool {
+        coin.is_mature_at(self.height() + 1, self.params.coinbase_maturity)
+    }
+
     /// Validates a transaction and adds it to the mempool.
     pub fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, TxError> {
         let fee = self.check_transaction(&tx)?;

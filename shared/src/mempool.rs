@@ -105,6 +105,11 @@ impl Mempool {
         entries
     }
 
+    /// Every entry, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &MempoolEntry> {
+        self.entries.values()
+    }
+
     /// Entries by descending fee rate, ties by arrival.
     pub fn by_fee_rate(&self) -> Vec<&MempoolEntry> {
         let mut entries: Vec<&MempoolEntry> = self.entries.values().collect();

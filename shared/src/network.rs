@@ -233,3 +233,46 @@ fn parent_bits_time(window: &[(u32, CompactTarget)]) -> u32 {
 
 /// Base units in one coin, re-exported for readers of the parameters.
 pub const UNITS_PER_COIN: u64 = COIN;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_subsidy_halves_every_interval_and_ends() {
+        let regtest = Network::Regtest.params();
+        assert_eq!(regtest.block_subsidy(1).units(), COIN);
+        assert_eq!(regtest.block_subsidy(149).units(), COIN);
+        assert_eq!(regtest.block_subsidy(150).units(), COIN / 2);
+        assert_eq!(regtest.block_subsidy(300).units(), COIN / 4);
+        assert_eq!(regtest.block_subsidy(150 * 27).units(), 0, "10^8 >> 27 = 0");
+        assert_eq!(regtest.block_subsidy(u32::MAX).units(), 0);
+        let demo = Network::Demo.params();
+        assert_eq!(demo.block_subsidy(209_999).units(), COIN);
+        assert_eq!(demo.block_subsidy(210_000).units(), COIN / 2);
+    }
+
+    /// The retarget on demo parameters (5 s spacing, 10 intervals), worked by hand.
+    #[test]
+    fn the_retarget_follows_the_window() {
+        let demo = Network::Demo.params();
+        let limit = demo.pow_limit;
+        let limit_target = demo.pow_limit_target();
+        // Fewer than two blocks: the parent's bits.
+        assert_eq!(demo.next_bits(&[(0, limit)]), limit);
+        // One interval on time (5 s): unchanged.
+        assert_eq!(demo.next_bits(&[(0, limit), (5, limit)]), limit);
+        // One interval of 1 s (clamped to 5/4 = 1 s in whole seconds): the target shrinks 5×.
+        let expected =
+            CompactTarget::from_target(limit_target / U256::from(1u64) / U256::from(5u64));
+        assert_eq!(demo.next_bits(&[(0, limit), (1, limit)]), expected);
+        // Slow blocks cannot ease past the limit.
+        assert_eq!(demo.next_bits(&[(0, limit), (1000, limit)]), limit);
+        // Regtest never retargets.
+        let regtest = Network::Regtest.params();
+        assert_eq!(
+            regtest.next_bits(&[(0, regtest.pow_limit), (1, regtest.pow_limit)]),
+            regtest.pow_limit
+        );
+    }
+}

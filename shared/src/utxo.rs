@@ -14,6 +14,14 @@ pub struct Coin {
     pub is_coinbase: bool,
 }
 
+impl Coin {
+    /// Whether a transaction in a block at `spend_height` may spend this coin: a coinbase
+    /// output created at height h only from height h + maturity on.
+    pub fn is_mature_at(&self, spend_height: u32, maturity: u32) -> bool {
+        !self.is_coinbase || spend_height >= self.height.saturating_add(maturity)
+    }
+}
+
 impl Encode for Coin {
     fn encode(&self, out: &mut Vec<u8>) {
         self.output.encode(out);

@@ -268,37 +268,7 @@ pub fn check_tx_inputs(
     let txid = tx.txid();
     let mut total = Amount::ZERO;
     for (index, input) in tx.inputs.iter().enumerate() {
-        let TxIn::Spend {
-            prevout,
-            public_key,
-            signature,
-        } = input
-        else {
-            return Err(TxError::NullPrevout { index });
-        };
-        let coin = view.coin(prevout).ok_or(TxError::MissingInput {
-            index,
-            prevout: *prevout,
-        })?;
-        if coin.is_coinbase && spend_height < coin.height.saturating_add(params.coinbase_maturity) {
-            return Err(TxError::ImmatureCoinbase {
-                index,
-                coinbase_height: coin.height,
-                spend_height,
-                maturity: params.coinbase_maturity,
-            });
-        }
-        if public_key.pubkey_hash() != coin.output.pubkey_hash {
-            return Err(TxError::WrongKey { index });
-        }
-        public_key.verify(&txid.0, signature).map_err(|e| match e {
-            KeyError::NotCompressed | KeyError::NotOnCurve => {
-                TxError::MalformedPublicKey { index, reason: e }
-            }
-            KeyError::HighS => TxError::HighS { index },
-            KeyError::MalformedSignature => TxError::MalformedSignature { index },
-            _ => TxError::BadSignature { index },
-        })?;
+        let coin = check_input(input, index, &txid, view, spend_height, params)?;
         total = total
             .checked_add(coin.output.amount)
             .ok_or(TxError::InputsOverflow)?;
@@ -311,6 +281,51 @@ pub fn check_tx_inputs(
             inputs: total,
             outputs,
         })
+}
+
+/// The rules for one input of transaction `txid` at `spend_height`: it spends an unspent
+/// output, a coinbase output only once mature, with the key the output pays to and a valid
+/// low-S signature over the txid. Returns the coin it spends.
+pub fn check_input(
+    input: &TxIn,
+    index: usize,
+    txid: &Txid,
+    view: &impl UtxoView,
+    spend_height: u32,
+    params: &Params,
+) -> Result<Coin, TxError> {
+    let TxIn::Spend {
+        prevout,
+        public_key,
+        signature,
+    } = input
+    else {
+        return Err(TxError::NullPrevout { index });
+    };
+    let coin = view.coin(prevout).ok_or(TxError::MissingInput {
+        index,
+        prevout: *prevout,
+    })?;
+    if !coin.is_mature_at(spend_height, params.coinbase_maturity) {
+        return Err(TxError::ImmatureCoinbase {
+            index,
+            coinbase_height: coin.height,
+            spend_height,
+            maturity: params.coinbase_maturity,
+        });
+    }
+    if public_key.pubkey_hash() != coin.output.pubkey_hash {
+        return Err(TxError::WrongKey { index });
+    }
+    public_key.verify(&txid.0, signature).map_err(|e| match e {
+        KeyError::NotCompressed | KeyError::NotOnCurve => {
+            TxError::MalformedPublicKey { index, reason: e }
+        }
+        KeyError::HighS => TxError::HighS { index },
+        KeyError::MalformedSignature => TxError::MalformedSignature { index },
+        _ => TxError::BadSignature { index },
+    })?;
+    Ok(coin)
 }
 
 /// The proof of work a header carries on its own: usable bits, no easier than the network's

@@ -674,3 +674,85 @@ async fn a_block_confirming_a_pooled_transaction_empties_the_pool() {
     f.chain.submit_block(block, f.now).await.unwrap();
     assert!(f.chain.mempool().is_empty());
 }
+
+// ---- rules added after the first catalogue --------------------------------------------------
+
+#[tokio::test]
+async fn block_version_other_than_one() {
+    let mut f = funded(0).await;
+    let mut block = f.block_with(vec![], 0);
+    block.header.version = 2;
+    solve(&mut block, &f.params);
+    expect_block_error(&mut f, block, BlockError::UnsupportedVersion(2)).await;
+}
+
+#[tokio::test]
+async fn transaction_version_other_than_one() {
+    let mut f = funded(1).await;
+    let mut tx = spend(&[f.coinbase_at(1).await], 0, &[(100_000_000, pkh(1))]);
+    tx.version = 2;
+    tx.sign_with(|_| Some(key(0)));
+    expect_tx_rejected_everywhere(&mut f, tx, TxError::UnsupportedVersion(2)).await;
+}
+
+#[tokio::test]
+async fn negative_bits() {
+    let mut f = funded(0).await;
+    let mut block = f.block_with(vec![], 0);
+    block.header.bits = CompactTarget(0x0492_3456);
+    let expected = BlockError::BitsOutOfRange(mycoin_core::pow::BitsError::Negative(0x0492_3456));
+    expect_block_error(&mut f, block, expected).await;
+}
+
+#[tokio::test]
+async fn signature_with_r_zero() {
+    let mut f = funded(1).await;
+    let mut tx = spend(&[f.coinbase_at(1).await], 0, &[(100_000_000, pkh(1))]);
+    let TxIn::Spend { signature, .. } = &mut tx.inputs[0] else {
+        unreachable!()
+    };
+    signature.0[..32].fill(0);
+    expect_tx_rejected_everywhere(&mut f, tx, TxError::MalformedSignature { index: 0 }).await;
+}
+
+#[tokio::test]
+async fn the_same_txid_twice_with_different_signatures() {
+    let mut f = funded(1).await;
+    let tx = spend(&[f.coinbase_at(1).await], 0, &[(100_000_000, pkh(1))]);
+    // Its malleated twin: same txid, another wtxid, so the Merkle tree is not mutated.
+    let mut twin = tx.clone();
+    let TxIn::Spend { signature, .. } = &mut twin.inputs[0] else {
+        unreachable!()
+    };
+    let high = negate_s(&signature.0[32..]);
+    signature.0[32..].copy_from_slice(&high);
+    assert_eq!(twin.txid(), tx.txid());
+    assert_ne!(twin.wtxid(), tx.wtxid());
+    let block = f.block_with(vec![tx.clone(), twin], 0);
+    expect_block_error(&mut f, block, BlockError::DuplicateTxid(tx.txid())).await;
+}
+
+#[tokio::test]
+async fn the_orphan_pool_is_bounded_and_drops_the_oldest_first() {
+    let mut f = funded(0).await;
+    let template = f.block_with(vec![], 0);
+    let mut first = None;
+    for i in 0..=mycoin_core::chain::MAX_ORPHANS as u32 {
+        let mut orphan = template.clone();
+        orphan.header.prev_hash = mycoin_core::BlockHash([0x77; 32]);
+        orphan.header.time += i;
+        solve(&mut orphan, &f.params);
+        first.get_or_insert(orphan.clone());
+        let outcome = f.chain.submit_block(orphan, f.now + 1000).await.unwrap();
+        assert!(matches!(outcome, BlockAccepted::Orphan { .. }));
+    }
+    assert_eq!(f.chain.orphan_count(), mycoin_core::chain::MAX_ORPHANS);
+    // The first was evicted: submitting it again stores it again as an orphan.
+    let again = f
+        .chain
+        .submit_block(first.unwrap(), f.now + 1000)
+        .await
+        .unwrap();
+    assert!(matches!(again, BlockAccepted::Orphan { .. }));
+    assert_eq!(f.chain.orphan_count(), mycoin_core::chain::MAX_ORPHANS);
+}

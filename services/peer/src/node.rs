@@ -7,12 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mycoin_api::peer::{Balance, InputVerdict, UtxoView};
-use mycoin_core::keys::KeyError;
-use mycoin_core::transaction::TxIn;
-use mycoin_core::utxo::Coin;
 use mycoin_core::{
-    Address, Chain, ChainError, Database, Network, OutPoint, PubKeyHash, SqlStore, Transaction,
-    TxError,
+    Address, Chain, ChainError, Database, Network, PubKeyHash, SqlStore, Transaction,
 };
 use tokio::sync::RwLock;
 
@@ -102,13 +98,6 @@ impl Node {
     }
 }
 
-/// Whether `coin` may be spent in the block after the tip at `tip_height`.
-fn is_mature(chain: &Chain<SqlStore>, coin: &Coin) -> bool {
-    let spend_height = chain.height().saturating_add(1);
-    !coin.is_coinbase
-        || spend_height >= coin.height.saturating_add(chain.params().coinbase_maturity)
-}
-
 /// The unspent outputs of the active chain paying `pubkey_hash`.
 pub fn utxo_views(chain: &Chain<SqlStore>, pubkey_hash: &PubKeyHash) -> Vec<UtxoView> {
     chain
@@ -120,7 +109,7 @@ pub fn utxo_views(chain: &Chain<SqlStore>, pubkey_hash: &PubKeyHash) -> Vec<Utxo
             amount: coin.output.amount.units(),
             height: coin.height,
             coinbase: coin.is_coinbase,
-            mature: is_mature(chain, &coin),
+            mature: chain.is_spendable_next(&coin),
             spent_in_mempool: chain.mempool().spender(&outpoint).is_some(),
         })
         .collect()
@@ -159,22 +148,18 @@ pub fn balance(chain: &Chain<SqlStore>, address: &Address) -> Balance {
     }
 }
 
-/// One verdict per input of `tx`, each input checked on its own against the active chain's
-/// unspent outputs and the mempool: the output exists and is mature, no other mempool
-/// transaction spends it, the key matches the address paid, and the signature signs the txid.
-///
-/// The verdict on the whole transaction is the core's `check_transaction`; this only says
-/// which inputs are at fault. (The core checks inputs in one pass that stops at the first
-/// failure, with no per-input entry point.)
+/// One verdict per input of `tx` (the core's [`Chain::check_inputs`]), with the address and
+/// amount of the output each input spends when it exists. The verdict on the whole transaction
+/// is the core's `check_transaction`; this only says which inputs are at fault.
 pub fn input_verdicts(chain: &Chain<SqlStore>, tx: &Transaction) -> Vec<InputVerdict> {
-    let txid = tx.txid();
-    tx.inputs
-        .iter()
+    chain
+        .check_inputs(tx)
+        .into_iter()
+        .zip(&tx.inputs)
         .enumerate()
-        .map(|(index, input)| {
+        .map(|(index, (verdict, input))| {
             let prevout = input.prevout();
             let coin = chain.utxos().get(&prevout).copied();
-            let error = check_input(chain, tx, index, input, coin.as_ref(), &txid);
             InputVerdict {
                 index,
                 prevout: prevout.to_string(),
@@ -182,62 +167,9 @@ pub fn input_verdicts(chain: &Chain<SqlStore>, tx: &Transaction) -> Vec<InputVer
                     Address::new(chain.params().network, c.output.pubkey_hash).to_string()
                 }),
                 amount: coin.map(|c| c.output.amount.units()),
-                valid: error.is_none(),
-                error: error.as_ref().map(violation),
+                valid: verdict.is_ok(),
+                error: verdict.err().as_ref().map(violation),
             }
         })
         .collect()
-}
-
-fn check_input(
-    chain: &Chain<SqlStore>,
-    tx: &Transaction,
-    index: usize,
-    input: &TxIn,
-    coin: Option<&Coin>,
-    txid: &mycoin_core::Txid,
-) -> Option<TxError> {
-    let TxIn::Spend {
-        prevout,
-        public_key,
-        signature,
-    } = input
-    else {
-        return Some(if tx.is_coinbase() {
-            TxError::LooseCoinbase
-        } else {
-            TxError::NullPrevout { index }
-        });
-    };
-    let prevout: OutPoint = *prevout;
-    let Some(coin) = coin else {
-        return Some(TxError::MissingInput { index, prevout });
-    };
-    if let Some(by) = chain.mempool().spender(&prevout)
-        && by != *txid
-    {
-        return Some(TxError::MempoolConflict { index, prevout, by });
-    }
-    if !is_mature(chain, coin) {
-        return Some(TxError::ImmatureCoinbase {
-            index,
-            coinbase_height: coin.height,
-            spend_height: chain.height().saturating_add(1),
-            maturity: chain.params().coinbase_maturity,
-        });
-    }
-    if public_key.pubkey_hash() != coin.output.pubkey_hash {
-        return Some(TxError::WrongKey { index });
-    }
-    public_key
-        .verify(&txid.0, signature)
-        .err()
-        .map(|err| match err {
-            KeyError::NotCompressed | KeyError::NotOnCurve => {
-                TxError::MalformedPublicKey { index, reason: err }
-            }
-            KeyError::HighS => TxError::HighS { index },
-            KeyError::MalformedSignature => TxError::MalformedSignature { index },
-            _ => TxError::BadSignature { index },
-        })
 }
