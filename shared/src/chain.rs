@@ -623,6 +623,18 @@ impl<S: ChainStore> Chain<S> {
         check_tx_inputs(tx, self.height() + 1, &self.utxos, &self.params)
     }
 
+    /// The book's verify.py: whether `tx` is valid against the active chain now, whether or not
+    /// it is already the pending transaction in the mempool. Returns its fee.
+    pub fn verify_transaction(&self, tx: &Transaction) -> Result<Amount, TxError> {
+        match self.mempool.get(&tx.txid()) {
+            Some(pending) if pending.tx == *tx => {
+                check_transaction(tx, &self.params)?;
+                check_tx_inputs(tx, self.height() + 1, &self.utxos, &self.params)
+            }
+            _ => self.check_transaction(tx),
+        }
+    }
+
     /// Each input's own verdict against the active chain and the mempool, as the next block
     /// would see it: the coin it spends, or the rule it breaks. Gives detail where
     /// [`Chain::check_transaction`] gives the first failure.

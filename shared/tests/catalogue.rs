@@ -756,3 +756,24 @@ async fn the_orphan_pool_is_bounded_and_drops_the_oldest_first() {
     assert!(matches!(again, BlockAccepted::Orphan { .. }));
     assert_eq!(f.chain.orphan_count(), mycoin_core::chain::MAX_ORPHANS);
 }
+
+#[tokio::test]
+async fn the_pending_transaction_verifies_but_cannot_be_submitted_twice() {
+    let mut f = funded(1).await;
+    let tx = spend(&[f.coinbase_at(1).await], 0, &[(99_000_000, pkh(1))]);
+    f.chain.submit_transaction(tx.clone()).unwrap();
+    assert_eq!(
+        f.chain.verify_transaction(&tx),
+        Ok(Amount::from_units(1_000_000).unwrap())
+    );
+    assert_eq!(
+        f.chain.check_transaction(&tx),
+        Err(TxError::AlreadyKnown(tx.txid()))
+    );
+    // A conflicting one does not verify.
+    let rival = spend(&[f.coinbase_at(1).await], 0, &[(98_000_000, pkh(2))]);
+    assert!(matches!(
+        f.chain.verify_transaction(&rival),
+        Err(TxError::MempoolConflict { .. })
+    ));
+}

@@ -69,7 +69,7 @@ pub async fn verify_transaction(
 ) -> Result<web::Json<VerifyResponse>, ApiError> {
     let tx = decode_tx(&body)?;
     let chain = node.chain().read().await;
-    let verdict = chain.check_transaction(&tx);
+    let verdict = chain.verify_transaction(&tx);
     let inputs = input_verdicts(&chain, &tx);
     drop(chain);
     Ok(web::Json(VerifyResponse {
