@@ -1,14 +1,12 @@
 //! `mycoind`: one user's services in one process, each on its own port, talking to each other
 //! over HTTP exactly as they do when run apart (the book's mycoind.py, with `--mine`).
 //!
-//! The wallet service joins this process when it exists (see the services issue).
-
 use std::io;
 
 use clap::Parser;
 use mycoin_web::{CommonArgs, ServiceKind, init_tracing};
 
-/// Runs one mycoin user's stack: peer, keys and miner services.
+/// Runs one mycoin user's stack: the peer, keys, wallet and miner services.
 #[derive(Debug, Parser)]
 #[command(name = "mycoind", version, about)]
 struct Cli {
@@ -36,6 +34,10 @@ async fn main() -> io::Result<()> {
     let keys = mycoin_keys::build(mycoin_keys::Settings::from_common(&cli.common)?)
         .await
         .map_err(io::Error::other)?;
+    let wallet_cli = mycoin_wallet::Cli {
+        common: cli.common.clone(),
+    };
+    let wallet = mycoin_wallet::build(mycoin_wallet::Settings::from_cli(&wallet_cli)?).await?;
     let miner_cli = mycoin_miner::configuration::Cli {
         common: cli.common.clone(),
         threads: cli.threads.map(|t| t.clamp(1, 1024) as u16),
@@ -47,12 +49,14 @@ async fn main() -> io::Result<()> {
         network = cli.common.network.as_str(),
         peer = cli.common.port(ServiceKind::Peer),
         keys = cli.common.port(ServiceKind::Keys),
+        wallet = cli.common.port(ServiceKind::Wallet),
         miner = cli.common.port(ServiceKind::Miner),
         "mycoind is up"
     );
     tokio::try_join!(
         peer.run_until_stopped(),
         keys.run_until_stopped(),
+        wallet.run_until_stopped(),
         miner.run_until_stopped()
     )?;
     Ok(())

@@ -1,0 +1,78 @@
+//! The wallet's errors, and how they answer HTTP requests.
+//!
+//! A peer or keys service that cannot be reached gives 503 `upstream_unavailable`, through
+//! mycoin-web's `From<ClientError> for ApiError`; their 4xx answers pass through unchanged
+//! (e.g. the peer's verdict on a transaction), except the keys service refusing the wallet's
+//! token, which is the stack's misconfiguration: 502 `keys_refused_token`.
+
+use actix_web::http::StatusCode;
+use mycoin_core::address::AddressError;
+use mycoin_web::{ApiError, ClientError};
+
+/// Why a wallet request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WalletError {
+    /// The recipient is not an address of the wallet's network.
+    #[error("invalid address {address:?}: {reason}")]
+    InvalidAddress {
+        /// The address given.
+        address: String,
+        /// Why it was refused.
+        reason: AddressError,
+    },
+    /// The amount or fee is not a payable amount.
+    #[error("{0}")]
+    InvalidAmount(String),
+    /// The spendable outputs do not cover amount + fee.
+    #[error(
+        "insufficient funds: have {have} spendable base units (mature, confirmed, not spent in the mempool), need {need} (amount + fee)"
+    )]
+    InsufficientFunds {
+        /// Spendable base units.
+        have: u64,
+        /// Amount plus fee.
+        need: u64,
+    },
+    /// A call to the peer or keys service failed.
+    #[error(transparent)]
+    Upstream(#[from] ClientError),
+    /// The peer or keys service answered something the wallet cannot use.
+    #[error("{0}")]
+    BadUpstream(String),
+    /// The wallet's own table failed.
+    #[error("wallet store: {0}")]
+    Store(String),
+}
+
+impl From<sqlx::Error> for WalletError {
+    fn from(err: sqlx::Error) -> Self {
+        WalletError::Store(err.to_string())
+    }
+}
+
+impl From<WalletError> for ApiError {
+    fn from(err: WalletError) -> Self {
+        match err {
+            WalletError::InvalidAddress { .. } => {
+                ApiError::bad_request("invalid_address", err.to_string())
+            }
+            WalletError::InvalidAmount(_) => {
+                ApiError::bad_request("invalid_amount", err.to_string())
+            }
+            WalletError::InsufficientFunds { .. } => {
+                ApiError::unprocessable("insufficient_funds", err.to_string())
+            }
+            WalletError::Upstream(err) if matches!(err.status(), Some(401 | 403)) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "keys_refused_token",
+                "the keys service refused the wallet's API token: give both services the \
+                 stack's token",
+            ),
+            WalletError::Upstream(err) => err.into(),
+            WalletError::BadUpstream(_) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", err.to_string())
+            }
+            WalletError::Store(_) => ApiError::internal(err),
+        }
+    }
+}

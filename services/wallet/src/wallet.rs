@@ -1,0 +1,402 @@
+//! The wallet: balances and key lists from the peer's UTXO view, payments built here and
+//! signed by the keys service.
+//!
+//! The wallet's keys are all the keys of the keys service. For each key, the peer service's
+//! `GET /addresses/{a}/utxos` (outputs of the active chain, with `mature` and
+//! `spent_in_mempool`) and `GET /addresses/{a}/balance` (for `pending_in`) give:
+//!
+//! - **balance**: `confirmed` = mature outputs not spent by a mempool transaction (what a
+//!   payment may spend now), `pending` = what mempool transactions pay to the keys (change
+//!   included), `immature` = coinbase outputs not yet mature;
+//! - **unspent keys**: keys holding outputs that no mempool transaction spends, with their sum
+//!   and count (immature ones included);
+//! - **unused keys**: keys with no output at all, nothing incoming in the mempool, and never
+//!   spent from or paid to by a payment of this wallet (its `wallet_sent` table). The peer
+//!   keeps no per-address history, so a key emptied by a payment that another wallet made
+//!   (an imported key) would count as unused.
+//!
+//! Payments ([`Wallet::send`]) run one at a time under a lock: the next payment starts only
+//! after the peer accepted the previous one, whose inputs the peer then reports as
+//! `spent_in_mempool`, so two payments never spend the same output.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use mycoin_api::keys::{KeyInfo, NewKey, SignRequest, SignResponse};
+use mycoin_api::peer::{
+    Balance, SubmitTransactionResponse, TransactionInfo, TransactionRequest, TxState, UtxoView,
+    encode_hex,
+};
+use mycoin_api::wallet::{
+    HistoryEntry, HistoryStatus, SendRequest, SendResponse, UnspentKey, UnusedKey, WalletAddress,
+    WalletBalance, WalletView,
+};
+use mycoin_core::{
+    Address, Amount, Network, OutPoint, PublicKey, Signature, Transaction, TxIn, TxOut, Txid,
+};
+use mycoin_web::{ClientError, RestClient};
+use tokio::sync::Mutex;
+
+use crate::configuration::Settings;
+use crate::error::WalletError;
+use crate::store::{SentPayment, WalletStore};
+
+/// One key of the keys service with its outputs and incoming mempool amount.
+#[derive(Debug, Clone)]
+struct KeyState {
+    key: KeyInfo,
+    utxos: Vec<UtxoView>,
+    pending_in: u64,
+}
+
+/// An output chosen to fund a payment.
+#[derive(Debug, Clone)]
+struct Coin {
+    outpoint: OutPoint,
+    amount: u64,
+    address: Address,
+    public_key: PublicKey,
+}
+
+/// The wallet service's state, shared by the handlers.
+#[derive(Debug)]
+pub struct Wallet {
+    network: Network,
+    peer: RestClient,
+    keys: RestClient,
+    store: WalletStore,
+    /// Held for the whole of a payment: selection → signing → submission.
+    send_lock: Mutex<()>,
+}
+
+fn sum(values: impl IntoIterator<Item = u64>) -> Result<u64, WalletError> {
+    values
+        .into_iter()
+        .try_fold(0u64, u64::checked_add)
+        .ok_or_else(|| WalletError::BadUpstream("the peer reports amounts that overflow".into()))
+}
+
+impl Wallet {
+    /// The wallet of `settings`, with its clients and its opened (migrated) store.
+    pub async fn new(settings: &Settings) -> Result<Wallet, WalletError> {
+        let with_token = |client: RestClient| match &settings.api_token {
+            Some(token) => client.with_token(token.clone()),
+            None => client,
+        };
+        Ok(Wallet {
+            network: settings.network,
+            peer: RestClient::new(&settings.peer_url, settings.client_timeout)?,
+            keys: with_token(RestClient::new(
+                &settings.keys_url,
+                settings.client_timeout,
+            )?),
+            store: WalletStore::open(&settings.database_url).await?,
+            send_lock: Mutex::new(()),
+        })
+    }
+
+    /// The network the wallet works for.
+    pub fn network(&self) -> Network {
+        self.network
+    }
+
+    async fn key_states(&self) -> Result<Vec<KeyState>, WalletError> {
+        let keys: Vec<KeyInfo> = self.keys.get_json("/keys").await?;
+        let mut states = Vec::with_capacity(keys.len());
+        for key in keys {
+            let utxos: Vec<UtxoView> = self
+                .peer
+                .get_json(&format!("/addresses/{}/utxos", key.address))
+                .await?;
+            let balance: Balance = self
+                .peer
+                .get_json(&format!("/addresses/{}/balance", key.address))
+                .await?;
+            states.push(KeyState {
+                key,
+                utxos,
+                pending_in: balance.pending_in,
+            });
+        }
+        Ok(states)
+    }
+
+    /// `GET /wallet`: balance, unspent keys, unused keys.
+    pub async fn view(&self) -> Result<WalletView, WalletError> {
+        let states = self.key_states().await?;
+        let used = self.store.used_addresses().await?;
+        let mut balance = WalletBalance::default();
+        let mut unspent_keys = Vec::new();
+        let mut unused_keys = Vec::new();
+        for state in &states {
+            let unspent: Vec<&UtxoView> =
+                state.utxos.iter().filter(|u| !u.spent_in_mempool).collect();
+            let mature = sum(unspent.iter().filter(|u| u.mature).map(|u| u.amount))?;
+            let immature = sum(unspent.iter().filter(|u| !u.mature).map(|u| u.amount))?;
+            balance.confirmed = sum([balance.confirmed, mature])?;
+            balance.immature = sum([balance.immature, immature])?;
+            balance.pending = sum([balance.pending, state.pending_in])?;
+            let address = state.key.address.to_string();
+            if !unspent.is_empty() {
+                unspent_keys.push(UnspentKey {
+                    address,
+                    amount: sum([mature, immature])?,
+                    outputs: unspent.len(),
+                });
+            } else if state.utxos.is_empty() && state.pending_in == 0 && !used.contains(&address) {
+                unused_keys.push(UnusedKey { address });
+            }
+        }
+        Ok(WalletView {
+            balance,
+            unspent_keys,
+            unused_keys,
+        })
+    }
+
+    /// `POST /wallet/addresses`: a fresh key of the keys service.
+    pub async fn new_address(&self) -> Result<WalletAddress, WalletError> {
+        let key: NewKey = self.keys.post_json("/keys", &()).await?;
+        Ok(WalletAddress {
+            address: key.address.to_string(),
+        })
+    }
+
+    /// Checks a payment request: the recipient's network, amount ≥ 1, amounts payable.
+    fn check_request(&self, request: &SendRequest) -> Result<(Address, u64), WalletError> {
+        let to = Address::parse_for(request.to.trim(), self.network).map_err(|reason| {
+            WalletError::InvalidAddress {
+                address: request.to.clone(),
+                reason,
+            }
+        })?;
+        if request.amount == 0 {
+            return Err(WalletError::InvalidAmount(
+                "the amount must be at least 1 base unit".into(),
+            ));
+        }
+        let amount = Amount::from_units(request.amount)
+            .map_err(|err| WalletError::InvalidAmount(format!("amount: {err}")))?;
+        let fee = Amount::from_units(request.fee)
+            .map_err(|err| WalletError::InvalidAmount(format!("fee: {err}")))?;
+        let need = amount
+            .checked_add(fee)
+            .ok_or_else(|| {
+                WalletError::InvalidAmount("amount + fee exceeds the maximum supply".into())
+            })?
+            .units();
+        Ok((to, need))
+    }
+
+    /// `POST /wallet/send`: selects coins, builds, signs (keys service), submits (peer).
+    pub async fn send(&self, request: SendRequest) -> Result<SendResponse, WalletError> {
+        let (to, need) = self.check_request(&request)?;
+        let _one_at_a_time = self.send_lock.lock().await;
+
+        // Spendable: mature outputs of the active chain no mempool transaction spends.
+        let mut spendable = Vec::new();
+        for state in self.key_states().await? {
+            for utxo in state.utxos {
+                if utxo.mature && !utxo.spent_in_mempool {
+                    spendable.push(Coin {
+                        outpoint: OutPoint::new(utxo.txid, utxo.vout),
+                        amount: utxo.amount,
+                        address: state.key.address,
+                        public_key: state.key.public_key,
+                    });
+                }
+            }
+        }
+        let have = sum(spendable.iter().map(|c| c.amount))?;
+        if have < need {
+            return Err(WalletError::InsufficientFunds { have, need });
+        }
+        // Largest first: the fewest inputs. Ties in a stable order.
+        spendable.sort_by(|a, b| {
+            b.amount
+                .cmp(&a.amount)
+                .then(a.outpoint.txid.0.cmp(&b.outpoint.txid.0))
+                .then(a.outpoint.index.cmp(&b.outpoint.index))
+        });
+        let mut selected = Vec::new();
+        let mut total = 0u64;
+        for coin in spendable {
+            if total >= need {
+                break;
+            }
+            total = sum([total, coin.amount])?;
+            selected.push(coin);
+        }
+        let change = total - need;
+
+        let amount = Amount::from_units(request.amount)
+            .map_err(|err| WalletError::InvalidAmount(err.to_string()))?;
+        let mut outputs = vec![TxOut {
+            amount,
+            pubkey_hash: to.pubkey_hash(),
+        }];
+        let change_address = if change > 0 {
+            let key: NewKey = self.keys.post_json("/keys", &()).await?;
+            let change_amount = Amount::from_units(change)
+                .map_err(|err| WalletError::BadUpstream(format!("change: {err}")))?;
+            outputs.push(TxOut {
+                amount: change_amount,
+                pubkey_hash: key.address.pubkey_hash(),
+            });
+            Some(key.address)
+        } else {
+            None
+        };
+
+        let mut tx = Transaction {
+            version: Transaction::VERSION,
+            inputs: selected
+                .iter()
+                .map(|coin| TxIn::Spend {
+                    prevout: coin.outpoint,
+                    public_key: coin.public_key,
+                    signature: Signature([0; 64]),
+                })
+                .collect(),
+            outputs,
+        };
+        let txid = tx.txid();
+        self.sign(&mut tx, &txid, &selected).await?;
+
+        let accepted: SubmitTransactionResponse = self
+            .peer
+            .post_json(
+                "/transactions",
+                &TransactionRequest {
+                    hex: encode_hex(&tx),
+                },
+            )
+            .await?;
+        if accepted.txid != txid {
+            return Err(WalletError::BadUpstream(format!(
+                "the peer accepted txid {} for the wallet's {txid}",
+                accepted.txid
+            )));
+        }
+        let fee = total - amount.units() - change;
+        let spent_from: Vec<String> = selected.iter().map(|c| c.address.to_string()).collect();
+        let payment = SentPayment {
+            txid: txid.to_string(),
+            recipient: to.to_string(),
+            amount: amount.units(),
+            fee,
+            change_address: change_address.map(|a| a.to_string()),
+            spent_from,
+            created_at: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        };
+        if let Err(err) = self.store.record(&payment).await {
+            // The payment is in the mempool whatever happens here; only the history misses it.
+            tracing::error!(%txid, error = %err, "the payment was sent but not recorded");
+        }
+        tracing::info!(%txid, amount = amount.units(), fee, "payment sent");
+        Ok(SendResponse {
+            txid,
+            fee,
+            change_address: payment.change_address,
+            inputs: selected.iter().map(|c| c.outpoint.to_string()).collect(),
+        })
+    }
+
+    /// Asks the keys service to sign the txid for each input, and checks each signature.
+    ///
+    /// The keys service signs the 32 bytes its `digest` hex decodes to, as given; the peer
+    /// verifies `public_key.verify(&txid.0, signature)`: so the digest sent is the txid's
+    /// internal bytes in hex (not the byte-reversed display form).
+    async fn sign(
+        &self,
+        tx: &mut Transaction,
+        txid: &Txid,
+        coins: &[Coin],
+    ) -> Result<(), WalletError> {
+        let request = SignRequest {
+            digest: hex::encode(txid.0),
+        };
+        for (input, coin) in tx.inputs.iter_mut().zip(coins) {
+            let signed: SignResponse = self
+                .keys
+                .post_json(&format!("/keys/{}/sign", coin.address), &request)
+                .await?;
+            if signed.public_key != coin.public_key
+                || coin.public_key.verify(&txid.0, &signed.signature).is_err()
+            {
+                return Err(WalletError::BadUpstream(format!(
+                    "the keys service's signature for {} does not verify",
+                    coin.address
+                )));
+            }
+            if let TxIn::Spend { signature, .. } = input {
+                *signature = signed.signature;
+            }
+        }
+        Ok(())
+    }
+
+    /// `GET /wallet/history`: the wallet's payments (from its table, with their status at the
+    /// peer), then what its keys received (from their unspent outputs), by height.
+    pub async fn history(&self) -> Result<Vec<HistoryEntry>, WalletError> {
+        let payments = self.store.payments().await?;
+        let mut entries = Vec::new();
+        let mut sent_txids = HashSet::new();
+        for payment in payments {
+            let txid: Txid = payment.txid.parse().map_err(|_| {
+                WalletError::Store(format!("bad txid {:?} in wallet_sent", payment.txid))
+            })?;
+            sent_txids.insert(txid);
+            let (status, height) = match self
+                .peer
+                .get_json::<TransactionInfo>(&format!("/transactions/{txid}"))
+                .await
+            {
+                Ok(info) => match info.status.state {
+                    TxState::Mempool => (HistoryStatus::Mempool, None),
+                    TxState::Confirmed => (HistoryStatus::Confirmed, info.status.height),
+                },
+                Err(ClientError::Status { status: 404, .. }) => (HistoryStatus::Unknown, None),
+                Err(err) => return Err(err.into()),
+            };
+            entries.push(HistoryEntry {
+                txid,
+                received: 0,
+                sent: payment.amount,
+                fee: payment.fee,
+                status,
+                height,
+            });
+        }
+
+        // Received: unspent outputs of the wallet's keys, per transaction, payments excluded.
+        let mut received: BTreeMap<(u32, [u8; 32]), (Txid, u64)> = BTreeMap::new();
+        let mut seen: HashMap<Txid, (u32, [u8; 32])> = HashMap::new();
+        for state in self.key_states().await? {
+            for utxo in state.utxos {
+                if sent_txids.contains(&utxo.txid) {
+                    continue;
+                }
+                let slot = *seen.entry(utxo.txid).or_insert((utxo.height, utxo.txid.0));
+                let entry = received.entry(slot).or_insert((utxo.txid, 0));
+                entry.1 = sum([entry.1, utxo.amount])?;
+            }
+        }
+        entries.extend(received.into_values().map(|(txid, amount)| {
+            let height = seen.get(&txid).map(|slot| slot.0);
+            HistoryEntry {
+                txid,
+                received: amount,
+                sent: 0,
+                fee: 0,
+                status: HistoryStatus::Confirmed,
+                height,
+            }
+        }));
+        // Confirmed by height, then the mempool and unknown ones, in the order sent.
+        entries.sort_by_key(|entry| entry.height.unwrap_or(u32::MAX));
+        Ok(entries)
+    }
+}

@@ -1,0 +1,756 @@
+//! The wallet service over real HTTP: each test spawns a real peer service (regtest, temporary
+//! SQLite file), a real keys service, a real miner service and the wallet, all on free ports.
+
+use std::collections::HashSet;
+
+use mycoin_api::miner::MineResponse;
+use mycoin_api::peer::{MempoolView, TransactionInfo, TxState, decode_hex};
+use mycoin_api::wallet::{
+    HistoryEntry, HistoryStatus, SendResponse, UnspentKey, UnusedKey, WalletAddress, WalletBalance,
+    WalletView,
+};
+use mycoin_core::{Address, COIN, Network, PubKeyHash, Transaction, TxIn};
+use mycoin_wallet::{ApiDoc, Settings, build};
+use mycoin_web::{ApiToken, ErrorBody};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use utoipa::OpenApi;
+
+const NETWORK: Network = Network::Regtest;
+const REWARD: u64 = COIN;
+
+struct Stack {
+    wallet: String,
+    peer: String,
+    miner: String,
+    token: ApiToken,
+    http: reqwest::Client,
+    _dir: TempDir,
+}
+
+impl Stack {
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.wallet))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn view(&self) -> WalletView {
+        let response = self.get("/wallet").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    async fn history(&self) -> Vec<HistoryEntry> {
+        let response = self.get("/wallet/history").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    async fn new_address(&self) -> String {
+        let response = self
+            .http
+            .post(format!("{}/wallet/addresses", self.wallet))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let address: WalletAddress = response.json().await.unwrap();
+        Address::parse_for(&address.address, NETWORK).unwrap();
+        address.address
+    }
+
+    /// `POST /wallet/send` with the stack's token.
+    async fn send(&self, body: Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/wallet/send", self.wallet))
+            .bearer_auth(self.token.expose_secret())
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn send_ok(&self, to: &str, amount: u64, fee: u64) -> SendResponse {
+        let response = self
+            .send(json!({ "to": to, "amount": amount, "fee": fee }))
+            .await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    async fn mine_to(&self, address: &str) -> MineResponse {
+        let response = self
+            .http
+            .post(format!("{}/mine", self.miner))
+            .json(&json!({ "address": address }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    async fn peer_get<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.peer))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        response.json().await.unwrap()
+    }
+
+    /// The transaction as the peer holds it, with every signature checked over the txid.
+    async fn peer_transaction(&self, txid: &mycoin_core::Txid) -> (TransactionInfo, Transaction) {
+        let info: TransactionInfo = self.peer_get(&format!("/transactions/{txid}")).await;
+        let tx: Transaction = decode_hex(&info.hex).unwrap();
+        assert_eq!(tx.txid(), *txid);
+        for input in &tx.inputs {
+            let TxIn::Spend {
+                public_key,
+                signature,
+                ..
+            } = input
+            else {
+                panic!("a payment has no coinbase input");
+            };
+            public_key.verify(&txid.0, signature).unwrap();
+        }
+        (info, tx)
+    }
+}
+
+fn address(byte: u8) -> String {
+    Address::new(NETWORK, PubKeyHash([byte; 20])).to_string()
+}
+
+/// A URL where nothing listens.
+fn closed_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+fn sqlite_url(dir: &TempDir, name: &str) -> String {
+    format!("sqlite://{}?mode=rwc", dir.path().join(name).display())
+}
+
+async fn spawn_peer(dir: &TempDir) -> String {
+    let peer = mycoin_peer::build(mycoin_peer::Settings::new(
+        NETWORK,
+        "127.0.0.1",
+        0,
+        sqlite_url(dir, "peer.sqlite"),
+    ))
+    .await
+    .expect("the peer service starts");
+    let base = format!("http://127.0.0.1:{}", peer.port());
+    tokio::spawn(peer.run_until_stopped());
+    base
+}
+
+async fn spawn_keys(dir: &TempDir, token: ApiToken) -> String {
+    let keys = mycoin_keys::build(mycoin_keys::Settings::new(
+        NETWORK,
+        dir.path().join("keys"),
+        0,
+        token,
+    ))
+    .await
+    .expect("the keys service starts");
+    let base = format!("http://127.0.0.1:{}", keys.port());
+    tokio::spawn(keys.run_until_stopped());
+    base
+}
+
+async fn spawn_miner(peer: String, keys: String) -> String {
+    let settings = mycoin_miner::Settings::new(NETWORK, 0, peer, keys).with_threads(1);
+    let miner = mycoin_miner::build(settings)
+        .await
+        .expect("the miner service starts");
+    let base = format!("http://127.0.0.1:{}", miner.port());
+    tokio::spawn(miner.run_until_stopped());
+    base
+}
+
+async fn spawn_wallet(dir: &TempDir, peer: String, keys: String, token: ApiToken) -> String {
+    let settings = Settings::new(NETWORK, 0, peer, keys, sqlite_url(dir, "wallet.sqlite"))
+        .with_api_token(token);
+    let wallet = build(settings).await.expect("the wallet service starts");
+    let base = format!("http://127.0.0.1:{}", wallet.port());
+    tokio::spawn(wallet.run_until_stopped());
+    base
+}
+
+async fn spawn_stack() -> Stack {
+    let dir = tempfile::tempdir().unwrap();
+    let token = ApiToken::generate().unwrap();
+    let peer = spawn_peer(&dir).await;
+    let keys = spawn_keys(&dir, token.clone()).await;
+    let miner = spawn_miner(peer.clone(), keys.clone()).await;
+    let wallet = spawn_wallet(&dir, peer.clone(), keys, token.clone()).await;
+    Stack {
+        wallet,
+        peer,
+        miner,
+        token,
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        _dir: dir,
+    }
+}
+
+async fn assert_error(response: reqwest::Response, status: StatusCode, code: &str) -> ErrorBody {
+    let actual = response.status();
+    let body: ErrorBody = response.json().await.expect("an error in the JSON shape");
+    assert_eq!(actual, status, "{body:?}");
+    assert_eq!(body.error, code, "{body:?}");
+    assert!(!body.message.is_empty());
+    body
+}
+
+fn unspent(address: &str, amount: u64, outputs: usize) -> UnspentKey {
+    UnspentKey {
+        address: address.to_owned(),
+        amount,
+        outputs,
+    }
+}
+
+fn unused(address: &str) -> UnusedKey {
+    UnusedKey {
+        address: address.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn the_books_walkthrough_mine_send_mine_check_the_wallet() {
+    let stack = spawn_stack().await;
+
+    // No keys yet: an empty wallet.
+    let empty = stack.view().await;
+    assert_eq!(empty.balance, WalletBalance::default());
+    assert!(empty.unspent_keys.is_empty() && empty.unused_keys.is_empty());
+    assert!(stack.history().await.is_empty());
+
+    // key.py: a fresh key is unused.
+    let a = stack.new_address().await;
+    let view = stack.view().await;
+    assert_eq!(view.unused_keys, vec![unused(&a)]);
+    assert!(view.unspent_keys.is_empty());
+
+    // mine.py to A: the reward (mature at once on regtest) is A's.
+    let mined = stack.mine_to(&a).await;
+    assert_eq!(mined.height, 1);
+    let coinbase_txid = mined.block.transactions[0].txid;
+    let view = stack.view().await;
+    assert_eq!(
+        view.balance,
+        WalletBalance {
+            confirmed: REWARD,
+            pending: 0,
+            immature: 0
+        }
+    );
+    assert_eq!(view.unspent_keys, vec![unspent(&a, REWARD, 1)]);
+    assert!(view.unused_keys.is_empty());
+    let history = stack.history().await;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].txid, coinbase_txid);
+    assert_eq!(history[0].received, REWARD);
+    assert_eq!(history[0].status, HistoryStatus::Confirmed);
+    assert_eq!(history[0].height, Some(1));
+
+    // sign.py: pay B (someone else), with change to a fresh key C.
+    let b = address(0xbb);
+    let amount = 30_000_000;
+    let fee = 1_000;
+    let sent = stack.send_ok(&b, amount, fee).await;
+    assert_eq!(sent.fee, fee);
+    assert_eq!(sent.inputs, vec![format!("{coinbase_txid}:0")]);
+    let c = sent.change_address.clone().expect("change");
+    assert_ne!(c, a);
+    let change = REWARD - amount - fee;
+
+    // In the peer's mempool, signatures valid over the txid.
+    let mempool: MempoolView = stack.peer_get("/mempool").await;
+    assert_eq!(mempool.count, 1);
+    assert_eq!(mempool.transactions[0].txid, sent.txid);
+    assert_eq!(mempool.transactions[0].fee, fee);
+    let (info, tx) = stack.peer_transaction(&sent.txid).await;
+    assert_eq!(info.status.state, TxState::Mempool);
+    assert_eq!(tx.outputs.len(), 2);
+    assert_eq!(info.transaction.outputs[0].address, b);
+    assert_eq!(info.transaction.outputs[0].amount, amount);
+    assert_eq!(info.transaction.outputs[1].address, c);
+    assert_eq!(info.transaction.outputs[1].amount, change);
+    // The peer's own verdict, without submitting again.
+    let verdict: Value = stack
+        .http
+        .post(format!("{}/transactions/verify", stack.peer))
+        .json(&json!({ "hex": info.hex }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for input in verdict["inputs"].as_array().unwrap() {
+        assert!(
+            input["error"]["error"] != "bad_signature",
+            "signature refused: {verdict}"
+        );
+    }
+
+    // Before a block: nothing spendable, the change on its way, A used, C not unused.
+    let view = stack.view().await;
+    assert_eq!(
+        view.balance,
+        WalletBalance {
+            confirmed: 0,
+            pending: change,
+            immature: 0
+        }
+    );
+    assert!(view.unspent_keys.is_empty(), "{view:?}");
+    assert!(view.unused_keys.is_empty(), "{view:?}");
+
+    // mine.py again, to someone else: the payment is confirmed.
+    let mined = stack.mine_to(&address(0xdd)).await;
+    assert_eq!(mined.height, 2);
+    assert!(mined.block.transactions.iter().any(|t| t.txid == sent.txid));
+    let (info, _) = stack.peer_transaction(&sent.txid).await;
+    assert_eq!(info.status.state, TxState::Confirmed);
+
+    // wallet.py: C holds the change; A is spent (neither unspent nor unused).
+    let d = stack.new_address().await;
+    let view = stack.view().await;
+    assert_eq!(
+        view.balance,
+        WalletBalance {
+            confirmed: change,
+            pending: 0,
+            immature: 0
+        }
+    );
+    assert_eq!(view.unspent_keys, vec![unspent(&c, change, 1)]);
+    assert_eq!(view.unused_keys, vec![unused(&d)]);
+
+    // History: the payment, confirmed at height 2 (the spent coinbase is no longer listed).
+    let history = stack.history().await;
+    assert_eq!(
+        history,
+        vec![HistoryEntry {
+            txid: sent.txid,
+            received: 0,
+            sent: amount,
+            fee,
+            status: HistoryStatus::Confirmed,
+            height: Some(2),
+        }]
+    );
+
+    // Spending the change works too, exactly, without change.
+    let all = stack.send_ok(&b, change - 500, 500).await;
+    assert_eq!(all.change_address, None);
+    assert_eq!(all.inputs, vec![format!("{}:1", sent.txid)]);
+    let view = stack.view().await;
+    assert_eq!(view.balance, WalletBalance::default());
+    assert!(view.unspent_keys.is_empty());
+    assert_eq!(view.unused_keys, vec![unused(&d)]);
+    let history = stack.history().await;
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1].status, HistoryStatus::Mempool);
+    assert_eq!(history[1].height, None);
+}
+
+#[tokio::test]
+async fn two_sends_before_a_block_never_spend_the_same_output() {
+    let stack = spawn_stack().await;
+    let a = stack.new_address().await;
+    stack.mine_to(&a).await;
+    stack.mine_to(&a).await;
+    assert_eq!(
+        stack.view().await.unspent_keys,
+        vec![unspent(&a, 2 * REWARD, 2)]
+    );
+
+    // Two at once, then a third: each needs a whole output.
+    let payee = address(0x42);
+    let (first, second) = tokio::join!(
+        stack.send(json!({ "to": payee, "amount": 60_000_000, "fee": 100 })),
+        stack.send(json!({ "to": payee, "amount": 60_000_000, "fee": 100 })),
+    );
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(second.status(), StatusCode::OK);
+    let first: SendResponse = first.json().await.unwrap();
+    let second: SendResponse = second.json().await.unwrap();
+    assert_ne!(first.txid, second.txid);
+    let inputs: HashSet<&String> = first.inputs.iter().chain(&second.inputs).collect();
+    assert_eq!(inputs.len(), 2, "{first:?} {second:?}");
+
+    let mempool: MempoolView = stack.peer_get("/mempool").await;
+    assert_eq!(mempool.count, 2);
+    stack.peer_transaction(&first.txid).await;
+    stack.peer_transaction(&second.txid).await;
+
+    // Nothing left to spend until a block confirms the change.
+    let body = assert_error(
+        stack
+            .send(json!({ "to": payee, "amount": 1_000, "fee": 0 }))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "insufficient_funds",
+    )
+    .await;
+    assert!(body.message.contains("have 0"), "{}", body.message);
+    assert_eq!(stack.view().await.balance.pending, 2 * 39_999_900);
+
+    stack.mine_to(&address(0xdd)).await;
+    let view = stack.view().await;
+    assert_eq!(view.balance.confirmed, 2 * 39_999_900);
+    assert_eq!(view.unspent_keys.len(), 2);
+    let third = stack.send_ok(&payee, 50_000_000, 0).await;
+    assert_eq!(third.inputs.len(), 2);
+}
+
+#[tokio::test]
+async fn insufficient_funds_is_422_naming_have_and_need() {
+    let stack = spawn_stack().await;
+    let body = assert_error(
+        stack
+            .send(json!({ "to": address(1), "amount": 5, "fee": 2 }))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "insufficient_funds",
+    )
+    .await;
+    assert!(body.message.contains("have 0"), "{}", body.message);
+    assert!(body.message.contains("need 7"), "{}", body.message);
+
+    let a = stack.new_address().await;
+    stack.mine_to(&a).await;
+    let body = assert_error(
+        stack
+            .send(json!({ "to": address(1), "amount": REWARD, "fee": 1 }))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "insufficient_funds",
+    )
+    .await;
+    assert!(
+        body.message.contains(&format!("have {REWARD}")),
+        "{}",
+        body.message
+    );
+    assert!(
+        body.message.contains(&format!("need {}", REWARD + 1)),
+        "{}",
+        body.message
+    );
+    // Nothing was sent, no change key made.
+    let mempool: MempoolView = stack.peer_get("/mempool").await;
+    assert_eq!(mempool.count, 0);
+    assert_eq!(stack.view().await.unused_keys, vec![]);
+}
+
+#[tokio::test]
+async fn bad_input_is_4xx_in_the_error_shape_and_the_service_keeps_serving() {
+    let stack = spawn_stack().await;
+    let a = stack.new_address().await;
+    stack.mine_to(&a).await;
+    let send_raw = |body: String, token: Option<&str>| {
+        let mut request = stack
+            .http
+            .post(format!("{}/wallet/send", stack.wallet))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let token = stack.token.expose_secret();
+
+    // Malformed JSON and wrong types.
+    assert_error(
+        send_raw("{\"to\": ".into(), Some(token)).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+    )
+    .await;
+    for body in [
+        json!({ "to": address(1), "amount": "ten", "fee": 0 }),
+        json!({ "to": address(1), "amount": -1, "fee": 0 }),
+        json!({ "to": address(1), "amount": 1.5, "fee": 0 }),
+        json!({ "to": 5, "amount": 1, "fee": 0 }),
+        json!({ "amount": 1, "fee": 0 }),
+        json!({ "to": address(1), "amount": 1, "fee": 0, "extra": true }),
+        json!([address(1), 1, 0]),
+    ] {
+        assert_error(
+            stack.send(body).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        )
+        .await;
+    }
+    // Bad and other-network addresses.
+    for bad in [
+        "not an address".to_owned(),
+        String::new(),
+        Address::new(Network::Demo, PubKeyHash([1; 20])).to_string(),
+    ] {
+        assert_error(
+            stack
+                .send(json!({ "to": bad, "amount": 1, "fee": 0 }))
+                .await,
+            StatusCode::BAD_REQUEST,
+            "invalid_address",
+        )
+        .await;
+    }
+    // Zero and impossible amounts.
+    for (amount, fee) in [
+        (0, 0),
+        (0, 10),
+        (u64::MAX, 0),
+        (1, u64::MAX),
+        (mycoin_core::MAX_MONEY, 1),
+    ] {
+        assert_error(
+            stack
+                .send(json!({ "to": address(1), "amount": amount, "fee": fee }))
+                .await,
+            StatusCode::BAD_REQUEST,
+            "invalid_amount",
+        )
+        .await;
+    }
+    // Oversized body.
+    let huge = format!(
+        "{{\"to\": \"{}\", \"amount\": 1, \"fee\": 0}}",
+        "x".repeat(64 * 1024)
+    );
+    assert_error(
+        send_raw(huge, Some(token)).await.unwrap(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    )
+    .await;
+    // Missing and wrong tokens, even with a good body.
+    let good = json!({ "to": address(1), "amount": 1, "fee": 0 }).to_string();
+    assert_error(
+        send_raw(good.clone(), None).await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "missing_token",
+    )
+    .await;
+    assert_error(
+        send_raw(good.clone(), Some("0123456789abcdef0123456789abcdef"))
+            .await
+            .unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    // Wrong methods and unknown routes.
+    assert_error(
+        stack.get("/wallet/send").await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
+    for (method, path) in [
+        (reqwest::Method::POST, "/wallet"),
+        (reqwest::Method::GET, "/wallet/addresses"),
+        (reqwest::Method::DELETE, "/wallet/history"),
+    ] {
+        let response = stack
+            .http
+            .request(method, format!("{}{path}", stack.wallet))
+            .send()
+            .await
+            .unwrap();
+        assert_error(
+            response,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        )
+        .await;
+    }
+    assert_eq!(
+        stack.get("/wallet/nothing").await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // Nothing was sent, and everything still works.
+    let mempool: MempoolView = stack.peer_get("/mempool").await;
+    assert_eq!(mempool.count, 0);
+    assert_eq!(
+        stack.view().await.unspent_keys,
+        vec![unspent(&a, REWARD, 1)]
+    );
+    let sent = stack.send_ok(&address(1), 1, 0).await;
+    assert!(sent.change_address.is_some());
+}
+
+#[tokio::test]
+async fn unreachable_services_are_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = ApiToken::generate().unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+
+    // Neither keys nor peer.
+    let wallet = spawn_wallet(&dir, closed_url(), closed_url(), token.clone()).await;
+    let send = json!({ "to": address(1), "amount": 1, "fee": 0 });
+    for request in [
+        http.get(format!("{wallet}/wallet")),
+        http.post(format!("{wallet}/wallet/addresses")),
+        http.get(format!("{wallet}/wallet/history")),
+        http.post(format!("{wallet}/wallet/send"))
+            .bearer_auth(token.expose_secret())
+            .json(&send),
+    ] {
+        assert_error(
+            request.send().await.unwrap(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream_unavailable",
+        )
+        .await;
+    }
+
+    // Keys up, with a key, but the peer down.
+    let keys = spawn_keys(&dir, token.clone()).await;
+    let wallet = spawn_wallet(&dir, closed_url(), keys, token.clone()).await;
+    let response = http
+        .post(format!("{wallet}/wallet/addresses"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    for request in [
+        http.get(format!("{wallet}/wallet")),
+        http.get(format!("{wallet}/wallet/history")),
+        http.post(format!("{wallet}/wallet/send"))
+            .bearer_auth(token.expose_secret())
+            .json(&send),
+    ] {
+        assert_error(
+            request.send().await.unwrap(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream_unavailable",
+        )
+        .await;
+    }
+    // Still serving.
+    let health = http.get(format!("{wallet}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_keys_service_with_another_token_is_a_clear_502() {
+    let dir = tempfile::tempdir().unwrap();
+    let wallet_token = ApiToken::generate().unwrap();
+    let keys_token = ApiToken::generate().unwrap();
+    let peer = spawn_peer(&dir).await;
+    let keys = spawn_keys(&dir, keys_token).await;
+    let miner = spawn_miner(peer.clone(), keys.clone()).await;
+    let wallet = spawn_wallet(&dir, peer, keys, wallet_token.clone()).await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let a: WalletAddress = http
+        .post(format!("{wallet}/wallet/addresses"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let response = http
+        .post(format!("{miner}/mine"))
+        .json(&json!({ "address": a.address }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // Exactly the reward: no change key is needed, so signing is the first token use.
+    let response = http
+        .post(format!("{wallet}/wallet/send"))
+        .bearer_auth(wallet_token.expose_secret())
+        .json(&json!({ "to": address(1), "amount": REWARD - 10, "fee": 10 }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::BAD_GATEWAY, "keys_refused_token").await;
+}
+
+#[tokio::test]
+async fn the_served_openapi_document_is_the_committed_one() {
+    let stack = spawn_stack().await;
+    let served: Value = stack
+        .get("/api-docs/openapi.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/wallet.json");
+    mycoin_web::docs::assert_openapi_file(ApiDoc::openapi(), path);
+    let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(served, committed);
+    for route in [
+        "/wallet",
+        "/wallet/addresses",
+        "/wallet/send",
+        "/wallet/history",
+    ] {
+        assert!(served["paths"][route].is_object(), "{route}");
+    }
+    assert!(served["paths"]["/wallet/send"]["post"]["security"].is_array());
+}
+
+#[tokio::test]
+async fn a_restarted_wallet_remembers_its_payments() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = ApiToken::generate().unwrap();
+    let peer = spawn_peer(&dir).await;
+    let keys = spawn_keys(&dir, token.clone()).await;
+    let miner = spawn_miner(peer.clone(), keys.clone()).await;
+    let wallet = spawn_wallet(&dir, peer.clone(), keys.clone(), token.clone()).await;
+    let stack = Stack {
+        wallet,
+        peer: peer.clone(),
+        miner,
+        token: token.clone(),
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let a = stack.new_address().await;
+    stack.mine_to(&a).await;
+    // Pay everything to someone else: A ends with no output at all.
+    let sent = stack.send_ok(&address(3), REWARD - 100, 100).await;
+    stack.mine_to(&address(4)).await;
+
+    // A second wallet process on the same database.
+    let restarted = Stack {
+        wallet: spawn_wallet(&dir, peer, keys, token).await,
+        ..stack
+    };
+    let view = restarted.view().await;
+    assert_eq!(view.balance, WalletBalance::default());
+    assert!(view.unspent_keys.is_empty());
+    // A received and spent: it is not "unused", though the peer shows no output for it.
+    assert!(view.unused_keys.is_empty(), "{view:?}");
+    let history = restarted.history().await;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].txid, sent.txid);
+    assert_eq!(history[0].sent, REWARD - 100);
+    assert_eq!(history[0].status, HistoryStatus::Confirmed);
+    assert_eq!(history[0].height, Some(2));
+}
