@@ -237,6 +237,33 @@ impl<S: ChainStore> Chain<S> {
         found
     }
 
+    /// A block locator for the active chain, as Bitcoin's: the tip, then hashes going back with
+    /// steps that double after the first ten, always ending at genesis. A peer finds the fork
+    /// point as the first of these it also has on its active chain ([`Chain::find_fork`]).
+    pub fn locator(&self) -> Vec<BlockHash> {
+        let mut hashes = Vec::new();
+        let mut height = i64::from(self.height());
+        let mut step = 1i64;
+        while height > 0 {
+            hashes.push(self.active[height as usize]);
+            if hashes.len() >= 10 {
+                step *= 2;
+            }
+            height -= step;
+        }
+        hashes.push(self.active[0]);
+        hashes
+    }
+
+    /// The height of the first hash of `locator` on the active chain (0, genesis, when none is).
+    pub fn find_fork(&self, locator: &[BlockHash]) -> u32 {
+        locator
+            .iter()
+            .find(|h| self.is_active(h))
+            .map(|h| self.index[h].height)
+            .unwrap_or(0)
+    }
+
     /// A stored block by hash.
     pub async fn block(&self, hash: &BlockHash) -> Result<Option<Block>, StoreError> {
         self.store.block(hash).await
