@@ -8,3 +8,11 @@ pub mod keys;
 pub mod miner;
 pub mod peer;
 pub mod wallet;
+
+/// The core network named by the shared `--network` flag.
+pub fn network_of(name: mycoin_web::NetworkName) -> mycoin_core::Network {
+    match name {
+        mycoin_web::NetworkName::Demo => mycoin_core::Network::Demo,
+        mycoin_web::NetworkName::Regtest => mycoin_core::Network::Regtest,
+    }
+}

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use mycoin_core::Network;
 use mycoin_web::config::redact_url;
-use mycoin_web::{ApiToken, CommonArgs, NetworkName, SecretString, ServerSettings, ServiceKind};
+use mycoin_web::{ApiToken, CommonArgs, SecretString, ServerSettings, ServiceKind};
 
 use crate::keystore::{KdfParams, Protection};
 
@@ -76,7 +76,7 @@ impl Settings {
             server: common
                 .server_settings(ServiceKind::Keys)?
                 .with_body_limit(BODY_LIMIT),
-            network: network_of(common.network),
+            network: mycoin_api::network_of(common.network),
             data_dir: common.data_dir(),
             database_url: common.database_url(),
             passphrase: common.passphrase.clone(),
@@ -112,14 +112,6 @@ impl fmt::Debug for Settings {
             .field("passphrase", &self.passphrase)
             .field("kdf", &self.kdf)
             .finish()
-    }
-}
-
-/// The core crate's network for a `--network` value.
-pub fn network_of(name: NetworkName) -> Network {
-    match name {
-        NetworkName::Demo => Network::Demo,
-        NetworkName::Regtest => Network::Regtest,
     }
 }
 

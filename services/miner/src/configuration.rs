@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use mycoin_core::Network;
-use mycoin_web::{ApiToken, CommonArgs, NetworkName, ServerSettings, ServiceKind};
+use mycoin_web::{ApiToken, CommonArgs, ServerSettings, ServiceKind};
 
 use crate::search::default_threads;
 
@@ -92,7 +92,7 @@ impl Settings {
         Ok(Self {
             api_token: server.api_token.clone(),
             server,
-            network: network_of(common.network),
+            network: mycoin_api::network_of(common.network),
             peer_url: common.base_url(ServiceKind::Peer),
             keys_url: common.base_url(ServiceKind::Keys),
             threads: cli.threads.map_or_else(default_threads, usize::from),
@@ -119,14 +119,6 @@ impl Settings {
         self.server = self.server.with_api_token(token.clone());
         self.api_token = Some(token);
         self
-    }
-}
-
-/// The core crate's network for a `--network` value.
-pub fn network_of(name: NetworkName) -> Network {
-    match name {
-        NetworkName::Demo => Network::Demo,
-        NetworkName::Regtest => Network::Regtest,
     }
 }
 

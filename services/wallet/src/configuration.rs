@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use mycoin_core::Network;
-use mycoin_web::{ApiToken, CommonArgs, NetworkName, ServerSettings, ServiceKind};
+use mycoin_web::{ApiToken, CommonArgs, ServerSettings, ServiceKind};
 
 /// Largest request body the wallet accepts: its bodies hold an address and two numbers.
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -74,7 +74,7 @@ impl Settings {
         Ok(Self {
             api_token: server.api_token.clone(),
             server,
-            network: network_of(common.network),
+            network: mycoin_api::network_of(common.network),
             peer_url: common.base_url(ServiceKind::Peer),
             keys_url: common.base_url(ServiceKind::Keys),
             database_url: common.database_url(),
@@ -94,14 +94,6 @@ impl Settings {
     pub fn with_client_timeout(mut self, timeout: Duration) -> Self {
         self.client_timeout = timeout;
         self
-    }
-}
-
-/// The core crate's network for a `--network` value.
-pub fn network_of(name: NetworkName) -> Network {
-    match name {
-        NetworkName::Demo => Network::Demo,
-        NetworkName::Regtest => Network::Regtest,
     }
 }
 
