@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The benchmarks of issue 6, measured in one run, printed as one table of ratios against
+# baselines measured in the same run (docs/BENCHMARKS.md explains each line).
+#
+#   scripts/bench.sh            # everything: ~45 s of measuring once built (cold build: minutes)
+#   REST_TX=5000 scripts/bench.sh
+#
+# (a) miner nonces/s, one thread and all cores   cargo bench -p mycoin-miner --bench nonces
+# (b) the machine's SHA-256 limit                 openssl speed -evp sha256 -bytes 16384
+# (c) the book's Python mining loop               python3 scripts/book_miner.py 65536
+# (d) signature verifications/s, k256 and libsecp256k1   cargo bench -p mycoin-core --bench verify
+# (e) transactions accepted per second over REST  cargo run --release -p mycoin-miner --example rest_tx
+# (f), (g) sync of 10,000 blocks and the peer's memory: not measured yet (they need P2P sync).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+REST_TX=${REST_TX:-10000}
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+
+echo "== building (release) ==" >&2
+cargo bench --no-run -p mycoin-miner --bench nonces >&2
+cargo bench --no-run -p mycoin-core --bench verify >&2
+cargo build --release -p mycoin-miner --example rest_tx >&2
+
+cut -d' ' -f1-3 /proc/loadavg > "$OUT/load-before.txt"
+
+echo "== (b) openssl speed -evp sha256 -bytes 16384 ==" >&2
+# As the issue states it (OpenSSL divides by the CPU user time it got), then with -elapsed (wall
+# clock, the basis criterion uses): on a machine shared with other work the two differ.
+openssl speed -seconds 3 -evp sha256 -bytes 16384 > "$OUT/openssl.txt" 2> "$OUT/openssl.err"
+openssl speed -elapsed -seconds 3 -evp sha256 -bytes 16384 > "$OUT/openssl-wall.txt" 2>> "$OUT/openssl.err"
+cat "$OUT/openssl.txt" "$OUT/openssl-wall.txt" >&2
+
+echo "== (c) the book's loop ==" >&2
+python3 scripts/book_miner.py 65536 | tee "$OUT/book.txt" >&2
+
+echo "== (a) nonce search ==" >&2
+rm -rf "$TARGET_DIR/criterion/nonce_search" "$TARGET_DIR/criterion/sha2_compress256" "$TARGET_DIR/criterion/verify"
+cargo bench -p mycoin-miner --bench nonces -- --noplot >&2
+
+echo "== (d) signature verification ==" >&2
+cargo bench -p mycoin-core --bench verify -- --noplot >&2
+
+echo "== (e) REST transactions ==" >&2
+cargo run --release -q -p mycoin-miner --example rest_tx -- "$REST_TX" | tee "$OUT/rest.txt" >&2
+
+cut -d' ' -f1-3 /proc/loadavg > "$OUT/load-after.txt"
+
+python3 - "$TARGET_DIR/criterion" "$OUT" <<'PY'
+import json, os, re, sys
+
+criterion, out = sys.argv[1], sys.argv[2]
+
+def rate(group, bench, elements):
+    """Elements per second from criterion's median time per iteration (ns)."""
+    with open(os.path.join(criterion, group, bench, "new", "estimates.json")) as f:
+        ns = json.load(f)["median"]["point_estimate"]
+    return elements / (ns / 1e9)
+
+def fields(path):
+    with open(path) as f:
+        return {k: float(v) for k, v in re.findall(r"(\w+)=([0-9.]+)", f.read())}
+
+def openssl_limit(name):
+    """Nonces/s per core: `openssl speed` prints "<name>  <n>k" in thousands of bytes per
+    second; ÷ 64 bytes per compression ÷ 2 compressions per double-SHA-256 nonce."""
+    text = open(os.path.join(out, name)).read()
+    kbytes = [float(m) for m in re.findall(r"^\S*sha256\S*\s+([0-9.]+)k\s*$", text, re.M | re.I)]
+    if not kbytes:
+        sys.exit("cannot read openssl speed's output:\n" + text)
+    return kbytes[-1] * 1000 / 64 / 2
+
+limit = openssl_limit("openssl.txt")
+limit_wall = openssl_limit("openssl-wall.txt")
+
+one = rate("nonce_search", "one_thread", 1 << 21)
+cores = rate("nonce_search", "all_cores", 1 << 21)
+sha2 = rate("sha2_compress256", "two_per_nonce", (1 << 16) // 2)
+k256 = rate("verify", "k256", 16)
+secp = rate("verify", "libsecp256k1", 16)
+book = fields(os.path.join(out, "book.txt"))["book_rate"]
+rest = fields(os.path.join(out, "rest.txt"))["rest_rate"]
+ncpu = os.cpu_count()
+
+rows = [
+    ("(a) miner, 1 thread (nonces/s)", one, "(b) OpenSSL limit/core", limit, one / limit, ">= 0.9 (aim 1.0)"),
+    ("(a) miner, 1 thread (nonces/s)", one, "(b) same, -elapsed", limit_wall, one / limit_wall, "(same wall-clock basis)"),
+    (f"(a) miner, all {ncpu} cores (nonces/s)", cores, "(a) miner, 1 thread", one, cores / one, ">= 1.9"),
+    ("(a) miner, 1 thread (nonces/s)", one, "(c) book loop (py)", book, one / book, ">= 250"),
+    ("(a) miner, all cores (nonces/s)", cores, "(c) book loop (py)", book, cores / book, ""),
+    ("(a) miner, 1 thread (nonces/s)", one, "sha2 compress256 x2", sha2, one / sha2, "(info)"),
+    ("(d) k256 verify (sig/s)", k256, "(d) libsecp256k1", secp, k256 / secp, "(info)"),
+    ("(e) REST 1-in 2-out (tx/s)", rest, "target", 5000.0, rest / 5000.0, ">= 1.0"),
+    ("(f) sync 10,000 blocks (blocks/s)", None, "pure verify rate", None, None, ">= 0.5  NOT MEASURED (needs P2P sync)"),
+    ("(g) peer RSS at that chain (MiB)", None, "64 MiB", 64.0, None, "<= 1.0  NOT MEASURED (needs P2P sync)"),
+]
+
+def num(x):
+    return "-" if x is None else f"{x:,.0f}"
+
+print()
+print(f"{'measure':36} {'value':>14}  {'baseline':24} {'baseline value':>14} {'ratio':>9}  target")
+print("-" * 120)
+for name, value, base, base_value, ratio, target in rows:
+    r = "-" if ratio is None else f"{ratio:.3f}"
+    print(f"{name:36} {num(value):>14}  {base:24} {num(base_value):>14} {r:>9}  {target}")
+
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+sha_ni = " sha_ni " in " " + open("/proc/cpuinfo").read().replace("\n", " ") + " "
+load = [open(os.path.join(out, f"load-{w}.txt")).read().strip() for w in ("before", "after")]
+print()
+print(f"cpu: {cpu}; {ncpu} cores; SHA-NI: {'yes' if sha_ni else 'no'}; "
+      f"load average before/after the measurements: {load[0]} / {load[1]}")
+print("rates: criterion medians; REST: one run of", int(fields(os.path.join(out, "rest.txt"))["rest_tx"]), "transactions")
+PY
