@@ -519,11 +519,69 @@ pub struct Balance {
     pub pending_out: u64,
 }
 
-/// A peer: another user's peer service.
+/// A peer: another user's peer service, and what this node last learnt of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PeerView {
     /// Base URL of its peer service, e.g. `http://127.0.0.1:8002`.
     pub url: String,
+    /// The tip it last announced (`GET /chain`), when it was ever reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub tip: Option<BlockHash>,
+    /// The height of that tip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// The total work of its active chain, as a decimal string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_work: Option<String>,
+    /// When it last answered, in Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_contact: Option<u64>,
+    /// Penalty points for misbehaviour (invalid blocks, false tips, another network); past
+    /// the threshold the peer is ignored for a while.
+    #[serde(default)]
+    pub penalty: u32,
+    /// Until when (Unix seconds) the peer is ignored, while it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub banned_until: Option<u64>,
+}
+
+impl PeerView {
+    /// A peer never contacted.
+    pub fn new(url: impl Into<String>) -> Self {
+        PeerView {
+            url: url.into(),
+            tip: None,
+            height: None,
+            total_work: None,
+            last_contact: None,
+            penalty: 0,
+            banned_until: None,
+        }
+    }
+}
+
+/// The header a node sets on `POST /blocks` and `POST /transactions` when relaying to a peer:
+/// the base URL of its own peer service, so that the receiver can fetch a block's missing
+/// ancestors from it (it does so only from peers it knows).
+pub const PEER_HEADER: &str = "X-Mycoin-Peer";
+
+/// Most hashes a block locator may hold in `POST /sync` (a locator of a billion blocks has
+/// about 40).
+pub const MAX_LOCATOR_HASHES: usize = 64;
+
+/// Body of `POST /sync`: what a syncing node has, to find the fork point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    /// Block hashes of the asker's active chain, its tip first, going back with steps that
+    /// double, ending at genesis (at most 64). The first one on the answering node's active
+    /// chain is the fork point.
+    #[schema(value_type = Vec<String>)]
+    pub locator: Vec<BlockHash>,
+    /// How many blocks to return, at most 500 (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
 }
 
 /// Body of `POST /peers`.

@@ -2,6 +2,7 @@
 //! built in code ([`Settings`]) by a binary that runs several services, such as `mycoind`.
 
 use std::io;
+use std::time::Duration;
 
 use clap::{Args, Parser};
 use mycoin_core::Network;
@@ -23,7 +24,7 @@ pub struct Cli {
 }
 
 /// The flags of the peer service beyond [`CommonArgs`]; `mycoind` flattens them too.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct PeerArgs {
     /// Another user's peer service, `http://HOST:PORT` (repeatable; the book's peer.txt).
     #[arg(
@@ -34,6 +35,27 @@ pub struct PeerArgs {
         value_parser = parse_peer_url
     )]
     pub peers: Vec<String>,
+    /// How often to compare tips with the peers and sync, in milliseconds.
+    #[arg(
+        long = "sync-interval-ms",
+        env = "MYCOIN_SYNC_INTERVAL_MS",
+        value_name = "MS",
+        default_value_t = DEFAULT_SYNC_INTERVAL_MS,
+        value_parser = clap::value_parser!(u64).range(50..=3_600_000)
+    )]
+    pub sync_interval_ms: u64,
+}
+
+/// Default period of the sync task: 2 seconds.
+pub const DEFAULT_SYNC_INTERVAL_MS: u64 = 2_000;
+
+impl Default for PeerArgs {
+    fn default() -> Self {
+        PeerArgs {
+            peers: Vec::new(),
+            sync_interval_ms: DEFAULT_SYNC_INTERVAL_MS,
+        }
+    }
 }
 
 /// Everything the peer service needs to start.
@@ -45,8 +67,10 @@ pub struct Settings {
     pub network: Network,
     /// `sqlite://FILE?mode=rwc` or `postgres://...`. May hold a password: never log it.
     pub database_url: String,
-    /// Other users' peer services, for the P2P issue (sync and gossip).
+    /// Other users' peer services, synced with and gossiped to.
     pub peers: Vec<String>,
+    /// How often to compare tips with the peers and sync.
+    pub sync_interval: Duration,
 }
 
 impl Settings {
@@ -62,6 +86,7 @@ impl Settings {
             network,
             database_url: database_url.into(),
             peers: Vec::new(),
+            sync_interval: Duration::from_millis(DEFAULT_SYNC_INTERVAL_MS),
         }
     }
 
@@ -74,6 +99,7 @@ impl Settings {
             network,
             database_url: common.database_url(),
             peers: dedup(peer.peers.clone()),
+            sync_interval: Duration::from_millis(peer.sync_interval_ms),
         })
     }
 }

@@ -8,6 +8,8 @@
 pub mod configuration;
 pub mod error;
 pub mod node;
+pub mod p2p;
+pub mod peerbook;
 pub mod routes;
 pub mod startup;
 

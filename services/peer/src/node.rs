@@ -2,33 +2,36 @@
 //! and the peer list; and the read-only views the handlers answer with, computed from the
 //! chain without deciding anything the core does not decide.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mycoin_api::peer::{Balance, InputVerdict, UtxoView};
+use mycoin_api::peer::{Balance, InputVerdict, PeerView, UtxoView};
 use mycoin_core::{
     Address, Chain, ChainError, Database, Network, PubKeyHash, SqlStore, Transaction,
 };
-use tokio::sync::RwLock;
+use tokio::sync::{Notify, RwLock};
 
-use crate::configuration::MAX_PEERS;
 use crate::error::violation;
+pub use crate::peerbook::AddPeerError;
+use crate::peerbook::{Offence, PeerBook, RecentlyRelayed};
+
+/// How many relayed hashes and txids a node remembers.
+const RELAY_MEMORY: usize = 4096;
 
 /// One node: its chain on the SQL store, its network and its peers.
 #[derive(Debug)]
 pub struct Node {
     chain: RwLock<Chain<SqlStore>>,
     network: Network,
-    peers: Mutex<Vec<String>>,
+    peers: Mutex<PeerBook>,
     extra_nonce: AtomicU64,
-}
-
-/// Why a peer was not added.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AddPeerError {
-    /// The list already holds [`MAX_PEERS`] peers.
-    TooMany,
+    relayed: Mutex<RecentlyRelayed>,
+    /// Peers to sync with at once (a block with an unknown parent came from them).
+    sync_requests: Mutex<Vec<String>>,
+    sync_wakeup: Notify,
+    /// The base URL of this node's own peer service, as peers reach it.
+    self_url: OnceLock<String>,
 }
 
 impl Node {
@@ -51,8 +54,12 @@ impl Node {
         Node {
             chain: RwLock::new(chain),
             network,
-            peers: Mutex::new(peers),
+            peers: Mutex::new(PeerBook::new(peers)),
             extra_nonce: AtomicU64::new(0),
+            relayed: Mutex::new(RecentlyRelayed::new(RELAY_MEMORY)),
+            sync_requests: Mutex::new(Vec::new()),
+            sync_wakeup: Notify::new(),
+            self_url: OnceLock::new(),
         }
     }
 
@@ -80,21 +87,102 @@ impl Node {
         self.extra_nonce.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The peers, in the order they were added.
-    pub fn peers(&self) -> Vec<String> {
-        self.peers.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    /// The node's clock in Unix seconds, as a u64 (for the peer book).
+    pub fn now_secs(&self) -> u64 {
+        u64::from(self.now())
     }
 
-    /// Adds a peer (a checked URL) unless it is listed; returns the whole list.
-    pub fn add_peer(&self, url: String) -> Result<Vec<String>, AddPeerError> {
-        let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
-        if !peers.contains(&url) {
-            if peers.len() >= MAX_PEERS {
-                return Err(AddPeerError::TooMany);
-            }
-            peers.push(url);
+    fn book(&self) -> std::sync::MutexGuard<'_, PeerBook> {
+        self.peers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The peers with their state, in the order they were added.
+    pub fn peer_views(&self) -> Vec<PeerView> {
+        let now = self.now_secs();
+        self.book().views(now)
+    }
+
+    /// The peers' URLs, in the order they were added.
+    pub fn peers(&self) -> Vec<String> {
+        self.peer_views().into_iter().map(|p| p.url).collect()
+    }
+
+    /// The peers not banned now.
+    pub fn active_peers(&self) -> Vec<String> {
+        let now = self.now_secs();
+        self.book().active(now)
+    }
+
+    /// Whether `url` is a listed peer that is not banned.
+    pub fn is_usable_peer(&self, url: &str) -> bool {
+        let now = self.now_secs();
+        let mut book = self.book();
+        book.contains(url) && !book.is_banned(url, now)
+    }
+
+    /// Adds a peer (a checked URL) unless it is listed; returns the whole list. A new peer
+    /// is synced with at once.
+    pub fn add_peer(&self, url: String) -> Result<Vec<PeerView>, AddPeerError> {
+        let now = self.now_secs();
+        let mut book = self.book();
+        let new = !book.contains(&url);
+        book.add(url.clone())?;
+        let views = book.views(now);
+        drop(book);
+        if new {
+            self.request_sync(url);
         }
-        Ok(peers.clone())
+        Ok(views)
+    }
+
+    /// Records what a peer's `GET /chain` answered.
+    pub fn peer_contacted(&self, url: &str, info: &mycoin_api::peer::ChainInfo) {
+        let now = self.now_secs();
+        self.book().contacted(url, info, now);
+    }
+
+    /// Penalises a peer; returns whether it is now banned.
+    pub fn penalise(&self, url: &str, offence: Offence) -> bool {
+        let now = self.now_secs();
+        self.book().penalise(url, offence, now)
+    }
+
+    /// Remembers a relayed item; false when it was relayed lately.
+    pub fn first_relay(&self, id: String) -> bool {
+        self.relayed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id)
+    }
+
+    /// Asks the sync task to sync with `url` now.
+    pub fn request_sync(&self, url: String) {
+        let mut requests = self.sync_requests.lock().unwrap_or_else(|e| e.into_inner());
+        if !requests.contains(&url) && requests.len() < 64 {
+            requests.push(url);
+        }
+        drop(requests);
+        self.sync_wakeup.notify_one();
+    }
+
+    /// The peers to sync with at once, emptying the list.
+    pub fn take_sync_requests(&self) -> Vec<String> {
+        std::mem::take(&mut *self.sync_requests.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Resolves when [`Node::request_sync`] is called (or was, since the last wait).
+    pub async fn sync_requested(&self) {
+        self.sync_wakeup.notified().await;
+    }
+
+    /// Sets the base URL peers reach this node at (once).
+    pub fn set_self_url(&self, url: String) {
+        let _ = self.self_url.set(url);
+    }
+
+    /// The base URL peers reach this node at, when known.
+    pub fn self_url(&self) -> Option<&str> {
+        self.self_url.get().map(String::as_str)
     }
 }
 

@@ -3,14 +3,16 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::web;
 use mycoin_web::config::redact_url;
 use utoipa::OpenApi;
 
-use crate::configuration::Settings;
+use crate::configuration::{DEFAULT_SYNC_INTERVAL_MS, Settings};
 use crate::node::Node;
+use crate::p2p;
 use crate::routes::{self, ApiDoc, BodyLimits};
 
 /// The peer service, bound and ready to run.
@@ -18,6 +20,7 @@ use crate::routes::{self, ApiDoc, BodyLimits};
 pub struct Application {
     server: mycoin_web::Application,
     node: web::Data<Node>,
+    sync_interval: Duration,
 }
 
 /// Builds the peer service from `settings`: [`Application::build`].
@@ -38,10 +41,13 @@ impl Application {
                     redact_url(&settings.database_url)
                 ))
             })?;
-        Self::with_node(settings.server, node)
+        let mut app = Self::with_node(settings.server, node)?;
+        app.sync_interval = settings.sync_interval;
+        Ok(app)
     }
 
-    /// Binds the service around an opened node.
+    /// Binds the service around an opened node (syncing with its peers every
+    /// [`DEFAULT_SYNC_INTERVAL_MS`] once running).
     pub fn with_node(server: mycoin_web::ServerSettings, node: Node) -> io::Result<Self> {
         let limits = BodyLimits::for_params(&node.network().params());
         // The app-wide limit is the largest one; each route sets its own.
@@ -51,7 +57,23 @@ impl Application {
         let server = mycoin_web::Application::build(server, ApiDoc::openapi(), move |cfg| {
             routes::configure(cfg, shared, limits)
         })?;
-        Ok(Application { server, node })
+        let address = server.address();
+        let host = if address.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            address.ip().to_string()
+        };
+        let self_url = if address.is_ipv6() && !address.ip().is_unspecified() {
+            format!("http://[{host}]:{}", address.port())
+        } else {
+            format!("http://{host}:{}", address.port())
+        };
+        node.set_self_url(self_url);
+        Ok(Application {
+            server,
+            node,
+            sync_interval: Duration::from_millis(DEFAULT_SYNC_INTERVAL_MS),
+        })
     }
 
     /// The port actually bound.
@@ -74,9 +96,12 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped.
+    /// Serves until stopped, syncing with the peers in the background meanwhile.
     pub async fn run_until_stopped(self) -> io::Result<()> {
-        self.server.run_until_stopped().await
+        let sync = tokio::spawn(p2p::run_sync_task(self.node.clone(), self.sync_interval));
+        let result = self.server.run_until_stopped().await;
+        sync.abort();
+        result
     }
 }
 

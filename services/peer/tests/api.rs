@@ -507,6 +507,52 @@ async fn the_chain_survives_a_restart() {
 }
 
 #[tokio::test]
+async fn sync_serves_the_blocks_after_the_fork_point() {
+    let app = spawn_app().await;
+    let genesis = app.chain().await.genesis;
+    let mut mined = Vec::new();
+    for _ in 0..3 {
+        mined.push(app.mine(&address(0)).await.hash);
+    }
+    // From genesis (or an unknown locator): every block after it, lowest first.
+    let unknown = BlockHash([0x42; 32]);
+    for locator in [json!([genesis]), json!([unknown, genesis]), json!([])] {
+        let blocks: Vec<BlockView> = app.post_ok("/sync", &json!({ "locator": locator })).await;
+        let hashes: Vec<BlockHash> = blocks.iter().map(|b| b.hash).collect();
+        assert_eq!(hashes, mined, "{locator}");
+        assert_eq!(blocks[0].block().unwrap().block_hash(), mined[0]);
+    }
+    // The first known hash is the fork point; `count` bounds the answer.
+    let blocks: Vec<BlockView> = app
+        .post_ok(
+            "/sync",
+            &json!({ "locator": [mined[0], genesis], "count": 1 }),
+        )
+        .await;
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].hash, mined[1]);
+    let blocks: Vec<BlockView> = app
+        .post_ok("/sync", &json!({ "locator": [mined[2], genesis] }))
+        .await;
+    assert!(blocks.is_empty(), "the asker has the tip");
+    // Bounds.
+    assert_error(
+        app.post("/sync", &json!({ "locator": [genesis], "count": 501 }))
+            .await,
+        400,
+        "invalid_query",
+    )
+    .await;
+    let long = vec![genesis; 65];
+    assert_error(
+        app.post("/sync", &json!({ "locator": long })).await,
+        400,
+        "invalid_locator",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn side_chains_and_orphans_are_reported() {
     let app = spawn_app().await;
     let tip = app.mine(&address(0)).await;
@@ -624,12 +670,7 @@ async fn peers_can_be_listed_and_added() {
     let peers: Vec<PeerView> = app
         .post_ok("/peers", &json!({"url": "http://127.0.0.1:8002/"}))
         .await;
-    assert_eq!(
-        peers,
-        [PeerView {
-            url: "http://127.0.0.1:8002".to_owned()
-        }]
-    );
+    assert_eq!(peers, [PeerView::new("http://127.0.0.1:8002")]);
     let again: Vec<PeerView> = app
         .post_ok("/peers", &json!({"url": "http://127.0.0.1:8002"}))
         .await;
@@ -683,6 +724,7 @@ async fn docs_and_health_are_served() {
         "/addresses/{address}/utxos",
         "/addresses/{address}/balance",
         "/peers",
+        "/sync",
     ] {
         assert!(
             served["paths"].get(path).is_some(),

@@ -1,16 +1,24 @@
 //! `/blocks`: read blocks, ask for a template, submit a solved block.
 
-use actix_web::web;
+use actix_web::{HttpRequest, web};
 use mycoin_api::peer::{
     BlockStatus, BlockTemplate, BlockView, BlocksQuery, DEFAULT_BLOCKS_PER_REQUEST,
-    MAX_BLOCKS_PER_REQUEST, SubmitBlockRequest, SubmitBlockResponse, TemplateQuery, decode_hex,
-    encode_hex,
+    MAX_BLOCKS_PER_REQUEST, MAX_LOCATOR_HASHES, PEER_HEADER, SubmitBlockRequest,
+    SubmitBlockResponse, SyncRequest, TemplateQuery, decode_hex, encode_hex,
 };
 use mycoin_core::{Address, Block, BlockAccepted, BlockHash, Chain, SqlStore};
 use mycoin_web::{ApiError, ErrorBody};
 
+use crate::configuration::parse_peer_url;
 use crate::error::{address_error, chain_error, invalid_hash, raw_error, store_error};
 use crate::node::Node;
+use crate::p2p;
+
+/// The peer URL a relaying node names in `X-Mycoin-Peer`, when it is a valid one.
+pub fn sender_peer(request: &HttpRequest) -> Option<String> {
+    let value = request.headers().get(PEER_HEADER)?.to_str().ok()?;
+    parse_peer_url(value).ok()
+}
 
 /// Most bytes of blocks one `GET /blocks` answer carries (at least one block is always sent).
 pub const MAX_BLOCK_BYTES_PER_REQUEST: usize = 4 * 1024 * 1024;
@@ -118,17 +126,26 @@ pub async fn list_blocks(
         ));
     }
     let chain = node.chain().read().await;
+    active_range(&chain, query.from, count).await.map(web::Json)
+}
+
+/// Up to `count` blocks of the active chain from height `from`, at most
+/// [`MAX_BLOCK_BYTES_PER_REQUEST`] of them (at least one).
+async fn active_range(
+    chain: &Chain<SqlStore>,
+    from: u32,
+    count: u32,
+) -> Result<Vec<BlockView>, ApiError> {
     let mut views = Vec::new();
     let mut bytes = 0usize;
     for offset in 0..count {
-        let Some(hash) = query
-            .from
+        let Some(hash) = from
             .checked_add(offset)
             .and_then(|height| chain.hash_at(height))
         else {
             break;
         };
-        let Some(view) = block_view(&chain, &hash).await? else {
+        let Some(view) = block_view(chain, &hash).await? else {
             return Err(ApiError::internal(format!(
                 "active block {hash} is not in the index"
             )));
@@ -139,16 +156,57 @@ pub async fn list_blocks(
         }
         views.push(view);
     }
-    Ok(web::Json(views))
+    Ok(views)
+}
+
+/// For a syncing peer: the active chain's blocks after the fork point with the asker's chain
+/// (the first hash of its locator that is on this node's active chain; genesis when none
+/// is), lowest first, at most `count` (≤ 500) and about 4 MiB of blocks.
+#[utoipa::path(
+    post,
+    path = "/sync",
+    tag = "blocks",
+    request_body = SyncRequest,
+    responses(
+        (status = 200, description = "The blocks after the fork point, lowest first; empty when the asker has the tip", body = [BlockView]),
+        (status = 400, description = "Bad JSON, more than 64 locator hashes, or count above 500", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    )
+)]
+pub async fn sync_blocks(
+    node: web::Data<Node>,
+    body: web::Json<SyncRequest>,
+) -> Result<web::Json<Vec<BlockView>>, ApiError> {
+    let count = body.count.unwrap_or(DEFAULT_BLOCKS_PER_REQUEST);
+    if count > MAX_BLOCKS_PER_REQUEST {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("count is at most {MAX_BLOCKS_PER_REQUEST}"),
+        ));
+    }
+    if body.locator.len() > MAX_LOCATOR_HASHES {
+        return Err(ApiError::bad_request(
+            "invalid_locator",
+            format!("a locator holds at most {MAX_LOCATOR_HASHES} hashes"),
+        ));
+    }
+    let chain = node.chain().read().await;
+    let fork = chain.find_fork(&body.locator);
+    active_range(&chain, fork.saturating_add(1), count)
+        .await
+        .map(web::Json)
 }
 
 /// Submits a solved block (from the miner or a peer). It is validated in full; the chain
-/// reorganises onto it when its chain has the most work.
+/// reorganises onto it when its chain has the most work. A new block (new tip or side chain)
+/// is relayed to the peers in the background. A peer relaying sets `X-Mycoin-Peer` to its own
+/// URL: when the block's parent is unknown, the node syncs with that peer (if it knows it).
 #[utoipa::path(
     post,
     path = "/blocks",
     tag = "blocks",
     request_body = SubmitBlockRequest,
+    params(("X-Mycoin-Peer" = Option<String>, Header, description = "The relaying peer's own URL, `http://HOST:PORT`")),
     responses(
         (status = 200, description = "What became of the block", body = SubmitBlockResponse),
         (status = 400, description = "Bad JSON, bad hex, or not a block's encoding", body = ErrorBody),
@@ -158,10 +216,12 @@ pub async fn list_blocks(
 )]
 pub async fn submit_block(
     node: web::Data<Node>,
+    request: HttpRequest,
     body: web::Json<SubmitBlockRequest>,
 ) -> Result<web::Json<SubmitBlockResponse>, ApiError> {
     let block: Block = decode_hex(&body.hex).map_err(|err| raw_error(err, "block"))?;
     let hash = block.block_hash();
+    let sender = sender_peer(&request);
     let now = node.now();
     let mut chain = node.chain().write().await;
     let accepted = chain.submit_block(block, now).await.map_err(chain_error)?;
@@ -175,6 +235,20 @@ pub async fn submit_block(
     drop(chain);
     if status == BlockStatus::NewTip {
         tracing::info!(%hash, height, "new tip");
+    }
+    match status {
+        BlockStatus::NewTip | BlockStatus::SideChain => {
+            let body = body.into_inner();
+            p2p::relay_block(&node, hash, body.hex, sender);
+        }
+        BlockStatus::Orphan => {
+            // Fetch the missing ancestors from the peer that sent it, when it is one we know.
+            if let Some(sender) = sender.filter(|url| node.is_usable_peer(url)) {
+                tracing::info!(%hash, peer = %sender, "orphan block: syncing with its sender");
+                node.request_sync(sender);
+            }
+        }
+        BlockStatus::Duplicate => {}
     }
     Ok(web::Json(SubmitBlockResponse {
         hash,

@@ -30,6 +30,7 @@ use crate::node::Node;
         blocks::list_blocks,
         blocks::submit_block,
         blocks::block_template,
+        blocks::sync_blocks,
         blocks::get_block_at_height,
         blocks::get_block,
         transactions::submit_transaction,
@@ -60,6 +61,8 @@ pub struct BodyLimits {
     pub transaction: usize,
     /// `POST /peers`.
     pub peer: usize,
+    /// `POST /sync`: a locator.
+    pub sync: usize,
 }
 
 /// Room for the JSON around a hex string.
@@ -72,6 +75,7 @@ impl BodyLimits {
             block: params.max_block_size.saturating_mul(2) + JSON_OVERHEAD,
             transaction: params.max_tx_size.saturating_mul(2) + JSON_OVERHEAD,
             peer: 4 * 1024,
+            sync: 16 * 1024,
         }
     }
 }
@@ -106,6 +110,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, node: web::Data<Node>, limits: Bo
         .service(
             web::resource("/transactions/{txid}")
                 .route(web::get().to(transactions::get_transaction)),
+        )
+        .service(
+            web::resource("/sync")
+                .app_data(json_config(limits.sync))
+                .route(web::post().to(blocks::sync_blocks)),
         )
         .service(web::resource("/mempool").route(web::get().to(mempool::get_mempool)))
         .service(

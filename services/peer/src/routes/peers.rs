@@ -7,22 +7,19 @@ use mycoin_web::{ApiError, ErrorBody};
 use crate::configuration::{MAX_PEERS, parse_peer_url};
 use crate::node::{AddPeerError, Node};
 
-fn views(urls: Vec<String>) -> Vec<PeerView> {
-    urls.into_iter().map(|url| PeerView { url }).collect()
-}
-
-/// The known peers.
+/// The known peers, with what this node last learnt of each: the tip and work it announced,
+/// when it last answered, its penalty and, while it is ignored, until when.
 #[utoipa::path(
     get,
     path = "/peers",
     tag = "peers",
-    responses((status = 200, description = "The peers", body = [PeerView]))
+    responses((status = 200, description = "The peers and their state", body = [PeerView]))
 )]
 pub async fn list_peers(node: web::Data<Node>) -> web::Json<Vec<PeerView>> {
-    web::Json(views(node.peers()))
+    web::Json(node.peer_views())
 }
 
-/// Adds a peer (once; adding a known peer changes nothing).
+/// Adds a peer (once; adding a known peer changes nothing) and syncs with it at once.
 #[utoipa::path(
     post,
     path = "/peers",
@@ -43,7 +40,7 @@ pub async fn add_peer(
         ApiError::bad_request("invalid_url", format!("invalid peer URL: {reason}"))
     })?;
     match node.add_peer(url) {
-        Ok(peers) => Ok(web::Json(views(peers))),
+        Ok(peers) => Ok(web::Json(peers)),
         Err(AddPeerError::TooMany) => Err(ApiError::unprocessable(
             "too_many_peers",
             format!("this node keeps at most {MAX_PEERS} peers"),

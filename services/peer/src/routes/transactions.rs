@@ -1,6 +1,6 @@
 //! `/transactions`: submit, verify and look up transactions.
 
-use actix_web::web;
+use actix_web::{HttpRequest, web};
 use mycoin_api::peer::{
     SubmitTransactionResponse, TransactionInfo, TransactionRequest, TxState, TxStatus, TxView,
     VerifyResponse, decode_hex, encode_hex,
@@ -10,13 +10,15 @@ use mycoin_web::{ApiError, ErrorBody};
 
 use crate::error::{invalid_hash, raw_error, store_error, tx_rejected, violation};
 use crate::node::{Node, input_verdicts};
+use crate::p2p;
+use crate::routes::blocks::sender_peer;
 
 fn decode_tx(body: &TransactionRequest) -> Result<Transaction, ApiError> {
     decode_hex(&body.hex).map_err(|err| raw_error(err, "transaction"))
 }
 
 /// Submits a signed transaction to the mempool, after validating it against the active chain
-/// and the mempool.
+/// and the mempool. An accepted transaction is relayed to the peers in the background.
 #[utoipa::path(
     post,
     path = "/transactions",
@@ -31,6 +33,7 @@ fn decode_tx(body: &TransactionRequest) -> Result<Transaction, ApiError> {
 )]
 pub async fn submit_transaction(
     node: web::Data<Node>,
+    request: HttpRequest,
     body: web::Json<TransactionRequest>,
 ) -> Result<web::Json<SubmitTransactionResponse>, ApiError> {
     let tx = decode_tx(&body)?;
@@ -47,6 +50,7 @@ pub async fn submit_transaction(
         })?;
     drop(chain);
     tracing::info!(%txid, fee, "transaction accepted");
+    p2p::relay_transaction(&node, txid, body.into_inner().hex, sender_peer(&request));
     Ok(web::Json(SubmitTransactionResponse { txid, fee }))
 }
 

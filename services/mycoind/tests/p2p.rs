@@ -1,0 +1,586 @@
+//! Two and three real `mycoind` processes on loopback, syncing and gossiping over REST: user1
+//! mines and pays user2; a node joining late syncs hundreds of blocks; a partition heals onto
+//! the branch with more work; a node of another network is refused; a peer serving garbage is
+//! penalised and changes nothing.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mycoin_api::peer::{BlockView, ChainInfo};
+use mycoin_core::{Block, Network};
+use serde_json::{Value, json};
+
+const PEER: usize = 0;
+const KEYS: usize = 1;
+const WALLET: usize = 2;
+const MINER: usize = 3;
+
+/// Sync period of the nodes under test.
+const SYNC_MS: &str = "200";
+/// Longest wait for nodes to agree.
+const CONVERGE: Duration = Duration::from_secs(60);
+
+/// A running `mycoind` with its ports, data directory and log file.
+struct Stack {
+    child: Option<Child>,
+    network: &'static str,
+    sync_ms: &'static str,
+    ports: [u16; 4], // peer, keys, wallet, miner
+    data_dir: tempfile::TempDir,
+    client: reqwest::Client,
+    token: String,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn free_ports() -> [u16; 4] {
+    [free_port(), free_port(), free_port(), free_port()]
+}
+
+fn peer_url(ports: &[u16; 4]) -> String {
+    format!("http://127.0.0.1:{}", ports[PEER])
+}
+
+impl Stack {
+    /// Starts a stack on `ports` with `peers`.
+    async fn start(network: &'static str, ports: [u16; 4], peers: &[String]) -> Stack {
+        Stack::start_syncing_every(network, SYNC_MS, ports, peers).await
+    }
+
+    /// Starts a stack on `ports` with `peers`, syncing every `sync_ms` milliseconds.
+    async fn start_syncing_every(
+        network: &'static str,
+        sync_ms: &'static str,
+        ports: [u16; 4],
+        peers: &[String],
+    ) -> Stack {
+        let mut stack = Stack {
+            child: None,
+            network,
+            sync_ms,
+            ports,
+            data_dir: tempfile::tempdir().unwrap(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .no_proxy()
+                .build()
+                .unwrap(),
+            token: String::new(),
+        };
+        stack.spawn(peers).await;
+        stack
+    }
+
+    /// Starts the process (again) on the same data directory and ports.
+    async fn spawn(&mut self, peers: &[String]) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data_dir.path().join("mycoind.log"))
+            .unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mycoind"));
+        command
+            .args(["--network", self.network, "--threads", "1"])
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .args(["--peer-port", &self.ports[0].to_string()])
+            .args(["--keys-port", &self.ports[1].to_string()])
+            .args(["--wallet-port", &self.ports[2].to_string()])
+            .args(["--miner-port", &self.ports[3].to_string()])
+            .args(["--sync-interval-ms", self.sync_ms])
+            .env_remove("MYCOIN_DATABASE_URL")
+            .env_remove("MYCOIN_PEERS")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        for peer in peers {
+            command.args(["--peer", peer]);
+        }
+        self.child = Some(command.spawn().expect("start mycoind"));
+        self.wait_healthy().await;
+        self.token = std::fs::read_to_string(self.data_dir.path().join("api-token"))
+            .unwrap()
+            .trim()
+            .to_owned();
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    async fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for port in self.ports {
+            loop {
+                let url = format!("http://127.0.0.1:{port}/healthz");
+                if self
+                    .client
+                    .get(&url)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+                {
+                    break;
+                }
+                if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                    panic!("mycoind exited early ({status}): {}", self.log());
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "mycoind not healthy: {}",
+                    self.log()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.path().join("mycoind.log")).unwrap_or_default()
+    }
+
+    fn peer_url(&self) -> String {
+        peer_url(&self.ports)
+    }
+
+    fn url(&self, service: usize, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.ports[service])
+    }
+
+    async fn get(&self, service: usize, path: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url(service, path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert!(status.is_success(), "GET {path}: {status} {body}");
+        body
+    }
+
+    async fn post(&self, service: usize, path: &str, body: Value) -> Value {
+        let response = self
+            .client
+            .post(self.url(service, path))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert!(status.is_success(), "POST {path}: {status} {body}");
+        body
+    }
+
+    async fn chain(&self) -> ChainInfo {
+        serde_json::from_value(self.get(PEER, "/chain").await).unwrap()
+    }
+
+    async fn new_address(&self) -> String {
+        let key = self.post(KEYS, "/keys", json!({})).await;
+        key["address"].as_str().unwrap().to_owned()
+    }
+
+    async fn mine(&self, address: &str) -> Value {
+        self.post(MINER, "/mine", json!({ "address": address }))
+            .await
+    }
+
+    async fn mempool_txids(&self) -> Vec<String> {
+        self.get(PEER, "/mempool").await["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["txid"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    async fn peer_state(&self, url: &str) -> Value {
+        let peers = self.get(PEER, "/peers").await;
+        peers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["url"] == url)
+            .cloned()
+            .unwrap_or_else(|| panic!("{url} is not a peer: {peers}"))
+    }
+}
+
+/// Waits until every stack has the same tip as the first; returns that chain.
+async fn converge(stacks: &[&Stack]) -> ChainInfo {
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let mut chains = Vec::new();
+        for stack in stacks {
+            chains.push(stack.chain().await);
+        }
+        if chains.iter().all(|c| c.tip == chains[0].tip) {
+            return chains.swap_remove(0);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no convergence: {:?}",
+            chains
+                .iter()
+                .map(|c| (c.height, c.tip.to_string()))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until `done` holds of the stack's peer state for `url`.
+async fn wait_peer(stack: &Stack, url: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let state = stack.peer_state(url).await;
+        if done(&state) {
+            return state;
+        }
+        assert!(Instant::now() < deadline, "peer state never right: {state}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_mempool(stack: &Stack, txid: &str) {
+    let deadline = Instant::now() + CONVERGE;
+    while !stack.mempool_txids().await.iter().any(|t| t == txid) {
+        assert!(
+            Instant::now() < deadline,
+            "{txid} never reached the mempool"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user1_mines_and_pays_user2_who_follows() {
+    let (ports1, ports2) = (free_ports(), free_ports());
+    let user1 = Stack::start("regtest", ports1, &[peer_url(&ports2)]).await;
+    let user2 = Stack::start("regtest", ports2, &[peer_url(&ports1)]).await;
+
+    let miner1 = user1.new_address().await;
+    let mut last = Value::Null;
+    for _ in 0..3 {
+        last = user1.mine(&miner1).await;
+    }
+    assert_eq!(last["height"], 3);
+    let chain = converge(&[&user1, &user2]).await;
+    assert_eq!(chain.height, 3);
+    assert_eq!(chain.tip.to_string(), last["hash"].as_str().unwrap());
+
+    // user1 pays user2: the transaction is gossiped to user2's mempool.
+    let to = user2.new_address().await;
+    let amount = 70_000_000u64;
+    let sent = user1
+        .post(
+            WALLET,
+            "/wallet/send",
+            json!({ "to": to, "amount": amount, "fee": 1_000 }),
+        )
+        .await;
+    let txid = sent["txid"].as_str().unwrap().to_owned();
+    wait_mempool(&user2, &txid).await;
+
+    // The next block confirms it on both; user2's wallet shows the coins.
+    let mined = user1.mine(&miner1).await;
+    assert_eq!(mined["height"], 4);
+    let chain = converge(&[&user1, &user2]).await;
+    assert_eq!(chain.height, 4);
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let wallet = user2.get(WALLET, "/wallet").await;
+        if wallet["balance"]["confirmed"] == amount {
+            break;
+        }
+        assert!(Instant::now() < deadline, "user2's wallet: {wallet}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(user2.mempool_txids().await.is_empty());
+    let status = user2.get(PEER, &format!("/transactions/{txid}")).await;
+    assert_eq!(status["status"]["state"], "confirmed");
+
+    // Each knows the other's tip.
+    let seen = wait_peer(&user1, &user2.peer_url(), |p| p["height"] == 4).await;
+    assert_eq!(seen["penalty"], 0, "{seen}");
+    assert!(seen["last_contact"].as_u64().unwrap() > 0);
+    assert_eq!(seen["tip"].as_str().unwrap(), chain.tip.to_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gossiped_block_with_unknown_parent_makes_the_node_fetch_its_ancestors() {
+    // B syncs on its own only at start and then once an hour: what follows is gossip.
+    let (ports_a, ports_b) = (free_ports(), free_ports());
+    let a = Stack::start("regtest", ports_a, &[]).await;
+    let b = Stack::start_syncing_every("regtest", "3600000", ports_b, &[peer_url(&ports_a)]).await;
+    wait_peer(&b, &a.peer_url(), |p| p["height"] == 0).await;
+
+    // A mines two blocks B does not hear of, then learns of B and mines a third: relayed to B,
+    // an orphan there, which makes B sync with A.
+    let address = a.new_address().await;
+    a.mine(&address).await;
+    a.mine(&address).await;
+    a.post(PEER, "/peers", json!({ "url": b.peer_url() })).await;
+    let third = a.mine(&address).await;
+    let chain = converge(&[&a, &b]).await;
+    assert_eq!(chain.height, 3);
+    assert_eq!(chain.tip.to_string(), third["hash"].as_str().unwrap());
+    assert_eq!(b.chain().await.orphans, 0);
+    assert!(
+        b.log().contains("orphan block: syncing with its sender"),
+        "B fetched the ancestors because of the orphan"
+    );
+    // Then plain gossip: the next block reaches B at once.
+    a.mine(&address).await;
+    assert_eq!(converge(&[&a, &b]).await.height, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_joining_late_syncs_hundreds_of_blocks() {
+    let early = Stack::start("regtest", free_ports(), &[]).await;
+    let address = early.new_address().await;
+    for _ in 0..300 {
+        early.mine(&address).await;
+    }
+    let late = Stack::start("regtest", free_ports(), &[early.peer_url()]).await;
+    let chain = converge(&[&early, &late]).await;
+    assert_eq!(chain.height, 300);
+    assert_eq!(
+        late.chain().await.total_work,
+        early.chain().await.total_work
+    );
+    // A third node learns of the late one only, and syncs from it.
+    let third = Stack::start("regtest", free_ports(), &[late.peer_url()]).await;
+    assert_eq!(converge(&[&early, &late, &third]).await.height, 300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_heals_onto_the_branch_with_more_work() {
+    let (ports_a, ports_b) = (free_ports(), free_ports());
+    let mut a = Stack::start("regtest", ports_a, &[peer_url(&ports_b)]).await;
+    let mut b = Stack::start("regtest", ports_b, &[peer_url(&ports_a)]).await;
+
+    // A common history: B mines a block to its wallet; A follows.
+    let b_miner = b.new_address().await;
+    b.mine(&b_miner).await;
+    assert_eq!(converge(&[&a, &b]).await.height, 1);
+
+    // Partition: both restart knowing no peer.
+    a.stop();
+    b.stop();
+    a.spawn(&[]).await;
+    b.spawn(&[]).await;
+
+    // B pays someone and confirms it on its branch of 2 blocks...
+    let payee = a.new_address().await;
+    let sent = b
+        .post(
+            WALLET,
+            "/wallet/send",
+            json!({ "to": payee, "amount": 30_000_000u64, "fee": 2_000 }),
+        )
+        .await;
+    let txid = sent["txid"].as_str().unwrap().to_owned();
+    let b_tip = b.mine(&b_miner).await;
+    assert_eq!(b_tip["height"], 2);
+    let confirmed = b.get(PEER, &format!("/transactions/{txid}")).await;
+    assert_eq!(confirmed["status"]["state"], "confirmed");
+    // ...while A mines a branch of 4 blocks: more work.
+    let a_miner = a.new_address().await;
+    for _ in 0..3 {
+        a.mine(&a_miner).await;
+    }
+    let a_chain = a.chain().await;
+    assert_eq!(a_chain.height, 4);
+    assert_ne!(a_chain.tip, b.chain().await.tip);
+
+    // Heal: they learn of each other.
+    a.post(PEER, "/peers", json!({ "url": b.peer_url() })).await;
+    b.post(PEER, "/peers", json!({ "url": a.peer_url() })).await;
+    let chain = converge(&[&a, &b]).await;
+    assert_eq!(chain.tip, a_chain.tip, "the branch with more work won");
+    assert_eq!(chain.total_work, a_chain.total_work);
+
+    // B's payment left the chain but is still valid: back in B's mempool.
+    let status = b.get(PEER, &format!("/transactions/{txid}")).await;
+    assert_eq!(status["status"]["state"], "mempool", "{status}");
+    assert!(b.mempool_txids().await.contains(&txid));
+    // B's next block confirms it on the common chain; every balance agrees.
+    b.mine(&b_miner).await;
+    let chain = converge(&[&a, &b]).await;
+    assert_eq!(chain.height, 5);
+    for address in [&payee, &a_miner, &b_miner] {
+        let path = format!("/addresses/{address}/balance");
+        assert_eq!(a.get(PEER, &path).await, b.get(PEER, &path).await);
+    }
+    let paid = a.get(PEER, &format!("/addresses/{payee}/balance")).await;
+    assert_eq!(paid["confirmed"], 30_000_000u64, "{paid}");
+    // Neither was penalised.
+    assert_eq!(a.peer_state(&b.peer_url()).await["penalty"], 0);
+    assert_eq!(b.peer_state(&a.peer_url()).await["penalty"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_of_different_networks_refuse_each_other() {
+    let (ports_r, ports_d) = (free_ports(), free_ports());
+    let regtest = Stack::start("regtest", ports_r, &[peer_url(&ports_d)]).await;
+    let demo = Stack::start("demo", ports_d, &[peer_url(&ports_r)]).await;
+    let before = regtest.chain().await;
+    let demo_before = demo.chain().await;
+    assert_ne!(before.genesis, demo_before.genesis);
+
+    let state = wait_peer(&regtest, &demo.peer_url(), |p| p["banned_until"].is_u64()).await;
+    assert!(state["penalty"].as_u64().unwrap() >= 100, "{state}");
+    assert!(
+        state["tip"].is_null(),
+        "a refused peer's tip is not recorded"
+    );
+    wait_peer(&demo, &regtest.peer_url(), |p| p["banned_until"].is_u64()).await;
+
+    // The regtest node mines; the demo node never takes its blocks (nor the reverse).
+    let address = regtest.new_address().await;
+    regtest.mine(&address).await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let after = demo.chain().await;
+    assert_eq!(after.tip, demo_before.tip);
+    assert_eq!(after.height, 0);
+    assert_eq!(regtest.chain().await.genesis, before.genesis);
+}
+
+/// What a fake peer serves on `POST /sync`.
+#[derive(Clone, Copy)]
+enum Garbage {
+    /// A block view whose hex is no block.
+    Undecodable,
+    /// A well-formed block that breaks the rules.
+    InvalidBlock,
+    /// Nothing, while claiming more work.
+    Nothing,
+}
+
+/// A fake peer on its own thread: `GET /chain` claims a lot of work on regtest; `POST /sync`
+/// serves `garbage`. Returns its URL.
+fn fake_peer(garbage: Garbage) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let params = Network::Regtest.params();
+    let genesis = params.genesis_block();
+    let chain = ChainInfo {
+        network: "regtest".into(),
+        genesis: params.genesis_hash(),
+        height: 1000,
+        tip: params.genesis_hash(),
+        total_work: "999999999999999".into(),
+        mempool_size: 0,
+        orphans: 0,
+    };
+    // A "block 1" that reuses the genesis coinbase: it breaks the rules.
+    let mut bad = Block {
+        header: genesis.header,
+        transactions: genesis.transactions.clone(),
+    };
+    bad.header.prev_hash = params.genesis_hash();
+    bad.header.time = genesis.header.time + 1;
+    let mut view = BlockView::new(&bad, 1, Some(1), Network::Regtest);
+    let blocks = match garbage {
+        Garbage::Undecodable => {
+            view.hex = "00ff00ff".into();
+            vec![view]
+        }
+        Garbage::InvalidBlock => vec![view],
+        Garbage::Nothing => vec![],
+    };
+    let chain = serde_json::to_string(&chain).unwrap();
+    let blocks = serde_json::to_string(&blocks).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            if reader.read_line(&mut first).is_err() {
+                continue;
+            }
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length.min(1 << 20)];
+            let _ = reader.read_exact(&mut body);
+            let answer = if first.starts_with("GET /chain ") {
+                &chain
+            } else if first.starts_with("POST /sync ") {
+                &blocks
+            } else {
+                "{}"
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_serving_garbage_are_penalised_and_change_nothing() {
+    let fakes = [
+        fake_peer(Garbage::Undecodable),
+        fake_peer(Garbage::InvalidBlock),
+        fake_peer(Garbage::Nothing),
+    ];
+    let honest = Stack::start("regtest", free_ports(), &fakes).await;
+    let address = honest.new_address().await;
+    honest.mine(&address).await;
+    let before = honest.chain().await;
+
+    for fake in &fakes[..2] {
+        let state = wait_peer(&honest, fake, |p| p["banned_until"].is_u64()).await;
+        assert!(state["penalty"].as_u64().unwrap() >= 100, "{state}");
+    }
+    // A false tip costs less each time, and adds up to a ban.
+    let state = wait_peer(&honest, &fakes[2], |p| p["banned_until"].is_u64()).await;
+    assert!(state["penalty"].as_u64().unwrap() >= 100, "{state}");
+
+    let after = honest.chain().await;
+    assert_eq!(after.tip, before.tip);
+    assert_eq!(after.height, 1);
+    assert_eq!(after.total_work, before.total_work);
+    assert_eq!(after.orphans, 0);
+    assert!(honest.mempool_txids().await.is_empty());
+    // The honest node still works.
+    assert_eq!(honest.mine(&address).await["height"], 2);
+}

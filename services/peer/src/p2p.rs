@@ -1,0 +1,323 @@
+//! Peer to peer over REST: the sync task and gossip.
+//!
+//! - Sync: at start, every sync interval, and at once when asked ([`Node::request_sync`]: a
+//!   new peer, or a block with an unknown parent), the node asks each peer not banned for its
+//!   `GET /chain`. A peer of another network or genesis is refused (and banned). When the
+//!   peer claims more work, the node sends its block locator (`POST /sync`), receives the
+//!   blocks after the fork point in bounded batches and submits each to the core, which
+//!   validates everything and reorganises when the peer's branch has more work. It repeats
+//!   until it has as much work as the peer claimed, the peer stops helping, or a bound is hit.
+//!   A peer that serves invalid blocks or a tip it cannot serve is penalised
+//!   ([`crate::peerbook`]).
+//! - Gossip: a block or transaction newly accepted through `POST /blocks` or
+//!   `POST /transactions` is pushed to the peers in the background, once
+//!   ([`Node::first_relay`]), with timeouts.
+//!
+//! The chain lock is never held while waiting on the network.
+
+use std::cmp::Ordering;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use actix_web::web;
+use mycoin_api::peer::{
+    BlockView, ChainInfo, MAX_BLOCKS_PER_REQUEST, PEER_HEADER, SubmitBlockRequest, SyncRequest,
+    TransactionRequest,
+};
+use mycoin_core::pow::work_to_string;
+use mycoin_core::{BlockAccepted, BlockError, BlockHash, ChainError, Txid};
+use mycoin_web::{ClientError, RestClient};
+
+use crate::node::Node;
+use crate::peerbook::{Offence, compare_work};
+
+/// Time a peer has to answer `GET /chain`.
+pub const CHAIN_TIMEOUT: Duration = Duration::from_secs(3);
+/// Time a peer has to answer one `POST /sync` batch.
+pub const BATCH_TIMEOUT: Duration = Duration::from_secs(20);
+/// Time a peer has to take a relayed block or transaction.
+pub const RELAY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Blocks asked for per batch.
+pub const SYNC_BATCH: u32 = MAX_BLOCKS_PER_REQUEST;
+/// Batches fetched from one peer per sync round (the next round goes on).
+pub const MAX_BATCHES_PER_ROUND: usize = 40;
+/// Largest `POST /sync` answer accepted: about 4 MiB of blocks, twice in hex, with the
+/// decoded views around them.
+pub const MAX_SYNC_ANSWER_BYTES: usize = 48 * 1024 * 1024;
+/// Longest sync round with one peer; a peer that trickles its answers is dropped for the
+/// round so that the next round starts.
+pub const ROUND_TIMEOUT: Duration = Duration::from_secs(120);
+/// Largest `GET /chain` answer accepted.
+pub const MAX_CHAIN_ANSWER_BYTES: usize = 16 * 1024;
+
+/// How a sync round with one peer ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncOutcome {
+    /// The peer could not be reached, or was too slow.
+    Unreachable,
+    /// The peer runs another network or genesis, or answered nonsense: penalised.
+    Refused,
+    /// The peer has no more work than this node.
+    UpToDate,
+    /// Blocks were taken from the peer (`blocks` new ones); `caught_up` when this node now
+    /// has at least the work the peer claimed.
+    Synced { blocks: usize, caught_up: bool },
+    /// The peer served invalid blocks or could not serve the tip it claimed: penalised.
+    Misbehaved,
+    /// This node's store failed.
+    LocalFailure,
+}
+
+/// Runs the sync task for ever: a round with every peer at once, then one every `interval`,
+/// and one with a peer as soon as it is asked for.
+pub async fn run_sync_task(node: web::Data<Node>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let mut urls = tokio::select! {
+            _ = ticker.tick() => node.active_peers(),
+            () = node.sync_requested() => Vec::new(),
+        };
+        for url in node.take_sync_requests() {
+            if !urls.contains(&url) {
+                urls.push(url);
+            }
+        }
+        let mut round = tokio::task::JoinSet::new();
+        for url in urls {
+            if node.is_usable_peer(&url) {
+                let node = node.clone();
+                round.spawn(async move {
+                    match tokio::time::timeout(ROUND_TIMEOUT, sync_with(&node, &url)).await {
+                        Ok(outcome) => tracing::debug!(peer = %url, ?outcome, "sync round"),
+                        Err(_) => tracing::info!(peer = %url, "sync round took too long: dropped"),
+                    }
+                });
+            }
+        }
+        while round.join_next().await.is_some() {}
+    }
+}
+
+fn client_error_is_peer_fault(err: &ClientError) -> bool {
+    matches!(
+        err,
+        ClientError::BadBody { .. } | ClientError::TooLarge { .. }
+    ) || err.status().is_some_and(|s| (400..500).contains(&s))
+}
+
+/// One sync round with the peer at `url`.
+pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
+    let client = match RestClient::new(url, CHAIN_TIMEOUT) {
+        Ok(client) => client.with_max_response_bytes(MAX_CHAIN_ANSWER_BYTES),
+        Err(err) => {
+            tracing::warn!(peer = %url, error = %err, "invalid peer URL");
+            return SyncOutcome::Unreachable;
+        }
+    };
+    let info: ChainInfo = match client.get_json("/chain").await {
+        Ok(info) => info,
+        Err(err) if client_error_is_peer_fault(&err) => {
+            tracing::info!(peer = %url, error = %err, "peer answered GET /chain wrongly");
+            node.penalise(url, Offence::BadAnswer);
+            return SyncOutcome::Refused;
+        }
+        Err(err) => {
+            tracing::debug!(peer = %url, error = %err, "peer unreachable");
+            return SyncOutcome::Unreachable;
+        }
+    };
+    let genesis = node.network().params().genesis_hash();
+    if info.network != node.network().name() || info.genesis != genesis {
+        tracing::warn!(
+            peer = %url,
+            network = %info.network,
+            genesis = %info.genesis,
+            "peer runs another network: refused"
+        );
+        node.penalise(url, Offence::WrongNetwork);
+        return SyncOutcome::Refused;
+    }
+    node.peer_contacted(url, &info);
+
+    let batches = match RestClient::new(url, BATCH_TIMEOUT) {
+        Ok(client) => client.with_max_response_bytes(MAX_SYNC_ANSWER_BYTES),
+        Err(_) => return SyncOutcome::Unreachable,
+    };
+    // The last block of the previous batch: the peer goes on after it even while its branch
+    // has less work than ours so far (a long side branch).
+    let mut cursor: Option<BlockHash> = None;
+    let mut received = 0usize;
+    for _ in 0..MAX_BATCHES_PER_ROUND {
+        let (mut locator, our_work) = {
+            let chain = node.chain().read().await;
+            (chain.locator(), work_to_string(chain.chain_work()))
+        };
+        match compare_work(&info.total_work, &our_work) {
+            None => {
+                node.penalise(url, Offence::BadAnswer);
+                return SyncOutcome::Refused;
+            }
+            Some(Ordering::Greater) => {}
+            Some(_) if received == 0 => return SyncOutcome::UpToDate,
+            Some(_) => {
+                return SyncOutcome::Synced {
+                    blocks: received,
+                    caught_up: true,
+                };
+            }
+        }
+        if let Some(cursor) = cursor {
+            locator.insert(0, cursor);
+        }
+        let request = SyncRequest {
+            locator,
+            count: Some(SYNC_BATCH),
+        };
+        let views: Vec<BlockView> = match batches.post_json("/sync", &request).await {
+            Ok(views) => views,
+            Err(err) if client_error_is_peer_fault(&err) => {
+                tracing::info!(peer = %url, error = %err, "peer answered POST /sync wrongly");
+                node.penalise(url, Offence::BadAnswer);
+                return SyncOutcome::Misbehaved;
+            }
+            Err(err) => {
+                tracing::debug!(peer = %url, error = %err, "peer unreachable");
+                return SyncOutcome::Unreachable;
+            }
+        };
+        if views.is_empty() || views.len() > SYNC_BATCH as usize {
+            tracing::info!(peer = %url, blocks = views.len(), "peer cannot serve the tip it claims");
+            node.penalise(url, Offence::FalseTip);
+            return SyncOutcome::Misbehaved;
+        }
+        let mut progress = false;
+        for view in views {
+            let Ok(block) = view.block() else {
+                tracing::info!(peer = %url, "peer sent bytes that are no block");
+                node.penalise(url, Offence::InvalidBlock);
+                return SyncOutcome::Misbehaved;
+            };
+            let hash = block.block_hash();
+            let now = node.now();
+            let result = node.chain().write().await.submit_block(block, now).await;
+            match result {
+                Ok(BlockAccepted::NewTip { .. } | BlockAccepted::SideChain) => {
+                    progress = true;
+                    received += 1;
+                    cursor = Some(hash);
+                }
+                Ok(BlockAccepted::Duplicate) => cursor = Some(hash),
+                Ok(BlockAccepted::Orphan { .. }) => {
+                    tracing::info!(peer = %url, block = %hash, "peer sent a block that does not connect");
+                    node.penalise(url, Offence::FalseTip);
+                    return SyncOutcome::Misbehaved;
+                }
+                Err(ChainError::Invalid(err)) => {
+                    tracing::info!(peer = %url, block = %hash, error = %err, "peer sent an invalid block");
+                    let offence = if matches!(err, BlockError::TimeTooNew { .. }) {
+                        // Perhaps only the clocks disagree.
+                        Offence::FalseTip
+                    } else {
+                        Offence::InvalidBlock
+                    };
+                    node.penalise(url, offence);
+                    return SyncOutcome::Misbehaved;
+                }
+                Err(ChainError::Store(err)) => {
+                    tracing::error!(error = %err, "the store failed while syncing");
+                    return SyncOutcome::LocalFailure;
+                }
+            }
+        }
+        if !progress {
+            tracing::info!(peer = %url, "peer sent only known blocks: it cannot serve its tip");
+            node.penalise(url, Offence::FalseTip);
+            return SyncOutcome::Misbehaved;
+        }
+    }
+    SyncOutcome::Synced {
+        blocks: received,
+        caught_up: false,
+    }
+}
+
+fn relay_http() -> &'static reqwest::Client {
+    static HTTP: OnceLock<reqwest::Client> = OnceLock::new();
+    HTTP.get_or_init(|| {
+        reqwest::Client::builder()
+            .connect_timeout(RELAY_TIMEOUT)
+            .timeout(RELAY_TIMEOUT)
+            .no_proxy()
+            .user_agent(concat!("mycoin/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default()
+    })
+}
+
+/// The peers to relay to: those not banned, but not the one that sent the item.
+fn relay_targets(node: &Node, sender: Option<&str>) -> Vec<String> {
+    node.active_peers()
+        .into_iter()
+        .filter(|url| Some(url.as_str()) != sender)
+        .collect()
+}
+
+/// Pushes a newly accepted block to the peers in the background, once, naming this node in
+/// `X-Mycoin-Peer` so that a peer missing its parent syncs with this node.
+pub fn relay_block(node: &Node, hash: BlockHash, hex: String, sender: Option<String>) {
+    if !node.first_relay(format!("block:{hash}")) {
+        return;
+    }
+    let targets = relay_targets(node, sender.as_deref());
+    if targets.is_empty() {
+        return;
+    }
+    let from = node.self_url().map(str::to_owned);
+    let body = std::sync::Arc::new(SubmitBlockRequest { hex });
+    for url in targets {
+        let body = body.clone();
+        let from = from.clone();
+        tokio::spawn(async move {
+            // The answer is not read: only its status matters, and its size stays unread.
+            let mut request = relay_http().post(format!("{url}/blocks")).json(&*body);
+            if let Some(from) = &from {
+                request = request.header(PEER_HEADER, from);
+            }
+            match request.send().await {
+                Ok(response) => {
+                    tracing::debug!(peer = %url, block = %hash, status = %response.status(), "block relayed");
+                }
+                Err(err) => {
+                    tracing::debug!(peer = %url, block = %hash, error = %err, "block relay failed")
+                }
+            }
+        });
+    }
+}
+
+/// Pushes a newly accepted transaction to the peers in the background, once.
+pub fn relay_transaction(node: &Node, txid: Txid, hex: String, sender: Option<String>) {
+    if !node.first_relay(format!("tx:{txid}")) {
+        return;
+    }
+    let targets = relay_targets(node, sender.as_deref());
+    let body = std::sync::Arc::new(TransactionRequest { hex });
+    for url in targets {
+        let Ok(client) = RestClient::new(url.clone(), RELAY_TIMEOUT) else {
+            continue;
+        };
+        let client = client.with_max_response_bytes(64 * 1024);
+        let body = body.clone();
+        tokio::spawn(async move {
+            let result: Result<serde_json::Value, _> =
+                client.post_json("/transactions", &*body).await;
+            match result {
+                Ok(_) => tracing::debug!(peer = %url, %txid, "transaction relayed"),
+                Err(err) => {
+                    tracing::debug!(peer = %url, %txid, error = %err, "transaction relay refused or failed");
+                }
+            }
+        });
+    }
+}
