@@ -584,3 +584,38 @@ async fn peers_serving_garbage_are_penalised_and_change_nothing() {
     // The honest node still works.
     assert_eq!(honest.mine(&address).await["height"], 2);
 }
+
+/// The book's mycoind.py race: two users mine at once for a while, then stop. Both hold the
+/// same tip, and the coins in both wallets add up to exactly the subsidy of that chain (every
+/// block on it was validated by both nodes, and no coin was created or lost in the race).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_race_ends_on_one_tip_holding_exactly_the_subsidy() {
+    let ports1 = free_ports();
+    let ports2 = free_ports();
+    let user1 = Stack::start("regtest", ports1, &[peer_url(&ports2)]).await;
+    let user2 = Stack::start("regtest", ports2, &[peer_url(&ports1)]).await;
+    for user in [&user1, &user2] {
+        user.post(3, "/miner/start", json!({})).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for user in [&user1, &user2] {
+        let status = user.post(3, "/miner/stop", json!({})).await;
+        assert_eq!(status["running"], false, "{status}");
+    }
+    let chain = converge(&[&user1, &user2]).await;
+    eprintln!("the race ended at height {}", chain.height);
+    assert!(chain.height > 0);
+    // Regtest: 1 coin a block, halved every 150 blocks.
+    let subsidy: u64 = (1..=u64::from(chain.height))
+        .map(|h| 100_000_000u64 >> (h / 150))
+        .sum();
+    let mut total = 0;
+    for user in [&user1, &user2] {
+        let wallet = user.get(2, "/wallet").await;
+        let balance = &wallet["balance"];
+        total += balance["confirmed"].as_u64().unwrap()
+            + balance["immature"].as_u64().unwrap()
+            + balance["pending"].as_u64().unwrap();
+    }
+    assert_eq!(total, subsidy, "height {}", chain.height);
+}
