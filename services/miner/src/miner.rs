@@ -426,3 +426,75 @@ enum Searched {
     Stale,
     Cancelled,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real peer service (regtest, SQLite in `dir`) on a free port; returns its URL.
+    async fn spawn_peer(dir: &tempfile::TempDir) -> String {
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("peer.sqlite").display()
+        );
+        let settings = mycoin_peer::Settings::new(Network::Regtest, "127.0.0.1", 0, url);
+        let peer = mycoin_peer::build(settings).await.unwrap();
+        let base = format!("http://127.0.0.1:{}", peer.port());
+        tokio::spawn(peer.run_until_stopped());
+        base
+    }
+
+    /// The daemon's promise: when the tip changes under a running search, the miner drops its
+    /// work within a fraction of a second. The search here can never succeed (only an all-zero
+    /// hash would meet its target), so only the tip change can end it: a second miner finds a
+    /// block on the same peer, and the first search must end as stale, well within a second.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_running_search_is_dropped_soon_after_the_tip_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let peer = spawn_peer(&dir).await;
+        let settings =
+            Settings::new(Network::Regtest, 0, peer, "http://127.0.0.1:9").with_threads(1);
+        let (miner, rival) = (
+            Miner::new(&settings).unwrap(),
+            Miner::new(&settings).unwrap(),
+        );
+        let address = mycoin_core::Address::new(Network::Regtest, mycoin_core::PubKeyHash([3; 20]));
+
+        let template: BlockTemplate = miner
+            .peer
+            .get_json_with_query(
+                "/blocks/template",
+                &TemplateQuery {
+                    address: address.to_string(),
+                },
+            )
+            .await
+            .unwrap();
+        let block: Block = decode_hex(&template.hex).unwrap();
+        let (cancel, attempts) = (AtomicBool::new(false), Arc::new(AtomicU64::new(0)));
+        let impossible = Target::from_le_bytes([0; 32]);
+        let search =
+            miner.search_on_tip(&block, impossible, template.prev_hash, &cancel, &attempts);
+        let move_tip = async {
+            // Let the search run for a while first.
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            let mined = rival
+                .mine_block(&address.to_string(), &AtomicBool::new(false))
+                .await
+                .unwrap();
+            assert_eq!(mined.status, BlockStatus::NewTip);
+            Instant::now()
+        };
+        let (searched, moved_at) = tokio::join!(search, move_tip);
+        let dropped_after = moved_at.elapsed();
+        assert!(matches!(searched, Ok(Searched::Stale)), "{searched:?}");
+        eprintln!(
+            "search dropped {} ms after the tip changed (tip checked every {} ms), after {} nonces",
+            dropped_after.as_millis(),
+            settings.tip_poll.as_millis(),
+            attempts.load(Ordering::Relaxed)
+        );
+        assert!(dropped_after < Duration::from_secs(1), "{dropped_after:?}");
+        assert!(attempts.load(Ordering::Relaxed) > 0);
+    }
+}

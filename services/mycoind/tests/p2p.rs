@@ -9,7 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mycoin_api::peer::{BlockView, ChainInfo};
-use mycoin_core::{Block, Network};
+use mycoin_core::validation::check_proof_of_work;
+use mycoin_core::{Block, BlockAccepted, Chain, MemoryStore, Network, PubKeyHash};
 use serde_json::{Value, json};
 
 const PEER: usize = 0;
@@ -28,6 +29,8 @@ struct Stack {
     network: &'static str,
     sync_ms: &'static str,
     ports: [u16; 4], // peer, keys, wallet, miner
+    /// More command-line arguments, e.g. `--mine`.
+    extra_args: Vec<&'static str>,
     data_dir: tempfile::TempDir,
     client: reqwest::Client,
     token: String,
@@ -68,11 +71,23 @@ impl Stack {
         ports: [u16; 4],
         peers: &[String],
     ) -> Stack {
+        Stack::start_with(network, sync_ms, ports, peers, Vec::new()).await
+    }
+
+    /// Starts a stack with more command-line arguments.
+    async fn start_with(
+        network: &'static str,
+        sync_ms: &'static str,
+        ports: [u16; 4],
+        peers: &[String],
+        extra_args: Vec<&'static str>,
+    ) -> Stack {
         let mut stack = Stack {
             child: None,
             network,
             sync_ms,
             ports,
+            extra_args,
             data_dir: tempfile::tempdir().unwrap(),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -102,6 +117,7 @@ impl Stack {
             .args(["--wallet-port", &self.ports[2].to_string()])
             .args(["--miner-port", &self.ports[3].to_string()])
             .args(["--sync-interval-ms", self.sync_ms])
+            .args(&self.extra_args)
             .env_remove("MYCOIN_DATABASE_URL")
             .env_remove("MYCOIN_PEERS")
             .env("RUST_LOG", "info")
@@ -417,19 +433,22 @@ async fn a_partition_heals_onto_the_branch_with_more_work() {
     assert_eq!(a_chain.height, 4);
     assert_ne!(a_chain.tip, b.chain().await.tip);
 
-    // Heal: they learn of each other.
+    // Heal, with only A (more work) learning of B: A announces its tip, B cannot place it,
+    // adds A as a peer and syncs with it.
     a.post(PEER, "/peers", json!({ "url": b.peer_url() })).await;
-    b.post(PEER, "/peers", json!({ "url": a.peer_url() })).await;
     let chain = converge(&[&a, &b]).await;
     assert_eq!(chain.tip, a_chain.tip, "the branch with more work won");
     assert_eq!(chain.total_work, a_chain.total_work);
+    wait_peer(&b, &a.peer_url(), |state| state["tip"].is_string()).await;
 
-    // B's payment left the chain but is still valid: back in B's mempool.
+    // B's payment left the chain but is still valid: back in B's mempool, and relayed again
+    // to A, which never saw it.
     let status = b.get(PEER, &format!("/transactions/{txid}")).await;
     assert_eq!(status["status"]["state"], "mempool", "{status}");
     assert!(b.mempool_txids().await.contains(&txid));
-    // B's next block confirms it on the common chain; every balance agrees.
-    b.mine(&b_miner).await;
+    wait_mempool(&a, &txid).await;
+    // A's next block confirms it on the common chain; every balance agrees.
+    a.mine(&a_miner).await;
     let chain = converge(&[&a, &b]).await;
     assert_eq!(chain.height, 5);
     for address in [&payee, &a_miner, &b_miner] {
@@ -592,14 +611,24 @@ async fn peers_serving_garbage_are_penalised_and_change_nothing() {
 async fn the_daemon_race_ends_on_one_tip_holding_exactly_the_subsidy() {
     let ports1 = free_ports();
     let ports2 = free_ports();
-    let user1 = Stack::start("regtest", ports1, &[peer_url(&ports2)]).await;
-    let user2 = Stack::start("regtest", ports2, &[peer_url(&ports1)]).await;
+    let mining = || vec!["--mine"];
+    let user1 = Stack::start_with("regtest", SYNC_MS, ports1, &[peer_url(&ports2)], mining()).await;
+    let user2 = Stack::start_with("regtest", SYNC_MS, ports2, &[peer_url(&ports1)], mining()).await;
+    // Both mine from the start (`mycoind --mine`): wait until each has found blocks.
+    let deadline = Instant::now() + CONVERGE;
     for user in [&user1, &user2] {
-        user.post(3, "/miner/start", json!({})).await;
+        loop {
+            let status = user.get(MINER, "/miner").await;
+            assert_eq!(status["running"], true, "{status}");
+            if status["blocks_found"].as_u64().unwrap() >= 3 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{status}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     for user in [&user1, &user2] {
-        let status = user.post(3, "/miner/stop", json!({})).await;
+        let status = user.post(MINER, "/miner/stop", json!({})).await;
         assert_eq!(status["running"], false, "{status}");
     }
     let chain = converge(&[&user1, &user2]).await;
@@ -611,11 +640,84 @@ async fn the_daemon_race_ends_on_one_tip_holding_exactly_the_subsidy() {
         .sum();
     let mut total = 0;
     for user in [&user1, &user2] {
-        let wallet = user.get(2, "/wallet").await;
+        let wallet = user.get(WALLET, "/wallet").await;
         let balance = &wallet["balance"];
         total += balance["confirmed"].as_u64().unwrap()
             + balance["immature"].as_u64().unwrap()
             + balance["pending"].as_u64().unwrap();
     }
     assert_eq!(total, subsidy, "height {}", chain.height);
+}
+
+/// Mines `count` demo blocks on `chain` (in this process), dated `spacing` seconds apart after
+/// the tip, and returns them. Close dates raise the difficulty of the next blocks; dates
+/// `target_spacing` apart or more keep it at the proof-of-work limit.
+async fn mine_demo_branch(
+    chain: &mut Chain<MemoryStore>,
+    count: usize,
+    spacing: u32,
+) -> Vec<Block> {
+    let params = chain.params().clone();
+    let mut blocks = Vec::new();
+    for i in 0..count {
+        let time = chain.tip().header.time + spacing;
+        let mut block = chain.block_template(PubKeyHash([7; 20]), time, i as u64);
+        while check_proof_of_work(&block, &params).is_err() {
+            block.header.nonce += 1;
+        }
+        let accepted = chain.submit_block(block.clone(), time).await.unwrap();
+        assert!(
+            matches!(accepted, BlockAccepted::NewTip { .. }),
+            "{accepted:?}"
+        );
+        blocks.push(block);
+    }
+    blocks
+}
+
+async fn submit_blocks(stack: &Stack, blocks: &[Block]) {
+    for block in blocks {
+        let hex = hex::encode(mycoin_core::Encode::to_bytes(block));
+        let answer = stack.post(PEER, "/blocks", json!({ "hex": hex })).await;
+        assert_eq!(answer["status"], "new_tip", "{answer}");
+    }
+}
+
+fn work(chain: &ChainInfo) -> u128 {
+    chain.total_work.parse().unwrap()
+}
+
+/// On the demo network, where the difficulty follows the block dates: a short branch of
+/// closely dated (harder) blocks holds more work than a longer branch at the easiest
+/// difficulty. Both nodes end on the short one: most work wins, not most blocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_branch_with_more_work_wins_over_a_longer_one() {
+    let (ports_a, ports_b) = (free_ports(), free_ports());
+    let a = Stack::start("demo", ports_a, &[]).await;
+    let b = Stack::start("demo", ports_b, &[]).await;
+
+    let open = || Chain::open(Network::Demo.params(), MemoryStore::default());
+    let (mut short, mut long) = (open().await.unwrap(), open().await.unwrap());
+    let heavy = mine_demo_branch(&mut short, 4, 1).await;
+    let light = mine_demo_branch(&mut long, 8, 60).await;
+    submit_blocks(&a, &heavy).await;
+    submit_blocks(&b, &light).await;
+    let (a_chain, b_chain) = (a.chain().await, b.chain().await);
+    assert!(a_chain.height < b_chain.height, "{a_chain:?} {b_chain:?}");
+    assert!(work(&a_chain) > work(&b_chain), "{a_chain:?} {b_chain:?}");
+
+    // Heal: B, on the longer branch, learns of A.
+    b.post(PEER, "/peers", json!({ "url": a.peer_url() })).await;
+    let chain = converge(&[&a, &b]).await;
+    assert_eq!(
+        chain.tip, a_chain.tip,
+        "the shorter branch with more work won"
+    );
+    assert_eq!(chain.height, 4);
+    assert_eq!(chain.total_work, a_chain.total_work);
+    // B keeps the longer branch as a side chain, and did not penalise A.
+    let side = b.get(PEER, &format!("/blocks/{}", b_chain.tip)).await;
+    assert_eq!(side["height"], 8, "{side}");
+    assert_eq!(side["in_active_chain"], false, "{side}");
+    assert_eq!(b.peer_state(&a.peer_url()).await["penalty"], 0);
 }

@@ -44,6 +44,17 @@ pub struct PeerArgs {
         value_parser = clap::value_parser!(u64).range(50..=3_600_000)
     )]
     pub sync_interval_ms: u64,
+    /// The URL other peers reach this peer service at, named when it relays blocks and
+    /// transactions (default: `http://` and the bound address, 127.0.0.1 when bound to all
+    /// interfaces). Set it when peers see this node under another name, e.g. in a container
+    /// network: `http://user1-peer:8001`.
+    #[arg(
+        long = "public-url",
+        env = "MYCOIN_PUBLIC_URL",
+        value_name = "URL",
+        value_parser = parse_peer_url
+    )]
+    pub public_url: Option<String>,
 }
 
 /// Default period of the sync task: 2 seconds.
@@ -54,6 +65,7 @@ impl Default for PeerArgs {
         PeerArgs {
             peers: Vec::new(),
             sync_interval_ms: DEFAULT_SYNC_INTERVAL_MS,
+            public_url: None,
         }
     }
 }
@@ -71,6 +83,8 @@ pub struct Settings {
     pub peers: Vec<String>,
     /// How often to compare tips with the peers and sync.
     pub sync_interval: Duration,
+    /// The URL peers reach this node at, when not the bound address.
+    pub public_url: Option<String>,
 }
 
 impl Settings {
@@ -87,6 +101,7 @@ impl Settings {
             database_url: database_url.into(),
             peers: Vec::new(),
             sync_interval: Duration::from_millis(DEFAULT_SYNC_INTERVAL_MS),
+            public_url: None,
         }
     }
 
@@ -100,6 +115,7 @@ impl Settings {
             database_url: common.database_url(),
             peers: dedup(peer.peers.clone()),
             sync_interval: Duration::from_millis(peer.sync_interval_ms),
+            public_url: peer.public_url.clone(),
         })
     }
 }
@@ -195,6 +211,17 @@ mod tests {
             cli.common.database_url(),
             "sqlite:///tmp/x/mycoin.sqlite?mode=rwc"
         );
+    }
+
+    #[test]
+    fn the_public_url_is_a_checked_peer_url() {
+        let cli = parse(&["--public-url", "http://user1-peer:8001/"]);
+        assert_eq!(
+            cli.peer.public_url.as_deref(),
+            Some("http://user1-peer:8001")
+        );
+        assert_eq!(parse(&[]).peer.public_url, None);
+        assert!(Cli::try_parse_from(["mycoin-peer", "--public-url", "user1-peer:8001"]).is_err());
     }
 
     #[test]

@@ -135,6 +135,29 @@ impl Node {
         Ok(views)
     }
 
+    /// Syncs at once with the peer at `url`, which relayed a block whose parent is unknown
+    /// here. A peer not listed is added first: it knows this node while this node did not
+    /// know it (one side of a healed partition, or a node that joined later). Nothing happens
+    /// when it is banned, is this node itself, or the list is full.
+    pub fn sync_with_sender(&self, url: String) {
+        if self.self_url() == Some(url.as_str()) {
+            return;
+        }
+        let now = self.now_secs();
+        let mut book = self.book();
+        if book.contains(&url) {
+            if book.is_banned(&url, now) {
+                return;
+            }
+        } else if book.add(url.clone()).is_ok() {
+            tracing::info!(peer = %url, "a block relayed by an unlisted peer: added it");
+        } else {
+            return;
+        }
+        drop(book);
+        self.request_sync(url);
+    }
+
     /// Records what a peer's `GET /chain` answered.
     pub fn peer_contacted(&self, url: &str, info: &mycoin_api::peer::ChainInfo) {
         let now = self.now_secs();

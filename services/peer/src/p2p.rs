@@ -11,22 +11,26 @@
 //!   ([`crate::peerbook`]).
 //! - Gossip: a block or transaction newly accepted through `POST /blocks` or
 //!   `POST /transactions` is pushed to the peers in the background, once
-//!   ([`Node::first_relay`]), with timeouts.
+//!   ([`Node::first_relay`]), with timeouts. After a reorganisation the mempool is pushed again
+//!   (the losing branch's transactions are back in it). A peer with less work is sent this
+//!   node's tip, once per tip: when it does not list this node, the unknown parent makes it add
+//!   this node and sync with it, so a partition heals even when only one side knows the other.
 //!
 //! The chain lock is never held while waiting on the network.
 
 use std::cmp::Ordering;
-use std::sync::OnceLock;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
 use mycoin_api::peer::{
     BlockView, ChainInfo, MAX_BLOCKS_PER_REQUEST, PEER_HEADER, SubmitBlockRequest, SyncRequest,
-    TransactionRequest,
+    TransactionRequest, encode_hex,
 };
 use mycoin_core::pow::work_to_string;
 use mycoin_core::{BlockAccepted, BlockError, BlockHash, ChainError, Txid};
 use mycoin_web::{ClientError, RestClient};
+use serde::Serialize;
 
 use crate::node::Node;
 use crate::peerbook::{Offence, compare_work};
@@ -159,6 +163,10 @@ pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
                 return SyncOutcome::Refused;
             }
             Some(Ordering::Greater) => {}
+            Some(Ordering::Less) if received == 0 => {
+                announce_tip(node, url, info.tip).await;
+                return SyncOutcome::UpToDate;
+            }
             Some(_) if received == 0 => return SyncOutcome::UpToDate,
             Some(_) => {
                 return SyncOutcome::Synced {
@@ -202,7 +210,17 @@ pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
             let now = node.now();
             let result = node.chain().write().await.submit_block(block, now).await;
             match result {
-                Ok(BlockAccepted::NewTip { .. } | BlockAccepted::SideChain) => {
+                Ok(BlockAccepted::NewTip {
+                    tip, disconnected, ..
+                }) => {
+                    if disconnected > 0 {
+                        relay_mempool_after_reorg(node, tip).await;
+                    }
+                    progress = true;
+                    received += 1;
+                    cursor = Some(hash);
+                }
+                Ok(BlockAccepted::SideChain) => {
                     progress = true;
                     received += 1;
                     cursor = Some(hash);
@@ -242,18 +260,8 @@ pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
     }
 }
 
-fn relay_http() -> &'static reqwest::Client {
-    static HTTP: OnceLock<reqwest::Client> = OnceLock::new();
-    HTTP.get_or_init(|| {
-        reqwest::Client::builder()
-            .connect_timeout(RELAY_TIMEOUT)
-            .timeout(RELAY_TIMEOUT)
-            .no_proxy()
-            .user_agent(concat!("mycoin/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default()
-    })
-}
+/// Largest answer read from a peer a block or transaction was relayed to.
+const MAX_RELAY_ANSWER_BYTES: usize = 64 * 1024;
 
 /// The peers to relay to: those not banned, but not the one that sent the item.
 fn relay_targets(node: &Node, sender: Option<&str>) -> Vec<String> {
@@ -263,61 +271,128 @@ fn relay_targets(node: &Node, sender: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-/// Pushes a newly accepted block to the peers in the background, once, naming this node in
-/// `X-Mycoin-Peer` so that a peer missing its parent syncs with this node.
-pub fn relay_block(node: &Node, hash: BlockHash, hex: String, sender: Option<String>) {
-    if !node.first_relay(format!("block:{hash}")) {
-        return;
-    }
-    let targets = relay_targets(node, sender.as_deref());
-    if targets.is_empty() {
-        return;
-    }
-    let from = node.self_url().map(str::to_owned);
-    let body = std::sync::Arc::new(SubmitBlockRequest { hex });
+/// Posts `body` to `path` of each of `targets` in the background, naming this node in
+/// `X-Mycoin-Peer` (when its URL is known) so that a peer missing a block's parent syncs with
+/// this node. Nothing waits for the answers; only their status is logged.
+fn push<B>(node: &Node, targets: Vec<String>, path: &'static str, what: String, body: B)
+where
+    B: Serialize + Send + Sync + 'static,
+{
+    let body = Arc::new(body);
     for url in targets {
-        let body = body.clone();
-        let from = from.clone();
-        tokio::spawn(async move {
-            // The answer is not read: only its status matters, and its size stays unread.
-            let mut request = relay_http().post(format!("{url}/blocks")).json(&*body);
-            if let Some(from) = &from {
-                request = request.header(PEER_HEADER, from);
+        let client = RestClient::new(url.as_str(), RELAY_TIMEOUT).and_then(|client| {
+            let client = client.with_max_response_bytes(MAX_RELAY_ANSWER_BYTES);
+            match node.self_url() {
+                Some(own) => client.with_header(PEER_HEADER, own),
+                None => Ok(client),
             }
-            match request.send().await {
-                Ok(response) => {
-                    tracing::debug!(peer = %url, block = %hash, status = %response.status(), "block relayed");
-                }
+        });
+        let client = match client {
+            Ok(client) => client,
+            Err(err) => {
+                tracing::warn!(peer = %url, error = %err, "cannot relay to this peer");
+                continue;
+            }
+        };
+        let (body, what) = (body.clone(), what.clone());
+        tokio::spawn(async move {
+            let result: Result<serde_json::Value, _> = client.post_json(path, &*body).await;
+            match result {
+                Ok(_) => tracing::debug!(peer = %url, %what, "relayed"),
                 Err(err) => {
-                    tracing::debug!(peer = %url, block = %hash, error = %err, "block relay failed")
+                    tracing::debug!(peer = %url, %what, error = %err, "relay refused or failed")
                 }
             }
         });
     }
 }
 
+/// Pushes a newly accepted block to the peers in the background, once.
+pub fn relay_block(node: &Node, hash: BlockHash, hex: String, sender: Option<String>) {
+    if node.first_relay(format!("block:{hash}")) {
+        let targets = relay_targets(node, sender.as_deref());
+        push(
+            node,
+            targets,
+            "/blocks",
+            format!("block {hash}"),
+            SubmitBlockRequest { hex },
+        );
+    }
+}
+
 /// Pushes a newly accepted transaction to the peers in the background, once.
 pub fn relay_transaction(node: &Node, txid: Txid, hex: String, sender: Option<String>) {
-    if !node.first_relay(format!("tx:{txid}")) {
+    if node.first_relay(format!("tx:{txid}")) {
+        let targets = relay_targets(node, sender.as_deref());
+        let what = format!("transaction {txid}");
+        push(
+            node,
+            targets,
+            "/transactions",
+            what,
+            TransactionRequest { hex },
+        );
+    }
+}
+
+/// After a reorganisation onto `tip`: pushes the mempool to the peers again. The transactions
+/// of the disconnected blocks are back in it, and peers that saw them confirmed on the losing
+/// branch dropped them when they left it too.
+pub async fn relay_mempool_after_reorg(node: &Node, tip: BlockHash) {
+    let pending: Vec<(Txid, String)> = {
+        let chain = node.chain().read().await;
+        chain
+            .mempool()
+            .iter()
+            .map(|entry| (entry.txid, encode_hex(&entry.tx)))
+            .collect()
+    };
+    if pending.is_empty() {
         return;
     }
-    let targets = relay_targets(node, sender.as_deref());
-    let body = std::sync::Arc::new(TransactionRequest { hex });
-    for url in targets {
-        let Ok(client) = RestClient::new(url.clone(), RELAY_TIMEOUT) else {
-            continue;
-        };
-        let client = client.with_max_response_bytes(64 * 1024);
-        let body = body.clone();
-        tokio::spawn(async move {
-            let result: Result<serde_json::Value, _> =
-                client.post_json("/transactions", &*body).await;
-            match result {
-                Ok(_) => tracing::debug!(peer = %url, %txid, "transaction relayed"),
-                Err(err) => {
-                    tracing::debug!(peer = %url, %txid, error = %err, "transaction relay refused or failed");
-                }
-            }
-        });
+    tracing::info!(%tip, transactions = pending.len(), "reorganised: relaying the mempool again");
+    let targets = relay_targets(node, None);
+    for (txid, hex) in pending {
+        if node.first_relay(format!("tx:{txid}@{tip}")) {
+            let what = format!("transaction {txid}");
+            push(
+                node,
+                targets.clone(),
+                "/transactions",
+                what,
+                TransactionRequest { hex },
+            );
+        }
     }
+}
+
+/// Pushes this node's tip to a peer that claims less work, once per peer and tip. A peer that
+/// does not list this node (one side of a healed partition) would otherwise never look at its
+/// branch: the tip's parent is unknown there, so the peer syncs with the node named in
+/// `X-Mycoin-Peer` — this one.
+async fn announce_tip(node: &Node, url: &str, peer_tip: BlockHash) {
+    if node.self_url().is_none() {
+        return;
+    }
+    let tip = {
+        let chain = node.chain().read().await;
+        let tip = chain.tip().hash;
+        if tip == peer_tip || !node.first_relay(format!("announce:{url}:{tip}")) {
+            return;
+        }
+        match chain.block(&tip).await {
+            Ok(Some(block)) => block,
+            Ok(None) | Err(_) => return,
+        }
+    };
+    let hash = tip.header.block_hash();
+    let hex = encode_hex(&tip);
+    push(
+        node,
+        vec![url.to_owned()],
+        "/blocks",
+        format!("tip {hash}"),
+        SubmitBlockRequest { hex },
+    );
 }

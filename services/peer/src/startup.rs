@@ -41,6 +41,10 @@ impl Application {
                     redact_url(&settings.database_url)
                 ))
             })?;
+        if let Some(url) = settings.public_url {
+            // Set first: `with_node` then keeps it instead of the bound address.
+            node.set_self_url(url);
+        }
         let mut app = Self::with_node(settings.server, node)?;
         app.sync_interval = settings.sync_interval;
         Ok(app)
@@ -68,6 +72,7 @@ impl Application {
         } else {
             format!("http://{host}:{}", address.port())
         };
+        // Unless a public URL was set already.
         node.set_self_url(self_url);
         Ok(Application {
             server,

@@ -590,6 +590,40 @@ async fn side_chains_and_orphans_are_reported() {
     .await;
 }
 
+/// A block whose parent is unknown, relayed by a node this one does not list: the sender
+/// (named in `X-Mycoin-Peer`) becomes a peer, to sync the block's ancestors from. A header that
+/// is no peer URL, or names this node itself, adds nothing.
+#[tokio::test]
+async fn the_unlisted_sender_of_an_orphan_becomes_a_peer() {
+    let app = spawn_app().await;
+    app.mine(&address(0)).await;
+    let mut orphan = app.solved_block(&address(0)).await;
+    orphan.header.prev_hash = BlockHash([0x42; 32]);
+    solve(&mut orphan);
+    let relay = |sender: &str| {
+        app.http
+            .post(app.url("/blocks"))
+            .header("X-Mycoin-Peer", sender)
+            .json(&json!({ "hex": encode_hex(&orphan) }))
+            .send()
+    };
+    let own = app.url("");
+    for sender in ["not a url", "ftp://127.0.0.1:9", own.trim_end_matches('/')] {
+        let answer: SubmitBlockResponse = ok(relay(sender).await.unwrap()).await;
+        assert_eq!(answer.status, BlockStatus::Orphan);
+    }
+    let peers: Vec<PeerView> = app.get_ok("/peers").await;
+    assert!(peers.is_empty(), "{peers:?}");
+
+    let sender = "http://127.0.0.1:9";
+    let answer: SubmitBlockResponse = ok(relay(sender).await.unwrap()).await;
+    assert_eq!(answer.status, BlockStatus::Orphan);
+    let peers: Vec<PeerView> = app.get_ok("/peers").await;
+    assert_eq!(peers.len(), 1, "{peers:?}");
+    assert_eq!(peers[0].url, sender);
+    assert_eq!(peers[0].penalty, 0, "an unreachable peer is not penalised");
+}
+
 #[tokio::test]
 async fn verify_reports_each_input() {
     let (app, coin) = funded_app().await;

@@ -39,6 +39,7 @@ pub struct RestClient {
     timeout: Duration,
     token: Option<ApiToken>,
     max_response_bytes: usize,
+    headers: reqwest::header::HeaderMap,
 }
 
 /// Why a call to another service failed.
@@ -49,6 +50,14 @@ pub enum ClientError {
     InvalidUrl {
         /// The URL given.
         url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A header given to [`RestClient::with_header`] that HTTP cannot carry.
+    #[error("invalid header {name:?}: {reason}")]
+    InvalidHeader {
+        /// The header's name.
+        name: String,
         /// What is wrong with it.
         reason: String,
     },
@@ -149,7 +158,9 @@ impl From<ClientError> for ApiError {
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
                 ApiError::from_body(status, body)
             }
-            ClientError::InvalidUrl { .. } => ApiError::internal(err),
+            ClientError::InvalidUrl { .. } | ClientError::InvalidHeader { .. } => {
+                ApiError::internal(err)
+            }
             ClientError::Status { ref url, .. }
             | ClientError::TooLarge { ref url, .. }
             | ClientError::BadBody { ref url, .. } => {
@@ -207,6 +218,7 @@ impl RestClient {
             timeout,
             token: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            headers: reqwest::header::HeaderMap::new(),
         })
     }
 
@@ -220,6 +232,21 @@ impl RestClient {
     pub fn with_max_response_bytes(mut self, limit: usize) -> Self {
         self.max_response_bytes = limit;
         self
+    }
+
+    /// The same client, sending the header `name: value` with every request (e.g. a peer
+    /// naming itself when it relays). A name or value HTTP cannot carry is refused.
+    pub fn with_header(mut self, name: &str, value: &str) -> Result<Self, ClientError> {
+        let invalid = |reason: String| ClientError::InvalidHeader {
+            name: name.to_owned(),
+            reason,
+        };
+        let header = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|err| invalid(err.to_string()))?;
+        let value = reqwest::header::HeaderValue::from_str(value)
+            .map_err(|err| invalid(err.to_string()))?;
+        self.headers.insert(header, value);
+        Ok(self)
     }
 
     /// The base URL, without a trailing `/`.
@@ -272,6 +299,9 @@ impl RestClient {
     ) -> Result<T, ClientError> {
         if let Some(token) = &self.token {
             request = request.bearer_auth(token.expose_secret());
+        }
+        if !self.headers.is_empty() {
+            request = request.headers(self.headers.clone());
         }
         let response = request
             .send()
@@ -354,6 +384,21 @@ mod tests {
                     Err(ClientError::InvalidUrl { .. })
                 ),
                 "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn headers_http_cannot_carry_are_refused() {
+        let client = || RestClient::new("http://127.0.0.1:8001", DEFAULT_TIMEOUT).unwrap();
+        assert!(client().with_header("X-Mycoin-Peer", "http://h:1").is_ok());
+        for (name, value) in [("X Bad", "v"), ("", "v"), ("X-Ok", "line\nbreak")] {
+            assert!(
+                matches!(
+                    client().with_header(name, value),
+                    Err(ClientError::InvalidHeader { .. })
+                ),
+                "{name:?}: {value:?}"
             );
         }
     }

@@ -200,7 +200,8 @@ pub async fn sync_blocks(
 /// Submits a solved block (from the miner or a peer). It is validated in full; the chain
 /// reorganises onto it when its chain has the most work. A new block (new tip or side chain)
 /// is relayed to the peers in the background. A peer relaying sets `X-Mycoin-Peer` to its own
-/// URL: when the block's parent is unknown, the node syncs with that peer (if it knows it).
+/// URL: when the block's parent is unknown, the node syncs with that peer, adding it to its
+/// peers when it is not listed (unless it is banned or the list is full).
 #[utoipa::path(
     post,
     path = "/blocks",
@@ -225,6 +226,12 @@ pub async fn submit_block(
     let now = node.now();
     let mut chain = node.chain().write().await;
     let accepted = chain.submit_block(block, now).await.map_err(chain_error)?;
+    let reorganised = match accepted {
+        BlockAccepted::NewTip {
+            tip, disconnected, ..
+        } if disconnected > 0 => Some(tip),
+        _ => None,
+    };
     let (status, height) = match accepted {
         BlockAccepted::NewTip { height, .. } => (BlockStatus::NewTip, Some(height)),
         BlockAccepted::SideChain => (BlockStatus::SideChain, None),
@@ -242,13 +249,16 @@ pub async fn submit_block(
             p2p::relay_block(&node, hash, body.hex, sender);
         }
         BlockStatus::Orphan => {
-            // Fetch the missing ancestors from the peer that sent it, when it is one we know.
-            if let Some(sender) = sender.filter(|url| node.is_usable_peer(url)) {
+            // Fetch the missing ancestors from the peer that sent it.
+            if let Some(sender) = sender {
                 tracing::info!(%hash, peer = %sender, "orphan block: syncing with its sender");
-                node.request_sync(sender);
+                node.sync_with_sender(sender);
             }
         }
         BlockStatus::Duplicate => {}
+    }
+    if let Some(tip) = reorganised {
+        p2p::relay_mempool_after_reorg(&node, tip).await;
     }
     Ok(web::Json(SubmitBlockResponse {
         hash,
