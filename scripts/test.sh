@@ -44,3 +44,12 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --workspace
+
+# The two-user stacks of docker-compose.yml on a real Docker engine (builds the image offline).
+if docker info >/dev/null 2>&1; then
+  echo "== docker compose test"
+  # The binaries `cargo test` just built go into the image: no second (release) build.
+  MYCOIN_IMAGE_PROFILE=test scripts/compose-test.sh
+else
+  echo "== docker compose test skipped: no Docker engine answers"
+fi
