@@ -6,7 +6,7 @@ use std::str::FromStr;
 use ruint::aliases::U256;
 
 use crate::address::PubKeyHash;
-use crate::amount::{Amount, COIN};
+use crate::amount::Amount;
 use crate::block::{Block, Header};
 use crate::hash::{BlockHash, MerkleRoot};
 use crate::pow::{CompactTarget, scale_target};
@@ -203,7 +203,7 @@ impl Params {
     /// next target is A · T / (n·spacing), capped at the limit. The mean (not the last target)
     /// keeps the adjustment from compounding block after block.
     pub fn next_bits(&self, window: &[(u32, CompactTarget)]) -> CompactTarget {
-        let Some(&(_, parent_bits)) = window.last() else {
+        let Some(&(parent_time, parent_bits)) = window.last() else {
             return self.pow_limit;
         };
         if !self.retarget || window.len() < 2 {
@@ -216,7 +216,7 @@ impl Params {
         let n = (window.len() - 1) as u64;
         let expected = n * u64::from(self.target_spacing);
         let first = i64::from(window[0].0);
-        let last = i64::from(parent_bits_time(window));
+        let last = i64::from(parent_time);
         let actual = (last - first).clamp((expected / 4) as i64, (expected * 4) as i64) as u64;
         let limit = self.pow_limit_target();
         let mean = window[1..]
@@ -227,16 +227,10 @@ impl Params {
     }
 }
 
-fn parent_bits_time(window: &[(u32, CompactTarget)]) -> u32 {
-    window.last().map(|(time, _)| *time).unwrap_or_default()
-}
-
-/// Base units in one coin, re-exported for readers of the parameters.
-pub const UNITS_PER_COIN: u64 = COIN;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::amount::COIN;
 
     #[test]
     fn the_subsidy_halves_every_interval_and_ends() {
