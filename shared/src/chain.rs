@@ -12,12 +12,13 @@ use crate::hash::{BlockHash, Txid};
 use crate::mempool::Mempool;
 use crate::network::Params;
 use crate::pow::work_for_target;
+use crate::sigcache::SigCache;
 use crate::store::{BlockEntry, ChainStore, ChainUpdate, StoreError};
 use crate::transaction::{OutPoint, Transaction, TxIn, TxOut};
 use crate::utxo::{Coin, UtxoOverlay};
 use crate::validation::{
-    self, BlockError, HeaderContext, TxError, check_block, check_transaction, check_tx_inputs,
-    connect_block, contextual_check_block, disconnect_block,
+    self, BlockError, HeaderContext, SignatureChecks, TxError, check_block, check_transaction,
+    check_tx_inputs, connect_block, contextual_check_block, disconnect_block,
 };
 
 /// Why a block was not taken.
@@ -106,6 +107,9 @@ pub struct Chain<S> {
     invalid: HashSet<BlockHash>,
     orphans: OrphanPool,
     mempool: Mempool,
+    /// Signatures verified when their transaction entered the mempool, so that its block does
+    /// not verify them again.
+    sigcache: SigCache,
     /// Order in which blocks entered the tree: among leaves of equal work, the first seen wins.
     arrival: HashMap<BlockHash, u64>,
 }
@@ -131,6 +135,7 @@ impl<S: ChainStore> Chain<S> {
                 capacity: MAX_ORPHANS,
             },
             mempool: Mempool::default(),
+            sigcache: SigCache::default(),
             arrival: HashMap::new(),
         };
         let mut entries = snapshot.entries;
@@ -215,6 +220,16 @@ impl<S: ChainStore> Chain<S> {
 
     pub fn mempool(&self) -> &Mempool {
         &self.mempool
+    }
+
+    pub fn sigcache(&self) -> &SigCache {
+        &self.sigcache
+    }
+
+    /// Replaces the signature cache (another capacity, or cold statistics). What the old one
+    /// held is forgotten: signatures are then verified again, nothing else changes.
+    pub fn set_sigcache(&mut self, cache: SigCache) {
+        self.sigcache = cache;
     }
 
     pub fn utxos(&self) -> &HashMap<OutPoint, Coin> {
@@ -576,7 +591,8 @@ impl<S: ChainStore> Chain<S> {
                         .ok_or_else(|| missing("block", &entry.hash))?
                 }
             };
-            match connect_block(&block, entry.height, &mut overlay, &self.params) {
+            let signatures = SignatureChecks::new(&self.sigcache);
+            match connect_block(&block, entry.height, &mut overlay, &self.params, signatures) {
                 Ok(undo) => connected.push((entry.hash, entry.height, undo)),
                 Err(e) => return Ok(Err((entry.hash, e))),
             }
@@ -599,6 +615,11 @@ impl<S: ChainStore> Chain<S> {
         self.active.truncate(fork_height as usize + 1);
         self.active
             .extend(update.connected.iter().map(|(h, _, _)| *h));
+        // Confirmed signatures are not checked again; a transaction that a reorganisation
+        // returns to the mempool is checked, and cached, anew.
+        for tx in connected_blocks.iter().flat_map(|b| &b.transactions) {
+            self.sigcache.remove_transaction(tx);
+        }
         self.update_mempool(&disconnected_blocks, &connected_blocks);
         Ok(Ok(disconnected_blocks.len()))
     }
@@ -647,7 +668,13 @@ impl<S: ChainStore> Chain<S> {
                 });
             }
         }
-        check_tx_inputs(tx, self.height() + 1, &self.utxos, &self.params)
+        check_tx_inputs(
+            tx,
+            self.height() + 1,
+            &self.utxos,
+            &self.params,
+            &self.sigcache,
+        )
     }
 
     /// The book's verify.py: whether `tx` is valid against the active chain now, whether or not
@@ -656,7 +683,13 @@ impl<S: ChainStore> Chain<S> {
         match self.mempool.get(&tx.txid()) {
             Some(pending) if pending.tx == *tx => {
                 check_transaction(tx, &self.params)?;
-                check_tx_inputs(tx, self.height() + 1, &self.utxos, &self.params)
+                check_tx_inputs(
+                    tx,
+                    self.height() + 1,
+                    &self.utxos,
+                    &self.params,
+                    &self.sigcache,
+                )
             }
             _ => self.check_transaction(tx),
         }
@@ -696,9 +729,10 @@ impl<S: ChainStore> Chain<S> {
         coin.is_mature_at(self.height() + 1, self.params.coinbase_maturity)
     }
 
-    /// Validates a transaction and adds it to the mempool.
+    /// Validates a transaction and adds it to the mempool, caching its signatures for its block.
     pub fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, TxError> {
         let fee = self.check_transaction(&tx)?;
+        self.sigcache.insert_transaction(&tx);
         Ok(self.mempool.insert(tx, fee))
     }
 

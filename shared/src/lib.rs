@@ -2,9 +2,9 @@
 //!
 //! The modules follow one direction of dependency: the canonical [`encoding`]; the types built
 //! on it ([`amount`], [`hash`], [`keys`], [`address`], [`transaction`], [`block`]); proof of work
-//! and the [`network`] parameters; the consensus checks in [`validation`]; the chain state
-//! ([`utxo`], [`mempool`], [`chain`]); and the [`store`] that persists it. Nothing here knows
-//! about HTTP.
+//! and the [`network`] parameters; the [`sigcache`] of signatures already verified; the
+//! consensus checks in [`validation`]; the chain state ([`utxo`], [`mempool`], [`chain`]); and
+//! the [`store`] that persists it. Nothing here knows about HTTP.
 
 pub mod address;
 pub mod amount;
@@ -27,6 +27,7 @@ pub use pow::CompactTarget;
 pub use transaction::{OutPoint, Transaction, TxIn, TxOut};
 pub mod chain;
 pub mod mempool;
+pub mod sigcache;
 pub mod store;
 pub mod utxo;
 pub mod validation;

@@ -4,12 +4,15 @@
 
 use std::collections::{HashMap, HashSet};
 
+use rayon::prelude::*;
+
 use crate::amount::Amount;
 use crate::block::Block;
 use crate::hash::{BlockHash, MerkleRoot, Txid};
-use crate::keys::KeyError;
+use crate::keys::{KeyError, PublicKey, Signature};
 use crate::network::Params;
 use crate::pow::{BitsError, CompactTarget, hash_to_u256};
+use crate::sigcache::{SigCache, SigKey};
 use crate::transaction::{OutPoint, Transaction, TxIn};
 use crate::utxo::{BlockUndo, Coin, UtxoOverlay, UtxoView};
 
@@ -258,17 +261,38 @@ pub fn check_transaction(tx: &Transaction, params: &Params) -> Result<(), TxErro
 /// Rules against the unspent outputs, for a transaction to be included at `spend_height`:
 /// every input spends an unspent output, a coinbase output only once mature, with the key the
 /// output pays to and a valid low-S signature over the txid; inputs cover outputs. Returns the
-/// fee. Expects [`check_transaction`] to have passed, and `tx` not to be a coinbase.
+/// fee. A signature found in `cache` is not verified again. Expects [`check_transaction`] to
+/// have passed, and `tx` not to be a coinbase.
 pub fn check_tx_inputs(
     tx: &Transaction,
     spend_height: u32,
     view: &impl UtxoView,
     params: &Params,
+    cache: &SigCache,
+) -> Result<Amount, TxError> {
+    check_tx_inputs_with(tx, spend_height, view, params, |check| {
+        if cache.contains(&check.cache_key(cache)) {
+            Ok(())
+        } else {
+            check.verify()
+        }
+    })
+}
+
+/// [`check_tx_inputs`] with the signature rule left to `check_signature`, called for each input
+/// once the input's other rules have passed, in input order.
+fn check_tx_inputs_with<'a>(
+    tx: &'a Transaction,
+    spend_height: u32,
+    view: &impl UtxoView,
+    params: &Params,
+    mut check_signature: impl FnMut(SignatureCheck<'a>) -> Result<(), TxError>,
 ) -> Result<Amount, TxError> {
     let txid = tx.txid();
     let mut total = Amount::ZERO;
     for (index, input) in tx.inputs.iter().enumerate() {
-        let coin = check_input(input, index, &txid, view, spend_height, params)?;
+        let (coin, signature) = check_spend(input, index, txid, view, spend_height, params)?;
+        check_signature(signature)?;
         total = total
             .checked_add(coin.output.amount)
             .ok_or(TxError::InputsOverflow)?;
@@ -294,6 +318,21 @@ pub fn check_input(
     spend_height: u32,
     params: &Params,
 ) -> Result<Coin, TxError> {
+    let (coin, signature) = check_spend(input, index, *txid, view, spend_height, params)?;
+    signature.verify()?;
+    Ok(coin)
+}
+
+/// The rules of [`check_input`] but the signature, which is returned to be checked: it is the
+/// expensive one, and the only one that may be cached or run on another thread.
+fn check_spend<'a>(
+    input: &'a TxIn,
+    index: usize,
+    txid: Txid,
+    view: &impl UtxoView,
+    spend_height: u32,
+    params: &Params,
+) -> Result<(Coin, SignatureCheck<'a>), TxError> {
     let TxIn::Spend {
         prevout,
         public_key,
@@ -317,15 +356,47 @@ pub fn check_input(
     if public_key.pubkey_hash() != coin.output.pubkey_hash {
         return Err(TxError::WrongKey { index });
     }
-    public_key.verify(&txid.0, signature).map_err(|e| match e {
-        KeyError::NotCompressed | KeyError::NotOnCurve => {
-            TxError::MalformedPublicKey { index, reason: e }
-        }
-        KeyError::HighS => TxError::HighS { index },
-        KeyError::MalformedSignature => TxError::MalformedSignature { index },
-        _ => TxError::BadSignature { index },
-    })?;
-    Ok(coin)
+    let check = SignatureCheck {
+        index,
+        txid,
+        public_key,
+        signature,
+    };
+    Ok((coin, check))
+}
+
+/// The signature rule of one input, apart from the input's other rules: what it depends on is
+/// only these bytes, never chain state, so it can be cached and run on any thread.
+#[derive(Debug, Clone, Copy)]
+pub struct SignatureCheck<'a> {
+    /// The input's position in its transaction, for the error.
+    pub index: usize,
+    /// What every input signs.
+    pub txid: Txid,
+    pub public_key: &'a PublicKey,
+    pub signature: &'a Signature,
+}
+
+impl SignatureCheck<'_> {
+    /// The rule: a well-formed key, and a low-S signature over the txid that verifies under it.
+    pub fn verify(&self) -> Result<(), TxError> {
+        let index = self.index;
+        self.public_key
+            .verify(&self.txid.0, self.signature)
+            .map_err(|e| match e {
+                KeyError::NotCompressed | KeyError::NotOnCurve => {
+                    TxError::MalformedPublicKey { index, reason: e }
+                }
+                KeyError::HighS => TxError::HighS { index },
+                KeyError::MalformedSignature => TxError::MalformedSignature { index },
+                _ => TxError::BadSignature { index },
+            })
+    }
+
+    /// This signature's key in `cache`.
+    pub fn cache_key(&self, cache: &SigCache) -> SigKey {
+        cache.key(&self.txid, self.public_key, self.signature)
+    }
 }
 
 /// The proof of work a header carries on its own: usable bits, no easier than the network's
@@ -457,14 +528,85 @@ pub fn contextual_check_block(
     }
 }
 
+/// From how many signatures left to verify (not found in the cache) [`connect_block`] spreads
+/// them over the cores. Below it, waking the other threads costs more than it saves.
+pub const PARALLEL_FROM: usize = 16;
+
+/// How [`connect_block`] checks signatures: one found in `cache` is not verified again, and when
+/// at least `parallel_from` are left to verify they are verified across the cores.
+#[derive(Debug, Clone, Copy)]
+pub struct SignatureChecks<'a> {
+    pub cache: &'a SigCache,
+    pub parallel_from: usize,
+}
+
+impl<'a> SignatureChecks<'a> {
+    /// Checks with `cache`, in parallel from [`PARALLEL_FROM`] signatures on.
+    pub fn new(cache: &'a SigCache) -> Self {
+        SignatureChecks {
+            cache,
+            parallel_from: PARALLEL_FROM,
+        }
+    }
+
+    /// The first failing signature in block order (transaction, then input), as a block error.
+    fn first_failure(&self, pending: &[(usize, SignatureCheck<'_>)]) -> Option<BlockError> {
+        let failure = |(index, check): &(usize, SignatureCheck<'_>)| {
+            check.verify().err().map(|error| BlockError::Transaction {
+                index: *index,
+                error,
+            })
+        };
+        if pending.len() >= self.parallel_from {
+            // `find_map_first` returns the lowest position that fails, whatever thread found
+            // it first: the verdict does not depend on scheduling.
+            pending.par_iter().find_map_first(failure)
+        } else {
+            pending.iter().find_map(failure)
+        }
+    }
+}
+
 /// Connects a block checked by [`check_block`] at `height` onto `view`: every transaction's
 /// inputs against the outputs before it, and a coinbase paying at most reward plus fees.
 /// Returns the undo data. On error `view` may hold part of the block: drop it.
+///
+/// The outputs must be looked up and spent in block order (a transaction may spend an earlier
+/// one's outputs), but signatures depend on nothing else: the ordered pass leaves each one it
+/// does not find in the cache for later, and they are then verified together. Every signature
+/// left for later precedes the point where the pass stopped, so the lowest one that fails, else
+/// the pass's own error, is exactly the error that checking everything in order would meet
+/// first.
 pub fn connect_block(
     block: &Block,
     height: u32,
     view: &mut UtxoOverlay<'_>,
     params: &Params,
+    signatures: SignatureChecks<'_>,
+) -> Result<BlockUndo, BlockError> {
+    let mut pending = Vec::new();
+    let connected = connect_block_deferring(block, height, view, params, |index, check| {
+        if !signatures
+            .cache
+            .contains(&check.cache_key(signatures.cache))
+        {
+            pending.push((index, check));
+        }
+    });
+    match signatures.first_failure(&pending) {
+        Some(error) => Err(error),
+        None => connected,
+    }
+}
+
+/// [`connect_block`]'s ordered pass: every rule but the signatures, which go to `defer` with
+/// their transaction's position.
+fn connect_block_deferring<'a>(
+    block: &'a Block,
+    height: u32,
+    view: &mut UtxoOverlay<'_>,
+    params: &Params,
+    mut defer: impl FnMut(usize, SignatureCheck<'a>),
 ) -> Result<BlockUndo, BlockError> {
     let positions: HashMap<Txid, usize> = block
         .transactions
@@ -483,8 +625,11 @@ pub fn connect_block(
                 return Err(BlockError::SpendsLaterOutput { index, prevout });
             }
         }
-        let fee = check_tx_inputs(tx, height, view, params)
-            .map_err(|error| BlockError::Transaction { index, error })?;
+        let fee = check_tx_inputs_with(tx, height, view, params, |check| {
+            defer(index, check);
+            Ok(())
+        })
+        .map_err(|error| BlockError::Transaction { index, error })?;
         fees = fees.checked_add(fee).ok_or(BlockError::FeesOverflow)?;
         for input in &tx.inputs {
             let coin = view
