@@ -11,6 +11,7 @@
 //! | [`routes`] | the handlers |
 //! | [`miner`] | template → search → submit, background mining |
 //! | [`search`] | the multi-threaded nonce search, no HTTP |
+//! | `sha_ni` | the search's hashing with the x86-64 SHA extensions (x86-64 only) |
 //! | [`error`] | errors as HTTP answers |
 //!
 //! ```no_run
@@ -34,6 +35,8 @@ pub mod error;
 pub mod miner;
 pub mod routes;
 pub mod search;
+#[cfg(target_arch = "x86_64")]
+pub mod sha_ni;
 pub mod startup;
 
 pub use configuration::{Cli, Settings};

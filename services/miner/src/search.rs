@@ -6,7 +6,15 @@
 //! header bytes with the padding, and the 32-byte digest with its padding.
 //!
 //! The hash is read as a little-endian 256-bit number and must be at most the target, exactly
-//! as `mycoin_core::validation::check_proof_of_work` checks it.
+//! as `mycoin_core::validation::check_proof_of_work` checks it. Its most significant 32-bit word
+//! ([`Target::top_word`]) rejects almost every nonce; the full comparison is made only for the
+//! others ([`Hasher::find`]).
+//!
+//! Two [`Backend`]s hash: [`Backend::Portable`] (any CPU: [`Midstate::hash`], the `sha2`
+//! crate's compression twice per nonce) and [`Backend::ShaNi`] (x86-64 with the SHA
+//! extensions, detected at run time: `crate::sha_ni`, several nonces interleaved per thread,
+//! only the work that depends on the nonce). [`search`] takes the fastest this CPU has;
+//! [`search_with`] takes one explicitly (tests and benchmarks compare them).
 //!
 //! [`search`] splits a nonce range into one disjoint part per thread ([`split_range`]), runs
 //! the threads with [`std::thread::scope`], and stops them all as soon as one finds a nonce,
@@ -27,7 +35,7 @@ pub const NONCE_SPACE: Range<u64> = 0..(1u64 << 32);
 pub const BATCH: u64 = 4096;
 
 /// SHA-256's initial state (FIPS 180-4, 5.3.3).
-const SHA256_INIT: [u32; 8] = [
+pub(crate) const SHA256_INIT: [u32; 8] = [
     0x6a09_e667,
     0xbb67_ae85,
     0x3c6e_f372,
@@ -74,6 +82,130 @@ impl Target {
             }
         }
         true
+    }
+
+    /// The target's most significant 32 bits (bytes 28..32, little-endian): a hash whose own
+    /// top word (read the same way) is larger does not meet the target.
+    #[inline]
+    pub fn top_word(&self) -> u32 {
+        u32::from_le_bytes([self.0[28], self.0[29], self.0[30], self.0[31]])
+    }
+}
+
+/// The most significant 32 bits of `hash` read as a little-endian number (see
+/// [`Target::top_word`]).
+#[inline]
+fn top_word(hash: &[u8; 32]) -> u32 {
+    u32::from_le_bytes([hash[28], hash[29], hash[30], hash[31]])
+}
+
+/// How the search hashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Any CPU: [`Midstate::hash`], the `sha2` crate's compression twice per nonce.
+    Portable,
+    /// x86-64 SHA extensions (`crate::sha_ni`): several nonces interleaved per thread, the
+    /// nonce-independent work done once per header, the last rounds left out.
+    ShaNi,
+}
+
+impl Backend {
+    /// The fastest backend this CPU runs (checked at run time).
+    pub fn detect() -> Backend {
+        if Backend::ShaNi.is_available() {
+            Backend::ShaNi
+        } else {
+            Backend::Portable
+        }
+    }
+
+    /// Whether this CPU runs the backend.
+    pub fn is_available(self) -> bool {
+        match self {
+            Backend::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Backend::ShaNi => crate::sha_ni::is_available(),
+            #[cfg(not(target_arch = "x86_64"))]
+            Backend::ShaNi => false,
+        }
+    }
+}
+
+/// A header prepared for hashing any nonce with one [`Backend`].
+#[derive(Debug, Clone)]
+pub struct Hasher(HasherImpl);
+
+#[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per search, made once and shared by reference"
+)]
+enum HasherImpl {
+    Portable(Midstate),
+    #[cfg(target_arch = "x86_64")]
+    ShaNi(crate::sha_ni::ShaNi),
+}
+
+impl Hasher {
+    /// Prepares `header` (its nonce is ignored) for `backend`, or for [`Backend::Portable`]
+    /// when this CPU cannot run `backend`.
+    pub fn new(header: &Header, backend: Backend) -> Hasher {
+        match backend {
+            Backend::Portable => Hasher(HasherImpl::Portable(Midstate::new(header))),
+            #[cfg(target_arch = "x86_64")]
+            Backend::ShaNi => match crate::sha_ni::ShaNi::new(header) {
+                Some(sha_ni) => Hasher(HasherImpl::ShaNi(sha_ni)),
+                None => Hasher::new(header, Backend::Portable),
+            },
+            #[cfg(not(target_arch = "x86_64"))]
+            Backend::ShaNi => Hasher::new(header, Backend::Portable),
+        }
+    }
+
+    /// The backend actually used.
+    pub fn backend(&self) -> Backend {
+        match self.0 {
+            HasherImpl::Portable(_) => Backend::Portable,
+            #[cfg(target_arch = "x86_64")]
+            HasherImpl::ShaNi(_) => Backend::ShaNi,
+        }
+    }
+
+    /// `sha256d` of the header with `nonce`, in internal byte order (as [`BlockHash`] holds it).
+    pub fn hash(&self, nonce: u32) -> [u8; 32] {
+        match &self.0 {
+            HasherImpl::Portable(midstate) => midstate.hash(nonce),
+            #[cfg(target_arch = "x86_64")]
+            HasherImpl::ShaNi(sha_ni) => sha_ni.hash(nonce),
+        }
+    }
+
+    /// The first nonce of `nonces` (clamped to [`NONCE_SPACE`]) whose hash's most significant
+    /// word is at most `target`'s: a superset of the nonces that meet `target`.
+    pub fn first_candidate(&self, nonces: Range<u64>, target: Target) -> Option<u32> {
+        let limit = target.top_word();
+        match &self.0 {
+            HasherImpl::Portable(midstate) => (nonces.start..nonces.end.min(NONCE_SPACE.end))
+                // In range: below 2^32.
+                .map(|nonce| nonce as u32)
+                .find(|&nonce| top_word(&midstate.hash(nonce)) <= limit),
+            #[cfg(target_arch = "x86_64")]
+            HasherImpl::ShaNi(sha_ni) => sha_ni.scan(nonces, limit),
+        }
+    }
+
+    /// The first nonce of `nonces` (clamped to [`NONCE_SPACE`]) whose hash meets `target`,
+    /// with that hash.
+    pub fn find(&self, nonces: Range<u64>, target: Target) -> Option<(u32, [u8; 32])> {
+        let mut from = nonces.start;
+        while let Some(nonce) = self.first_candidate(from..nonces.end, target) {
+            let hash = self.hash(nonce);
+            if target.is_met_by(&hash) {
+                return Some((nonce, hash));
+            }
+            from = u64::from(nonce) + 1;
+        }
+        None
     }
 }
 
@@ -166,6 +298,8 @@ pub fn split_range(range: Range<u64>, parts: usize) -> Vec<Range<u64>> {
 /// every counter of `counters` (e.g. the job's and the service's totals) after each [`BATCH`].
 /// Raising `stop` ends the search within a batch.
 ///
+/// Hashes with the fastest [`Backend`] this CPU has ([`Backend::detect`]).
+///
 /// Blocks the calling thread: from async code, run it with `spawn_blocking`.
 pub fn search(
     header: &Header,
@@ -175,8 +309,29 @@ pub fn search(
     stop: &AtomicBool,
     counters: &[&AtomicU64],
 ) -> Outcome {
+    search_with(
+        Backend::detect(),
+        header,
+        target,
+        range,
+        threads,
+        stop,
+        counters,
+    )
+}
+
+/// [`search`] with `backend` (or [`Backend::Portable`] if this CPU cannot run it).
+pub fn search_with(
+    backend: Backend,
+    header: &Header,
+    target: Target,
+    range: Range<u64>,
+    threads: usize,
+    stop: &AtomicBool,
+    counters: &[&AtomicU64],
+) -> Outcome {
     let range = range.start.min(NONCE_SPACE.end)..range.end.min(NONCE_SPACE.end);
-    let midstate = Midstate::new(header);
+    let hasher = Hasher::new(header, backend);
     let found: Mutex<Option<(u32, [u8; 32])>> = Mutex::new(None);
     let done = AtomicBool::new(false);
     let parts = split_range(range, threads);
@@ -185,9 +340,8 @@ pub fn search(
         let workers: Vec<_> = parts
             .into_iter()
             .map(|part| {
-                let (midstate, found, done) = (&midstate, &found, &done);
-                scope
-                    .spawn(move || search_part(midstate, target, part, stop, done, found, counters))
+                let (hasher, found, done) = (&hasher, &found, &done);
+                scope.spawn(move || search_part(hasher, target, part, stop, done, found, counters))
             })
             .collect();
         // Join every thread before looking at the results.
@@ -213,7 +367,7 @@ pub fn search(
 
 /// One thread's share: returns whether it went through its whole part without being stopped.
 fn search_part(
-    midstate: &Midstate,
+    hasher: &Hasher,
     target: Target,
     part: Range<u64>,
     stop: &AtomicBool,
@@ -227,22 +381,17 @@ fn search_part(
             return false;
         }
         let end = (start + BATCH).min(part.end);
-        for nonce in start..end {
-            // Nonces stay below 2^32: `search` clamps the range.
-            let nonce = nonce as u32;
-            let hash = midstate.hash(nonce);
-            if target.is_met_by(&hash) {
-                let hashed = u64::from(nonce) - start + 1;
-                for counter in counters {
-                    counter.fetch_add(hashed, Ordering::Relaxed);
-                }
-                let mut slot = found.lock().unwrap_or_else(|poison| poison.into_inner());
-                if slot.is_none() {
-                    *slot = Some((nonce, hash));
-                }
-                done.store(true, Ordering::Relaxed);
-                return true;
+        if let Some((nonce, hash)) = hasher.find(start..end, target) {
+            let hashed = u64::from(nonce) - start + 1;
+            for counter in counters {
+                counter.fetch_add(hashed, Ordering::Relaxed);
             }
+            let mut slot = found.lock().unwrap_or_else(|poison| poison.into_inner());
+            if slot.is_none() {
+                *slot = Some((nonce, hash));
+            }
+            done.store(true, Ordering::Relaxed);
+            return true;
         }
         for counter in counters {
             counter.fetch_add(end - start, Ordering::Relaxed);
@@ -255,7 +404,258 @@ fn search_part(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mycoin_core::Network;
+    use mycoin_core::{MerkleRoot, Network};
+
+    /// SplitMix64: reproducible "random" headers, nonces and targets.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        fn u32(&mut self) -> u32 {
+            (self.next() >> 32) as u32
+        }
+
+        fn bytes(&mut self) -> [u8; 32] {
+            let mut out = [0u8; 32];
+            for chunk in out.chunks_exact_mut(8) {
+                chunk.copy_from_slice(&self.next().to_le_bytes());
+            }
+            out
+        }
+
+        fn header(&mut self) -> Header {
+            Header {
+                version: self.u32(),
+                prev_hash: BlockHash(self.bytes()),
+                merkle_root: MerkleRoot(self.bytes()),
+                time: self.u32(),
+                bits: CompactTarget(self.u32()),
+                nonce: self.u32(),
+            }
+        }
+
+        /// A target met by about one hash in `2^difficulty_bits`, its low bytes random.
+        fn target(&mut self, difficulty_bits: u32) -> Target {
+            let mut bytes = self.bytes();
+            let top = self.u32() >> difficulty_bits;
+            bytes[28..].copy_from_slice(&top.to_le_bytes());
+            Target::from_le_bytes(bytes)
+        }
+    }
+
+    /// The backends this CPU runs.
+    fn backends() -> Vec<Backend> {
+        [Backend::Portable, Backend::ShaNi]
+            .into_iter()
+            .filter(|backend| backend.is_available())
+            .collect()
+    }
+
+    fn with_nonce(header: &Header, nonce: u32) -> Header {
+        Header { nonce, ..*header }
+    }
+
+    #[test]
+    fn the_portable_backend_is_used_when_asked_or_when_sha_ni_is_missing() {
+        let header = Network::Regtest.params().genesis_block().header;
+        assert!(Backend::Portable.is_available());
+        assert_eq!(
+            Hasher::new(&header, Backend::Portable).backend(),
+            Backend::Portable
+        );
+        let sha_ni = Backend::ShaNi.is_available();
+        assert_eq!(
+            Hasher::new(&header, Backend::ShaNi).backend(),
+            if sha_ni {
+                Backend::ShaNi
+            } else {
+                Backend::Portable
+            }
+        );
+        assert_eq!(
+            Backend::detect(),
+            if sha_ni {
+                Backend::ShaNi
+            } else {
+                Backend::Portable
+            }
+        );
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(crate::sha_ni::ShaNi::new(&header).is_some(), sha_ni);
+    }
+
+    #[test]
+    fn every_backend_hashes_random_headers_as_the_consensus_code_does() {
+        let mut rng = Rng(1);
+        for _ in 0..300 {
+            let header = rng.header();
+            let hashers: Vec<Hasher> = backends()
+                .into_iter()
+                .map(|backend| Hasher::new(&header, backend))
+                .collect();
+            for nonce in [0, 1, 3, 4, u32::MAX, rng.u32(), rng.u32(), rng.u32()] {
+                let expected = with_nonce(&header, nonce).block_hash().0;
+                for hasher in &hashers {
+                    assert_eq!(
+                        hasher.hash(nonce),
+                        expected,
+                        "{:?} {header:?} nonce {nonce}",
+                        hasher.backend()
+                    );
+                }
+                #[cfg(target_arch = "x86_64")]
+                for kernel in crate::sha_ni::Kernel::ALL {
+                    if let Some(sha_ni) = crate::sha_ni::ShaNi::with_kernel(&header, kernel) {
+                        assert_eq!(sha_ni.hash(nonce), expected, "{kernel:?} {header:?}");
+                        assert_eq!(
+                            sha_ni.top_word(nonce),
+                            top_word(&expected),
+                            "{kernel:?} {header:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_backend_finds_the_first_nonce_the_consensus_code_accepts() {
+        let mut rng = Rng(2);
+        for round in 0..60 {
+            let header = rng.header();
+            let difficulty = 5 + rng.u32() % 4;
+            let target = rng.target(difficulty);
+            let start = match round % 3 {
+                0 => u64::from(rng.u32()),
+                // Ranges that end at the end of the nonce space.
+                1 => NONCE_SPACE.end - u64::from(rng.u32() % 2_000),
+                _ => u64::from(rng.u32() % 100),
+            };
+            let end = (start + u64::from(rng.u32() % 2_000)).min(NONCE_SPACE.end);
+            let expected = (start..end).map(|nonce| nonce as u32).find_map(|nonce| {
+                let hash = with_nonce(&header, nonce).block_hash().0;
+                target.is_met_by(&hash).then_some((nonce, hash))
+            });
+            let candidate = (start..end).map(|nonce| nonce as u32).find(|&nonce| {
+                top_word(&with_nonce(&header, nonce).block_hash().0) <= target.top_word()
+            });
+            for backend in backends() {
+                let hasher = Hasher::new(&header, backend);
+                assert_eq!(
+                    hasher.find(start..end, target),
+                    expected,
+                    "{backend:?} {start}..{end}"
+                );
+                assert_eq!(
+                    hasher.first_candidate(start..end, target),
+                    candidate,
+                    "{backend:?} {start}..{end}"
+                );
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn every_sha_ni_kernel_scans_like_the_consensus_code_one_lane_or_interleaved() {
+        use crate::sha_ni::{Kernel, ShaNi};
+        let mut rng = Rng(3);
+        for round in 0..40 {
+            let header = rng.header();
+            let shift = 4 + rng.u32() % 4;
+            let limit = rng.u32() >> shift;
+            let start = if round % 4 == 0 {
+                NONCE_SPACE.end - 70
+            } else {
+                u64::from(rng.u32())
+            };
+            for len in [0, 1, 2, 3, 4, 5, 7, 8, 9, 63, 64, 65, 1_001] {
+                let range = start..(start + len).min(NONCE_SPACE.end);
+                let expected = range
+                    .clone()
+                    .map(|nonce| nonce as u32)
+                    .find(|&nonce| top_word(&with_nonce(&header, nonce).block_hash().0) <= limit);
+                for kernel in Kernel::ALL {
+                    let Some(sha_ni) = ShaNi::with_kernel(&header, kernel) else {
+                        continue;
+                    };
+                    assert_eq!(
+                        sha_ni.scan(range.clone(), limit),
+                        expected,
+                        "{kernel:?} {range:?}"
+                    );
+                    assert_eq!(
+                        sha_ni.scan_one_lane(range.clone(), limit),
+                        expected,
+                        "{kernel:?} {range:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_top_word_tie_is_settled_by_the_full_comparison() {
+        let header = Network::Regtest.params().genesis_block().header;
+        let nonce = 12_345;
+        let hash = with_nonce(&header, nonce).block_hash().0;
+        // Same top word, every lower byte zero: the hash is larger.
+        let mut below = [0u8; 32];
+        below[28..].copy_from_slice(&hash[28..]);
+        let below = Target::from_le_bytes(below);
+        for backend in backends() {
+            let hasher = Hasher::new(&header, backend);
+            assert_eq!(
+                hasher.first_candidate(nonce as u64..nonce as u64 + 1, below),
+                Some(nonce)
+            );
+            assert_eq!(
+                hasher.find(nonce as u64..nonce as u64 + 1, below),
+                None,
+                "{backend:?}"
+            );
+            let exact = Target::from_le_bytes(hash);
+            assert_eq!(
+                hasher.find(nonce as u64..nonce as u64 + 1, exact),
+                Some((nonce, hash)),
+                "{backend:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn search_finds_the_same_first_nonce_with_either_backend() {
+        let mut rng = Rng(4);
+        let stop = AtomicBool::new(false);
+        for _ in 0..20 {
+            let header = rng.header();
+            let target = rng.target(10);
+            let outcomes: Vec<Outcome> = backends()
+                .into_iter()
+                .map(|backend| search_with(backend, &header, target, NONCE_SPACE, 1, &stop, &[]))
+                .collect();
+            let Outcome::Found { nonce, hash } = outcomes[0] else {
+                panic!("{outcomes:?}");
+            };
+            assert!(
+                outcomes.iter().all(|outcome| *outcome == outcomes[0]),
+                "{outcomes:?}"
+            );
+            assert_eq!(with_nonce(&header, nonce).block_hash(), hash);
+            assert!(target.is_met_by(&hash.0));
+            assert_eq!(
+                search(&header, target, NONCE_SPACE, 1, &stop, &[]),
+                outcomes[0]
+            );
+        }
+    }
 
     #[test]
     fn midstate_hash_is_the_block_hash() {
