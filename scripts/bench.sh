@@ -2,19 +2,23 @@
 # The benchmarks of issue 6, measured in one run, printed as one table of ratios against
 # baselines measured in the same run (docs/BENCHMARKS.md explains each line).
 #
-#   scripts/bench.sh            # everything: ~45 s of measuring once built (cold build: minutes)
+#   scripts/bench.sh            # everything: ~45 s of measuring once built (cold build: minutes),
+#                               # plus (f)/(g): ~3 min, and ~1 min more the first time (the chain)
 #   REST_TX=5000 scripts/bench.sh
+#   SYNC_BLOCKS=1000 scripts/bench.sh   # (f)/(g) on a shorter chain (default 10,000 blocks)
 #
 # (a) miner nonces/s, one thread and all cores   cargo bench -p mycoin-miner --bench nonces
 # (b) the machine's SHA-256 limit                 openssl speed -evp sha256 -bytes 16384
 # (c) the book's Python mining loop               python3 scripts/book_miner.py 65536
 # (d) signature verifications/s, k256 and libsecp256k1   cargo bench -p mycoin-core --bench verify
 # (e) transactions accepted per second over REST  cargo run --release -p mycoin-miner --example rest_tx
-# (f), (g) sync of 10,000 blocks and the peer's memory: not measured yet (they need P2P sync).
+# (f), (g) a fresh peer syncing 10,000 blocks, and its memory
+#                                                 target/release/examples/sync_bench 10000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REST_TX=${REST_TX:-10000}
+SYNC_BLOCKS=${SYNC_BLOCKS:-10000}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
@@ -23,6 +27,7 @@ echo "== building (release) ==" >&2
 cargo bench --no-run -p mycoin-miner --bench nonces >&2
 cargo bench --no-run -p mycoin-core --bench verify >&2
 cargo build --release -p mycoin-miner --example rest_tx >&2
+cargo build --release -p mycoin-peer --bin mycoin-peer --example sync_bench >&2
 
 cut -d' ' -f1-3 /proc/loadavg > "$OUT/load-before.txt"
 
@@ -37,7 +42,7 @@ echo "== (c) the book's loop ==" >&2
 python3 scripts/book_miner.py 65536 | tee "$OUT/book.txt" >&2
 
 echo "== (a) nonce search ==" >&2
-rm -rf "$TARGET_DIR/criterion/nonce_search" "$TARGET_DIR/criterion/sha2_compress256" "$TARGET_DIR/criterion/verify"
+rm -rf "$TARGET_DIR/criterion/nonce_search" "$TARGET_DIR/criterion/nonce_search_cpu" "$TARGET_DIR/criterion/sha_ni_scan" "$TARGET_DIR/criterion/sha2_compress256" "$TARGET_DIR/criterion/verify"
 cargo bench -p mycoin-miner --bench nonces -- --noplot >&2
 
 echo "== (d) signature verification ==" >&2
@@ -45,6 +50,10 @@ cargo bench -p mycoin-core --bench verify -- --noplot >&2
 
 echo "== (e) REST transactions ==" >&2
 cargo run --release -q -p mycoin-miner --example rest_tx -- "$REST_TX" | tee "$OUT/rest.txt" >&2
+
+echo "== (f), (g) a fresh peer syncing $SYNC_BLOCKS blocks of 10 transactions ==" >&2
+# The chain is generated once and cached in target/sync-bench/.
+"$TARGET_DIR/release/examples/sync_bench" "$SYNC_BLOCKS" | tee "$OUT/sync.txt" >&2
 
 cut -d' ' -f1-3 /proc/loadavg > "$OUT/load-after.txt"
 
@@ -78,10 +87,29 @@ limit_wall = openssl_limit("openssl-wall.txt")
 one = rate("nonce_search", "one_thread", 1 << 21)
 cores = rate("nonce_search", "all_cores", 1 << 21)
 sha2 = rate("sha2_compress256", "two_per_nonce", (1 << 16) // 2)
+portable = rate("nonce_search", "portable_one_thread", 1 << 21)
+
+def rate_if(group, bench, elements):
+    """`rate`, or None where the bench did not run (no SHA-NI; no /proc/self/stat)."""
+    try:
+        return rate(group, bench, elements)
+    except FileNotFoundError:
+        return None
+
+def ratio(a, b):
+    return None if a is None or b is None else a / b
+
+# Per CPU-second of the process (criterion timed with CPU time): load-independent.
+one_cpu = rate_if("nonce_search_cpu", "one_thread", 1 << 21)
+cores_cpu = rate_if("nonce_search_cpu", "all_cores", 1 << 21)
+portable_cpu = rate_if("nonce_search_cpu", "portable_one_thread", 1 << 21)
+lane1 = rate_if("sha_ni_scan", "one_lane", 1 << 21)
+lanes = rate_if("sha_ni_scan", "interleaved", 1 << 21)
 k256 = rate("verify", "k256", 16)
 secp = rate("verify", "libsecp256k1", 16)
 book = fields(os.path.join(out, "book.txt"))["book_rate"]
 rest = fields(os.path.join(out, "rest.txt"))["rest_rate"]
+sync = fields(os.path.join(out, "sync.txt"))
 ncpu = os.cpu_count()
 
 rows = [
@@ -91,10 +119,20 @@ rows = [
     ("(a) miner, 1 thread (nonces/s)", one, "(c) book loop (py)", book, one / book, ">= 250"),
     ("(a) miner, all cores (nonces/s)", cores, "(c) book loop (py)", book, cores / book, ""),
     ("(a) miner, 1 thread (nonces/s)", one, "sha2 compress256 x2", sha2, one / sha2, "(info)"),
+    ("(a) miner, 1 thread (nonces/s)", one, "(a) portable backend", portable, one / portable, "(info: SHA-NI / portable)"),
+    ("(a) miner, 1 thread, per CPU s", one_cpu, "(b) OpenSSL limit/core", limit, ratio(one_cpu, limit), "(both on CPU time)"),
+    ("(a) all cores, per CPU s", cores_cpu, "(a) 1 thread, per CPU s", one_cpu, ratio(cores_cpu, one_cpu), "(cost of the split: 1.0 = none)"),
+    ("(a) portable, per CPU s", portable_cpu, "(a) 1 thread, per CPU s", one_cpu, ratio(portable_cpu, one_cpu), "(info)"),
+    ("(a) SHA-NI scan, interleaved", lanes, "SHA-NI scan, one lane", lane1, ratio(lanes, lane1), "(info: interleaving)"),
     ("(d) k256 verify (sig/s)", k256, "(d) libsecp256k1", secp, k256 / secp, "(info)"),
     ("(e) REST 1-in 2-out (tx/s)", rest, "target", 5000.0, rest / 5000.0, ">= 1.0"),
-    ("(f) sync 10,000 blocks (blocks/s)", None, "pure verify rate", None, None, ">= 0.5  NOT MEASURED (needs P2P sync)"),
-    ("(g) peer RSS at that chain (MiB)", None, "64 MiB", 64.0, None, "<= 1.0  NOT MEASURED (needs P2P sync)"),
+    (f"(f) sync {sync['sync_blocks']:,.0f} blocks (blocks/s)", sync["sync_blocks_per_s"], "verify rate, 1 core", sync["verify_blocks_per_s"], sync["sync_ratio_verify"], ">= 0.5"),
+    ("(f) same, per CPU second", sync["sync_cpu_blocks_per_s"], "verify, per CPU second", sync["verify_cpu_blocks_per_s"], sync["sync_cpu_ratio_verify"], "(load-independent view)"),
+    ("(f) sync (blocks/s)", sync["sync_blocks_per_s"], "submit_block, SQLite", sync["inprocess_blocks_per_s"], sync["sync_ratio_inprocess"], "(info: cost of HTTP)"),
+    ("(f) submit_block, MemoryStore", sync["inprocess_mem_blocks_per_s"], "submit_block, SQLite", sync["inprocess_blocks_per_s"], sync["inprocess_mem_blocks_per_s"] / sync["inprocess_blocks_per_s"], "(info: cost of SQLite)"),
+    ("(g) synced peer VmRSS (MiB)", sync["rss_kib"] / 1024, "64 MiB", 64.0, sync["rss_kib"] / 1024 / 64, "<= 1.0"),
+    ("(g) synced peer VmHWM (MiB)", sync["hwm_kib"] / 1024, "64 MiB", 64.0, sync["hwm_kib"] / 1024 / 64, "<= 1.0"),
+    ("(g) serving peer VmRSS (MiB)", sync["source_rss_kib"] / 1024, "64 MiB", 64.0, sync["source_rss_kib"] / 1024 / 64, "(info: the source)"),
 ]
 
 def num(x):
@@ -114,4 +152,6 @@ print()
 print(f"cpu: {cpu}; {ncpu} cores; SHA-NI: {'yes' if sha_ni else 'no'}; "
       f"load average before/after the measurements: {load[0]} / {load[1]}")
 print("rates: criterion medians; REST: one run of", int(fields(os.path.join(out, "rest.txt"))["rest_tx"]), "transactions")
+print("sync: one run; verify rate = both passes (before and after the sync); an empty peer's VmRSS:",
+      f"{sync['empty_rss_kib'] / 1024:.1f} MiB")
 PY
