@@ -152,13 +152,12 @@ impl<S: ChainStore> Chain<S> {
                 height: 0,
                 chain_work: work_for_target(chain.params.pow_limit_target()),
             };
-            chain.store.put_block(&entry, &genesis).await?;
             // The genesis block's outputs are not spendable: it connects with no coins.
             let update = ChainUpdate {
                 connected: vec![(entry.hash, 0, Default::default())],
                 ..Default::default()
             };
-            chain.store.commit(&update).await?;
+            chain.store.commit(&[(entry, genesis)], &update).await?;
             chain.arrival.insert(entry.hash, 0);
             chain.index.insert(entry.hash, entry);
             chain.active.push(entry.hash);
@@ -382,9 +381,208 @@ impl<S: ChainStore> Chain<S> {
             return Ok(BlockAccepted::Orphan { parent });
         }
         let old_tip = self.tip().hash;
-        let mut disconnected = self.accept_with_parent(block, now).await?;
-        // Children that were waiting for this block can follow it now.
-        let mut queue = vec![hash];
+        let disconnected = self.accept_with_parent(block, now).await?;
+        let disconnected = disconnected + self.adopt_orphans(vec![hash], now).await?;
+        Ok(self.outcome(old_tip, disconnected))
+    }
+
+    /// Submits blocks in order, each with the outcome [`Chain::submit_block`] would give it,
+    /// but a run of blocks that extends the tip — a peer's sync batch — is checked in memory
+    /// and written to the store in one transaction. Stops at the first error and returns it
+    /// with the outcomes before it: those blocks stay accepted.
+    pub async fn submit_blocks(
+        &mut self,
+        blocks: Vec<Block>,
+        now: u32,
+    ) -> (Vec<BlockAccepted>, Option<ChainError>) {
+        let mut outcomes = Vec::with_capacity(blocks.len());
+        let mut queue = VecDeque::from(blocks);
+        while !queue.is_empty() {
+            let run = self.tip_extension_len(&queue);
+            let error = if run == 0 {
+                let block = queue.pop_front().expect("the queue is not empty");
+                match self.submit_block(block, now).await {
+                    Ok(outcome) => {
+                        outcomes.push(outcome);
+                        None
+                    }
+                    Err(e) => Some(e),
+                }
+            } else {
+                let run = queue.drain(..run).collect();
+                let (accepted, error) = self.extend_tip(run, now).await;
+                outcomes.extend(accepted);
+                error
+            };
+            if error.is_some() {
+                return (outcomes, error);
+            }
+        }
+        (outcomes, None)
+    }
+
+    /// How many blocks at the front of `blocks` are new and each the child of the one before,
+    /// the first a child of the tip.
+    fn tip_extension_len(&self, blocks: &VecDeque<Block>) -> usize {
+        let mut parent = self.tip().hash;
+        blocks
+            .iter()
+            .take_while(|block| {
+                let hash = block.block_hash();
+                let fits = block.header.prev_hash == parent
+                    && !self.index.contains_key(&hash)
+                    && !self.invalid.contains(&hash)
+                    && !self.orphans.blocks.contains_key(&hash);
+                parent = hash;
+                fits
+            })
+            .count()
+    }
+
+    /// Connects `run` (see [`Chain::tip_extension_len`]) on top of the tip in memory, then
+    /// stores its blocks and the chain update in one commit. A block that fails ends the run:
+    /// the blocks before it are kept, as if submitted one by one.
+    async fn extend_tip(
+        &mut self,
+        run: Vec<Block>,
+        now: u32,
+    ) -> (Vec<BlockAccepted>, Option<ChainError>) {
+        let fork_height = self.height();
+        if run.len() > 1 {
+            validation::verify_signatures_into(&mut self.sigcache, &run, &self.params);
+        }
+        let mut overlay = UtxoOverlay::new(&self.utxos);
+        let mut stored: Vec<(BlockEntry, Block)> = Vec::with_capacity(run.len());
+        let mut connected = Vec::with_capacity(run.len());
+        let mut error = None;
+        for block in run {
+            let hash = block.block_hash();
+            let parent = block.header.prev_hash;
+            let context = self
+                .header_context(&parent)
+                .expect("the run starts at the tip and goes on from block to block");
+            let checked = check_block(&block, &self.params)
+                .and_then(|()| contextual_check_block(&block, &context, &self.params, now))
+                .and_then(|()| (block.header.bits.target()).map_err(BlockError::BitsOutOfRange));
+            let target = match checked {
+                Ok(target) => target,
+                Err(e) => {
+                    if e.condemns_hash() {
+                        self.invalid.insert(hash);
+                    }
+                    error = Some(e);
+                    break;
+                }
+            };
+            let signatures = SignatureChecks::new(&self.sigcache);
+            match connect_block(
+                &block,
+                context.height,
+                &mut overlay,
+                &self.params,
+                signatures,
+            ) {
+                Ok(undo) => connected.push((hash, context.height, undo)),
+                Err(e) => {
+                    self.invalid.insert(hash);
+                    error = Some(e);
+                    break;
+                }
+            }
+            let entry = BlockEntry {
+                hash,
+                header: block.header,
+                height: context.height,
+                chain_work: self.index[&parent]
+                    .chain_work
+                    .saturating_add(work_for_target(target)),
+            };
+            // In the tree already, for the next block's header context.
+            self.index.insert(hash, entry);
+            stored.push((entry, block));
+        }
+        let error = error.map(ChainError::from);
+        if stored.is_empty() {
+            return (Vec::new(), error);
+        }
+        if error.is_some() {
+            // The overlay holds part of the failed block: connect the blocks kept again (their
+            // signatures are cached now).
+            overlay = UtxoOverlay::new(&self.utxos);
+            connected.clear();
+            for (entry, block) in &stored {
+                let signatures = SignatureChecks::new(&self.sigcache);
+                let undo =
+                    connect_block(block, entry.height, &mut overlay, &self.params, signatures)
+                        .expect("the block connected a moment ago on the same outputs");
+                connected.push((entry.hash, entry.height, undo));
+            }
+        }
+        let (spent, created) = overlay.into_changes();
+        let update = ChainUpdate {
+            fork_height,
+            disconnected: Vec::new(),
+            connected,
+            spent,
+            created,
+        };
+        if let Err(e) = self.store.commit(&stored, &update).await {
+            for (entry, _) in &stored {
+                self.index.remove(&entry.hash);
+            }
+            return (Vec::new(), Some(e.into()));
+        }
+        for (entry, _) in &stored {
+            self.add_to_tree(*entry);
+        }
+        let mut accepted: Vec<BlockAccepted> = stored
+            .iter()
+            .map(|(entry, _)| BlockAccepted::NewTip {
+                tip: entry.hash,
+                height: entry.height,
+                disconnected: 0,
+            })
+            .collect();
+        let hashes = stored.iter().map(|(entry, _)| entry.hash).collect();
+        let blocks: Vec<Block> = stored.into_iter().map(|(_, block)| block).collect();
+        self.applied(&update, &[], &blocks);
+        // Orphans waiting for one of the run follow it now, as they would one by one.
+        let old_tip = self.tip().hash;
+        match self.adopt_orphans(hashes, now).await {
+            Ok(disconnected) => {
+                if self.tip().hash != old_tip
+                    && let Some(last) = accepted.last_mut()
+                {
+                    *last = self.outcome(old_tip, disconnected);
+                }
+                (accepted, error)
+            }
+            Err(e) => (accepted, Some(e)),
+        }
+    }
+
+    /// A block's outcome from the tip before it and the blocks disconnected since.
+    fn outcome(&self, old_tip: BlockHash, disconnected: usize) -> BlockAccepted {
+        let tip = self.tip();
+        if tip.hash == old_tip {
+            BlockAccepted::SideChain
+        } else {
+            BlockAccepted::NewTip {
+                tip: tip.hash,
+                height: tip.height,
+                disconnected,
+            }
+        }
+    }
+
+    /// Accepts the orphans waiting for any of `parents`, and theirs in turn. Returns how many
+    /// blocks were disconnected on the way.
+    async fn adopt_orphans(
+        &mut self,
+        mut queue: Vec<BlockHash>,
+        now: u32,
+    ) -> Result<usize, ChainError> {
+        let mut disconnected = 0;
         while let Some(parent) = queue.pop() {
             for orphan in self.orphans.take_children(&parent) {
                 let child = orphan.block_hash();
@@ -400,16 +598,7 @@ impl<S: ChainStore> Chain<S> {
                 }
             }
         }
-        let tip = self.tip();
-        if tip.hash == old_tip {
-            Ok(BlockAccepted::SideChain)
-        } else {
-            Ok(BlockAccepted::NewTip {
-                tip: tip.hash,
-                height: tip.height,
-                disconnected,
-            })
-        }
+        Ok(disconnected)
     }
 
     /// Checks a block whose parent is in the tree against that parent, stores it, and moves
@@ -444,11 +633,16 @@ impl<S: ChainStore> Chain<S> {
                 .saturating_add(work_for_target(target)),
         };
         self.store.put_block(&entry, &block).await?;
-        self.arrival.insert(hash, self.arrival.len() as u64);
-        self.index.insert(hash, entry);
-        self.leaves.remove(&parent);
-        self.leaves.insert(hash);
+        self.add_to_tree(entry);
         self.activate_best_chain(Some((hash, block))).await
+    }
+
+    /// Enters a stored block in the tree: a new leaf in place of its parent.
+    fn add_to_tree(&mut self, entry: BlockEntry) {
+        self.arrival.insert(entry.hash, self.arrival.len() as u64);
+        self.index.insert(entry.hash, entry);
+        self.leaves.remove(&entry.header.prev_hash);
+        self.leaves.insert(entry.hash);
     }
 
     fn recompute_leaves(&mut self) {
@@ -606,13 +800,23 @@ impl<S: ChainStore> Chain<S> {
             spent,
             created,
         };
-        self.store.commit(&update).await?;
+        self.store.commit(&[], &update).await?;
+        self.applied(&update, &disconnected_blocks, &connected_blocks);
+        Ok(Ok(disconnected_blocks.len()))
+    }
 
+    /// Brings the state in memory to a committed `update` and its blocks.
+    fn applied(
+        &mut self,
+        update: &ChainUpdate,
+        disconnected_blocks: &[(BlockHash, Block)],
+        connected_blocks: &[Block],
+    ) {
         for outpoint in &update.spent {
             self.utxos.remove(outpoint);
         }
         self.utxos.extend(update.created.iter().copied());
-        self.active.truncate(fork_height as usize + 1);
+        self.active.truncate(update.fork_height as usize + 1);
         self.active
             .extend(update.connected.iter().map(|(h, _, _)| *h));
         // Confirmed signatures are not checked again; a transaction that a reorganisation
@@ -620,8 +824,7 @@ impl<S: ChainStore> Chain<S> {
         for tx in connected_blocks.iter().flat_map(|b| &b.transactions) {
             self.sigcache.remove_transaction(tx);
         }
-        self.update_mempool(&disconnected_blocks, &connected_blocks);
-        Ok(Ok(disconnected_blocks.len()))
+        self.update_mempool(disconnected_blocks, connected_blocks);
     }
 
     /// After the active chain moved: drop what is now confirmed or conflicting; after a

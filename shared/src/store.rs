@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use ruint::aliases::U256;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Executor, Row};
 
 use crate::block::{Block, Header};
 use crate::encoding::{DecodeError, Encode, deserialize};
@@ -67,10 +67,11 @@ pub struct ChainUpdate {
     pub created: Vec<(OutPoint, Coin)>,
 }
 
-/// Where the chain state lives. `commit` must apply an update entirely or not at all.
+/// Where the chain state lives. `commit` must apply its blocks and update entirely or not at
+/// all.
 pub trait ChainStore: Send + Sync + 'static {
     fn load(&self) -> impl Future<Output = Result<Snapshot, StoreError>> + Send;
-    /// Stores a block whose header and body passed their checks.
+    /// Stores a block whose header and body passed their checks, off the active chain for now.
     fn put_block(
         &self,
         entry: &BlockEntry,
@@ -84,7 +85,13 @@ pub trait ChainStore: Send + Sync + 'static {
         &self,
         hash: &BlockHash,
     ) -> impl Future<Output = Result<Option<BlockUndo>, StoreError>> + Send;
-    fn commit(&self, update: &ChainUpdate) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Stores `blocks`, new to the tree, and applies `update`, which may connect them: a
+    /// peer's sync batch is written in one transaction.
+    fn commit(
+        &self,
+        blocks: &[(BlockEntry, Block)],
+        update: &ChainUpdate,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn mark_invalid(&self, hash: &BlockHash)
     -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The stored blocks holding `txid`, with its position in each.
@@ -117,6 +124,19 @@ impl MemoryStore {
     }
 }
 
+impl MemoryInner {
+    fn put_block(&mut self, entry: &BlockEntry, block: &Block) {
+        self.entries.insert(entry.hash, *entry);
+        for (i, tx) in block.transactions.iter().enumerate() {
+            self.txs
+                .entry(tx.txid())
+                .or_default()
+                .push((entry.hash, i as u32));
+        }
+        self.blocks.insert(entry.hash, block.clone());
+    }
+}
+
 impl ChainStore for MemoryStore {
     async fn load(&self) -> Result<Snapshot, StoreError> {
         Ok(self.with(|m| Snapshot {
@@ -128,16 +148,7 @@ impl ChainStore for MemoryStore {
     }
 
     async fn put_block(&self, entry: &BlockEntry, block: &Block) -> Result<(), StoreError> {
-        self.with(|m| {
-            m.entries.insert(entry.hash, *entry);
-            for (i, tx) in block.transactions.iter().enumerate() {
-                m.txs
-                    .entry(tx.txid())
-                    .or_default()
-                    .push((entry.hash, i as u32));
-            }
-            m.blocks.insert(entry.hash, block.clone());
-        });
+        self.with(|m| m.put_block(entry, block));
         Ok(())
     }
 
@@ -149,8 +160,15 @@ impl ChainStore for MemoryStore {
         Ok(self.with(|m| m.undo.get(hash).cloned()))
     }
 
-    async fn commit(&self, update: &ChainUpdate) -> Result<(), StoreError> {
+    async fn commit(
+        &self,
+        blocks: &[(BlockEntry, Block)],
+        update: &ChainUpdate,
+    ) -> Result<(), StoreError> {
         self.with(|m| {
+            for (entry, block) in blocks {
+                m.put_block(entry, block);
+            }
             m.active.truncate(update.fork_height as usize + 1);
             for hash in &update.disconnected {
                 m.undo.remove(hash);
@@ -268,6 +286,179 @@ fn height_of(n: i64) -> Result<u32, StoreError> {
     u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("height {n} out of range")))
 }
 
+/// One value bound to a statement.
+enum Param {
+    Blob(Vec<u8>),
+    Int(i64),
+}
+
+impl From<Vec<u8>> for Param {
+    fn from(bytes: Vec<u8>) -> Self {
+        Param::Blob(bytes)
+    }
+}
+
+impl From<i64> for Param {
+    fn from(n: i64) -> Self {
+        Param::Int(n)
+    }
+}
+
+/// Rows per statement of [`write_rows`]: well under the bound parameters SQLite (32,766) and
+/// PostgreSQL (65,535) allow.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Runs `{head} VALUES ($1, …), (…) {tail}` over `rows` of `N` values, [`ROWS_PER_STATEMENT`]
+/// rows a statement (`head` may also be a `… IN (VALUES` whose `tail` closes it). A statement
+/// per row costs a hand-off to the database's thread each: a sync batch has thousands.
+async fn write_rows<const N: usize>(
+    conn: &mut AnyConnection,
+    head: &str,
+    tail: &str,
+    rows: Vec<[Param; N]>,
+) -> Result<(), StoreError> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<[Param; N]> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+        let mut sql = format!("{head} VALUES ");
+        for row in 0..chunk.len() {
+            sql.push_str(if row == 0 { "(" } else { ", (" });
+            for column in 0..N {
+                let sep = if column == 0 { "" } else { ", " };
+                sql.push_str(&format!("{sep}${}", row * N + column + 1));
+            }
+            sql.push(')');
+        }
+        sql.push(' ');
+        sql.push_str(tail);
+        // Only constant text and placeholders: the values are bound.
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for param in chunk.into_iter().flatten() {
+            query = match param {
+                Param::Blob(bytes) => query.bind(bytes),
+                Param::Int(n) => query.bind(n),
+            };
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Writes blocks and their transactions' index rows.
+async fn insert_blocks(
+    conn: &mut AnyConnection,
+    blocks: &[(BlockEntry, &Block)],
+) -> Result<(), StoreError> {
+    let rows = blocks
+        .iter()
+        .map(|(entry, block)| {
+            [
+                entry.hash.0.to_vec().into(),
+                entry.header.prev_hash.0.to_vec().into(),
+                i64::from(entry.height).into(),
+                entry.chain_work.to_le_bytes::<32>().to_vec().into(),
+                entry.header.to_bytes().into(),
+                block.to_bytes().into(),
+            ]
+        })
+        .collect();
+    write_rows(
+        conn,
+        "INSERT INTO chain_blocks (hash, prev_hash, height, chain_work, header, body)",
+        "ON CONFLICT (hash) DO NOTHING",
+        rows,
+    )
+    .await?;
+    let rows = blocks
+        .iter()
+        .flat_map(|(entry, block)| {
+            block.transactions.iter().enumerate().map(|(position, tx)| {
+                [
+                    tx.txid().0.to_vec().into(),
+                    entry.hash.0.to_vec().into(),
+                    (position as i64).into(),
+                ]
+            })
+        })
+        .collect();
+    write_rows(
+        conn,
+        "INSERT INTO chain_tx_index (txid, block_hash, position)",
+        "ON CONFLICT (txid, block_hash) DO NOTHING",
+        rows,
+    )
+    .await
+}
+
+/// Moves the active chain, its undo data and its unspent outputs as `update` says.
+async fn apply_update(conn: &mut AnyConnection, update: &ChainUpdate) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM chain_active WHERE height > $1")
+        .bind(i64::from(update.fork_height))
+        .execute(&mut *conn)
+        .await?;
+    let rows = update
+        .disconnected
+        .iter()
+        .map(|hash| [hash.0.to_vec().into()])
+        .collect();
+    write_rows(conn, "DELETE FROM chain_undo WHERE hash IN (", ")", rows).await?;
+    let rows = update
+        .connected
+        .iter()
+        .map(|(hash, height, _)| [i64::from(*height).into(), hash.0.to_vec().into()])
+        .collect();
+    write_rows(conn, "INSERT INTO chain_active (height, hash)", "", rows).await?;
+    let rows = update
+        .connected
+        .iter()
+        .map(|(hash, _, undo)| [hash.0.to_vec().into(), undo.to_bytes().into()])
+        .collect();
+    write_rows(
+        conn,
+        "INSERT INTO chain_undo (hash, data)",
+        "ON CONFLICT (hash) DO UPDATE SET data = excluded.data",
+        rows,
+    )
+    .await?;
+    let rows = update
+        .spent
+        .iter()
+        .map(|outpoint| {
+            [
+                outpoint.txid.0.to_vec().into(),
+                i64::from(outpoint.index).into(),
+            ]
+        })
+        .collect();
+    write_rows(
+        conn,
+        "DELETE FROM chain_utxos WHERE (txid, vout) IN (",
+        ")",
+        rows,
+    )
+    .await?;
+    let rows = update
+        .created
+        .iter()
+        .map(|(outpoint, coin)| {
+            [
+                outpoint.txid.0.to_vec().into(),
+                i64::from(outpoint.index).into(),
+                coin.output.pubkey_hash.0.to_vec().into(),
+                coin.to_bytes().into(),
+            ]
+        })
+        .collect();
+    write_rows(
+        conn,
+        "INSERT INTO chain_utxos (txid, vout, pubkey_hash, coin)",
+        "ON CONFLICT (txid, vout) DO UPDATE SET pubkey_hash = excluded.pubkey_hash, \
+         coin = excluded.coin",
+        rows,
+    )
+    .await
+}
+
 impl SqlStore {
     /// Opens the chain tables in `db`, creating them if needed.
     pub async fn open(db: Database) -> Result<SqlStore, StoreError> {
@@ -323,29 +514,7 @@ impl ChainStore for SqlStore {
 
     async fn put_block(&self, entry: &BlockEntry, block: &Block) -> Result<(), StoreError> {
         let mut tx = self.db.pool().begin().await?;
-        sqlx::query(
-            "INSERT INTO chain_blocks (hash, prev_hash, height, chain_work, header, body, invalid) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0) ON CONFLICT (hash) DO NOTHING",
-        )
-        .bind(entry.hash.0.to_vec())
-        .bind(entry.header.prev_hash.0.to_vec())
-        .bind(i64::from(entry.height))
-        .bind(entry.chain_work.to_le_bytes::<32>().to_vec())
-        .bind(entry.header.to_bytes())
-        .bind(block.to_bytes())
-        .execute(&mut *tx)
-        .await?;
-        for (position, t) in block.transactions.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO chain_tx_index (txid, block_hash, position) VALUES ($1, $2, $3) \
-                 ON CONFLICT (txid, block_hash) DO NOTHING",
-            )
-            .bind(t.txid().0.to_vec())
-            .bind(entry.hash.0.to_vec())
-            .bind(position as i64)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_blocks(&mut tx, &[(*entry, block)]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -372,53 +541,18 @@ impl ChainStore for SqlStore {
         }
     }
 
-    async fn commit(&self, update: &ChainUpdate) -> Result<(), StoreError> {
+    async fn commit(
+        &self,
+        blocks: &[(BlockEntry, Block)],
+        update: &ChainUpdate,
+    ) -> Result<(), StoreError> {
+        let blocks: Vec<(BlockEntry, &Block)> = blocks
+            .iter()
+            .map(|(entry, block)| (*entry, block))
+            .collect();
         let mut tx = self.db.pool().begin().await?;
-        sqlx::query("DELETE FROM chain_active WHERE height > $1")
-            .bind(i64::from(update.fork_height))
-            .execute(&mut *tx)
-            .await?;
-        for hash in &update.disconnected {
-            sqlx::query("DELETE FROM chain_undo WHERE hash = $1")
-                .bind(hash.0.to_vec())
-                .execute(&mut *tx)
-                .await?;
-        }
-        for (hash, height, undo) in &update.connected {
-            sqlx::query("INSERT INTO chain_active (height, hash) VALUES ($1, $2)")
-                .bind(i64::from(*height))
-                .bind(hash.0.to_vec())
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "INSERT INTO chain_undo (hash, data) VALUES ($1, $2) \
-                 ON CONFLICT (hash) DO UPDATE SET data = excluded.data",
-            )
-            .bind(hash.0.to_vec())
-            .bind(undo.to_bytes())
-            .execute(&mut *tx)
-            .await?;
-        }
-        for outpoint in &update.spent {
-            sqlx::query("DELETE FROM chain_utxos WHERE txid = $1 AND vout = $2")
-                .bind(outpoint.txid.0.to_vec())
-                .bind(i64::from(outpoint.index))
-                .execute(&mut *tx)
-                .await?;
-        }
-        for (outpoint, coin) in &update.created {
-            sqlx::query(
-                "INSERT INTO chain_utxos (txid, vout, pubkey_hash, coin) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (txid, vout) DO UPDATE SET pubkey_hash = excluded.pubkey_hash, \
-                 coin = excluded.coin",
-            )
-            .bind(outpoint.txid.0.to_vec())
-            .bind(i64::from(outpoint.index))
-            .bind(coin.output.pubkey_hash.0.to_vec())
-            .bind(coin.to_bytes())
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_blocks(&mut tx, &blocks).await?;
+        apply_update(&mut tx, update).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -567,6 +567,50 @@ impl<'a> SignatureChecks<'a> {
     }
 }
 
+/// Verifies the input signatures of `blocks` across the cores and records in `cache` those that
+/// hold. A signature depends on nothing but its own bytes, so the signatures of a run of blocks
+/// about to connect one after the other can be checked together, on every core, rather than
+/// ten per block on one; [`connect_block`] then finds them in the cache, and reports any that
+/// failed where it belongs. Only blocks with their proof of work are looked at, up to the first
+/// without it.
+pub fn verify_signatures_into(cache: &mut SigCache, blocks: &[Block], params: &Params) {
+    let checks: Vec<SignatureCheck<'_>> = blocks
+        .iter()
+        .take_while(|block| check_proof_of_work(block, params).is_ok())
+        .flat_map(|block| &block.transactions)
+        .flat_map(|tx| {
+            let txid = tx.txid();
+            tx.inputs
+                .iter()
+                .enumerate()
+                .filter_map(move |(index, input)| match input {
+                    TxIn::Spend {
+                        public_key,
+                        signature,
+                        ..
+                    } => Some(SignatureCheck {
+                        index,
+                        txid,
+                        public_key,
+                        signature,
+                    }),
+                    TxIn::Coinbase { .. } => None,
+                })
+        })
+        .collect();
+    let verified: Vec<SigKey> = {
+        let cache = &*cache;
+        checks
+            .par_iter()
+            .filter(|check| check.verify().is_ok())
+            .map(|check| check.cache_key(cache))
+            .collect()
+    };
+    for key in verified {
+        cache.insert(key);
+    }
+}
+
 /// Connects a block checked by [`check_block`] at `height` onto `view`: every transaction's
 /// inputs against the outputs before it, and a coinbase paying at most reward plus fees.
 /// Returns the undo data. On error `view` may hold part of the block: drop it.

@@ -87,7 +87,7 @@ async fn a_failed_commit_changes_nothing(url: &str) {
         spent: vec![spent],
         ..Default::default()
     };
-    assert!(f.chain.store().commit(&update).await.is_err());
+    assert!(f.chain.store().commit(&[], &update).await.is_err());
     drop(f);
     let chain = Chain::open(Network::Regtest.params(), sql_store(url).await)
         .await
