@@ -9,7 +9,7 @@
 //!    canonical encodings, each after its length as a little-endian u32).
 //! 2. Measures, in this process and while no peer runs, the baselines: the k256 verification of
 //!    every signature of the chain on one core (`PublicKey::verify` on this thread, txids computed
-//!    beforehand; wall clock and the thread's CPU time), and `Chain::submit_block` of the same
+//!    beforehand; wall clock and the thread's CPU time), and `Chain::submit_blocks` of the same
 //!    blocks into a fresh SQLite store and into a `MemoryStore` (no HTTP).
 //! 3. Starts a peer on an empty store (its memory is the floor), then a real `mycoin-peer`
 //!    process serving a copy of the chain (the source); times fetching the whole chain from it
@@ -32,7 +32,7 @@
 //! ratio, target ≥ 0.5), `sync_cpu_ratio_verify` (the same on CPU time: blocks per CPU second of
 //! the fresh peer, all its threads, ÷ blocks per CPU second of the verification, which does not
 //! move with the load of a shared machine), `inprocess_blocks_per_s` / `inprocess_mem_blocks_per_s`
-//! (`Chain::submit_block` on SQLite / in memory), `rss_kib` and `hwm_kib` (the fresh peer at the
+//! (`Chain::submit_blocks` on SQLite / in memory), `rss_kib` and `hwm_kib` (the fresh peer at the
 //! end, target ≤ 64 MiB), `source_rss_kib` (the serving peer).
 //!
 //! `MYCOIN_PEER_BIN` overrides the peer binary (default: `mycoin-peer` next to the `examples`
@@ -55,6 +55,7 @@ use mycoin_core::{
     Network, OutPoint, PrivateKey, PubKeyHash, PublicKey, Signature, SqlStore, Transaction, TxIn,
     TxOut, Txid, deserialize,
 };
+use mycoin_peer::p2p::SYNC_COMMIT;
 
 const NETWORK: Network = Network::Regtest;
 /// Spending transactions per block.
@@ -358,14 +359,22 @@ fn verify_all(blocks: &[Block]) -> VerifyPass {
     }
 }
 
-/// `Chain::submit_block` of every block into `chain`; returns the seconds taken.
+/// `Chain::submit_blocks` of every block into `chain`, in slices of the sync's size; returns
+/// the seconds taken.
 async fn submit_all<S: ChainStore>(chain: &mut Chain<S>, blocks: Vec<Block>) -> f64 {
     let now = now();
     let started = Instant::now();
-    for block in blocks {
-        let accepted = chain.submit_block(block, now).await.unwrap();
+    let mut blocks = blocks.into_iter().peekable();
+    while blocks.peek().is_some() {
+        let slice: Vec<Block> = blocks.by_ref().take(SYNC_COMMIT).collect();
+        let count = slice.len();
+        let (accepted, error) = chain.submit_blocks(slice, now).await;
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(accepted.len(), count);
         assert!(
-            matches!(accepted, BlockAccepted::NewTip { .. }),
+            accepted
+                .iter()
+                .all(|a| matches!(a, BlockAccepted::NewTip { .. })),
             "{accepted:?}"
         );
     }
@@ -590,7 +599,7 @@ async fn main() {
     if baselines {
         verify_pass(&mut verify_passes, "before");
 
-        eprintln!("== baseline: Chain::submit_block in process, fresh SQLite store ==");
+        eprintln!("== baseline: Chain::submit_blocks in process, fresh SQLite store ==");
         let mut chain = sql_chain(&run.path().join("inprocess.sqlite")).await;
         let written = written_bytes(None);
         inprocess_s = submit_all(&mut chain, decode_all(&raw)).await;
@@ -599,7 +608,7 @@ async fn main() {
         drop(chain);
         eprintln!("  {total_blocks} blocks in {inprocess_s:.2} s");
 
-        eprintln!("== baseline: Chain::submit_block in process, MemoryStore ==");
+        eprintln!("== baseline: Chain::submit_blocks in process, MemoryStore ==");
         let mut chain = Chain::open(NETWORK.params(), MemoryStore::default())
             .await
             .unwrap();
