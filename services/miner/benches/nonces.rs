@@ -11,7 +11,7 @@
 //!   shared with other work, nonces per CPU-second is what stays comparable, and all cores ÷
 //!   one thread in CPU time shows what the split costs (1.0 = nothing);
 //! - `sha_ni_scan/*` (x86-64 with SHA-NI): the SHA-NI scan alone, one nonce at a time against
-//!   interleaved (what the interleaving brings), and the plain SSE4.1 kernel interleaved;
+//!   interleaved (what the interleaving brings);
 //! - `sha2_compress256/two_per_nonce`: the `sha2` crate's own `compress256` at two compressions
 //!   per nonce.
 //!
@@ -102,7 +102,6 @@ fn nonce_search(c: &mut Criterion) {
 
     #[cfg(target_arch = "x86_64")]
     if let Some(sha_ni) = mycoin_miner::sha_ni::ShaNi::new(&header) {
-        use mycoin_miner::sha_ni::{Kernel, ShaNi};
         let mut group = c.benchmark_group("sha_ni_scan");
         group
             .sampling_mode(SamplingMode::Flat)
@@ -117,13 +116,6 @@ fn nonce_search(c: &mut Criterion) {
         group.bench_function("interleaved", |b| {
             b.iter(|| sha_ni.scan(black_box(0..RANGE), 0))
         });
-        if sha_ni.kernel() != Kernel::Sse41
-            && let Some(sse41) = ShaNi::with_kernel(&header, Kernel::Sse41)
-        {
-            group.bench_function("interleaved_sse41", |b| {
-                b.iter(|| sse41.scan(black_box(0..RANGE), 0))
-            });
-        }
         group.finish();
     }
 

@@ -20,20 +20,21 @@
 //! therefore hashes [`LANES`] nonces side by side and keeps their chains in step (see
 //! `lockstep`), so the CPU overlaps them.
 //!
-//! Two [`Kernel`]s, the same code compiled for two instruction sets, are picked at run time.
+//! The message schedule uses `sha256msg1` for its `σ0` terms. Computing them from shifts and
+//! xors instead (to leave the SHA unit to `sha256rnds2`, compiled with AVX) was tried and
+//! measured 25-45 % slower on an idle core of the CPU above, so there is one kernel.
 //!
 //! Why the `unsafe` is sound: every `#[target_feature]` function here is called only through a
-//! [`ShaNi`], and [`ShaNi::new`] / [`ShaNi::with_kernel`] make one only after
-//! `is_x86_feature_detected!` confirmed every feature of its kernel ([`Kernel::is_available`]);
-//! `prepare` needs the features common to both kernels. The one `asm!` is empty. No raw
-//! pointers are used.
+//! [`ShaNi`], and [`ShaNi::new`] makes one only after `is_x86_feature_detected!` confirmed every
+//! feature they are compiled for ([`is_available`]). The one `asm!` is empty. No raw pointers
+//! are used.
 
 #![allow(unsafe_code)]
 
 use std::arch::x86_64::{
     __m128i, _mm_add_epi32, _mm_alignr_epi8, _mm_cvtsi128_si32, _mm_insert_epi32, _mm_set_epi32,
     _mm_sha256msg1_epu32, _mm_sha256msg2_epu32, _mm_sha256rnds2_epu32, _mm_shuffle_epi32,
-    _mm_slli_epi32, _mm_srli_epi32, _mm_unpackhi_epi64, _mm_unpacklo_epi64, _mm_xor_si128,
+    _mm_unpackhi_epi64, _mm_unpacklo_epi64,
 };
 use std::ops::Range;
 
@@ -66,57 +67,23 @@ const K: [u32; 64] = [
     0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2, // rounds 60..64
 ];
 
-/// One compilation of the hashing code: which instruction sets it uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kernel {
-    /// SHA-NI with SSE4.1 (every CPU with SHA-NI has both); the message schedule's `σ0` terms
-    /// with `sha256msg1`.
-    Sse41,
-    /// SHA-NI with AVX: three-operand forms (no register copies), and the schedule's `σ0` terms
-    /// from shifts and xors, which run beside `sha256rnds2` where `sha256msg1` competes with it
-    /// (measured: 0-10 % more nonces per second than [`Kernel::Sse41`] on the core above).
-    Avx,
-}
-
-impl Kernel {
-    /// Every kernel, the fastest last.
-    pub const ALL: [Kernel; 2] = [Kernel::Sse41, Kernel::Avx];
-
-    /// Whether this CPU has every feature the kernel is compiled for.
-    pub fn is_available(self) -> bool {
-        let sha_ni = is_x86_feature_detected!("sha")
-            && is_x86_feature_detected!("sse2")
-            && is_x86_feature_detected!("ssse3")
-            && is_x86_feature_detected!("sse4.1");
-        match self {
-            Kernel::Sse41 => sha_ni,
-            Kernel::Avx => sha_ni && is_x86_feature_detected!("avx"),
-        }
-    }
-
-    /// The fastest kernel this CPU runs, if it has SHA-NI at all.
-    pub fn detect() -> Option<Kernel> {
-        Kernel::ALL
-            .into_iter()
-            .rev()
-            .find(|kernel| kernel.is_available())
-    }
-}
-
-/// Whether this CPU has SHA-NI (and so at least [`Kernel::Sse41`]).
+/// Whether this CPU has SHA-NI and the SSE versions the hashing is compiled for (every CPU
+/// with SHA-NI has them).
 pub fn is_available() -> bool {
-    Kernel::detect().is_some()
+    is_x86_feature_detected!("sha")
+        && is_x86_feature_detected!("sse2")
+        && is_x86_feature_detected!("ssse3")
+        && is_x86_feature_detected!("sse4.1")
 }
 
 /// A header prepared for hashing any nonce with SHA-NI. Holding one proves the CPU has the
-/// features of its [`Kernel`].
+/// features the hashing is compiled for.
 ///
 /// Vectors hold SHA-256 state the way `sha256rnds2` wants it: `abef` has the words
 /// `[f, e, b, a]` from lane 0 up, `cdgh` has `[h, g, d, c]`. Message groups hold four
 /// consecutive words `[w(i), w(i+1), w(i+2), w(i+3)]`.
 #[derive(Debug, Clone, Copy)]
 pub struct ShaNi {
-    kernel: Kernel,
     consts: Consts,
 }
 
@@ -155,29 +122,10 @@ struct Consts {
     init_cdgh: __m128i,
 }
 
-/// Calls `$function::<$n>` of the kernel of `$sha_ni`.
-macro_rules! dispatch {
-    ($sha_ni:expr, $function:ident::<$n:tt>($($arg:expr),*)) => {{
-        let sha_ni: &ShaNi = $sha_ni;
-        // SAFETY: a `ShaNi` is made only for a kernel whose features `Kernel::is_available`
-        // confirmed (`ShaNi::with_kernel`).
-        match sha_ni.kernel {
-            Kernel::Sse41 => unsafe { sse41::$function::<$n>(&sha_ni.consts, $($arg),*) },
-            Kernel::Avx => unsafe { avx::$function::<$n>(&sha_ni.consts, $($arg),*) },
-        }
-    }};
-}
-
 impl ShaNi {
-    /// Prepares `header` (its nonce is ignored) for the fastest kernel this CPU runs, or
-    /// `None` when the CPU lacks SHA-NI.
+    /// Prepares `header` (its nonce is ignored), or `None` when the CPU lacks SHA-NI.
     pub fn new(header: &Header) -> Option<ShaNi> {
-        ShaNi::with_kernel(header, Kernel::detect()?)
-    }
-
-    /// Prepares `header` for `kernel`, or `None` when this CPU cannot run it.
-    pub fn with_kernel(header: &Header, kernel: Kernel) -> Option<ShaNi> {
-        if !kernel.is_available() {
+        if !is_available() {
             return None;
         }
         let bytes = header.to_array();
@@ -189,19 +137,15 @@ impl ShaNi {
             u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
         };
         let tail = [word(64), word(68), word(72)];
-        // SAFETY: `prepare` needs the features every kernel has, just confirmed.
+        // SAFETY: the features `prepare` is compiled for were just confirmed.
         let consts = unsafe { prepare(&mid, tail) };
-        Some(ShaNi { kernel, consts })
-    }
-
-    /// The kernel in use.
-    pub fn kernel(&self) -> Kernel {
-        self.kernel
+        Some(ShaNi { consts })
     }
 
     /// `sha256d` of the header with `nonce`, in internal byte order (as `BlockHash` holds it).
     pub fn hash(&self, nonce: u32) -> [u8; 32] {
-        let [state] = dispatch!(self, full_hash::<1>(nonce));
+        // SAFETY: `self` exists, so the CPU has the features (`ShaNi::new`).
+        let [state] = unsafe { kernel::full_hash::<1>(&self.consts, nonce) };
         let mut out = [0u8; 32];
         for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
             chunk.copy_from_slice(&word.to_be_bytes());
@@ -212,19 +156,22 @@ impl ShaNi {
     /// The most significant 32-bit word of the hash with `nonce`, the hash read as a
     /// little-endian 256-bit number (bytes 28..32 of [`ShaNi::hash`], little-endian).
     pub fn top_word(&self, nonce: u32) -> u32 {
-        let [top] = dispatch!(self, top_words::<1>(nonce));
+        // SAFETY: as in `hash`.
+        let [top] = unsafe { kernel::top_words::<1>(&self.consts, nonce) };
         top
     }
 
     /// The first nonce of `nonces` (clamped to `0..2^32`) whose hash's [top word](Self::top_word)
     /// is at most `limit`, hashing [`LANES`] nonces at a time.
     pub fn scan(&self, nonces: Range<u64>, limit: u32) -> Option<u32> {
-        dispatch!(self, scan::<LANES>(nonces, limit))
+        // SAFETY: as in `hash`.
+        unsafe { kernel::scan::<LANES>(&self.consts, nonces, limit) }
     }
 
     /// [`ShaNi::scan`] one nonce at a time: the baseline of the interleaving.
     pub fn scan_one_lane(&self, nonces: Range<u64>, limit: u32) -> Option<u32> {
-        dispatch!(self, scan::<1>(nonces, limit))
+        // SAFETY: as in `hash`.
+        unsafe { kernel::scan::<1>(&self.consts, nonces, limit) }
     }
 }
 
@@ -386,229 +333,201 @@ macro_rules! schedule {
     };
 }
 
-/// `sha256msg1(a, b)`: `a + σ0([a1, a2, a3, b0])`.
-#[inline]
-#[target_feature(enable = "sha")]
-fn msg1_sha(a: __m128i, b: __m128i) -> __m128i {
-    _mm_sha256msg1_epu32(a, b)
-}
+/// The hashing functions, compiled for SHA-NI and SSE up to 4.1.
+mod kernel {
+    use super::*;
 
-/// The same as [`msg1_sha`] with shifts and xors.
-#[inline]
-#[target_feature(enable = "sse2,ssse3")]
-fn msg1_shifts(a: __m128i, b: __m128i) -> __m128i {
-    let x = _mm_alignr_epi8::<4>(b, a);
-    let ror7 = _mm_xor_si128(_mm_srli_epi32::<7>(x), _mm_slli_epi32::<25>(x));
-    let ror18 = _mm_xor_si128(_mm_srli_epi32::<18>(x), _mm_slli_epi32::<14>(x));
-    let sigma0 = _mm_xor_si128(_mm_xor_si128(ror7, ror18), _mm_srli_epi32::<3>(x));
-    _mm_add_epi32(a, sigma0)
-}
+    /// `sha256msg1(a, b)`: `a + σ0([a1, a2, a3, b0])`.
+    #[inline]
+    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+    fn msg1(a: __m128i, b: __m128i) -> __m128i {
+        _mm_sha256msg1_epu32(a, b)
+    }
 
-/// A kernel: the hashing functions compiled for `$features`, with `$msg1` for the schedule.
-macro_rules! kernel {
-    ($name:ident, $features:literal, $msg1:ident) => {
-        mod $name {
-            use super::*;
-
-            #[inline]
-            #[target_feature(enable = $features)]
-            fn msg1(a: __m128i, b: __m128i) -> __m128i {
-                $msg1(a, b)
-            }
-
-            /// Block 2 and block 3 of `N` consecutive nonces from `first`, up to round 62 of
-            /// block 3: the states after round 62 and the `W + K` of rounds 62, 63 (low half).
-            #[inline]
-            #[target_feature(enable = $features)]
-            fn to_round_62<const N: usize>(
-                c: &Consts,
-                first: u32,
-            ) -> ([__m128i; N], [__m128i; N], [__m128i; N]) {
-                // Block 2, from the state after its rounds 0 and 1.
-                let mut abef = [c.r2_abef; N];
-                let mut cdgh = [c.r2_cdgh; N];
-                let mut w0 = [c.b2_w0; N];
-                for (l, w) in w0.iter_mut().enumerate() {
-                    // The nonce is stored little-endian; SHA-256 reads its words big-endian.
-                    let nonce = first.wrapping_add(l as u32);
-                    *w = _mm_insert_epi32::<3>(*w, nonce.swap_bytes() as i32);
-                }
-                let mut w1 = [c.b2_w1; N];
-                let mut w2 = [c.b2_w2; N];
-                let mut w3 = [c.b2_w3; N];
-                let k0 = k4(0);
-                rounds2!(
-                    abef,
-                    cdgh,
-                    w0.map(|w| _mm_shuffle_epi32::<0x0e>(_mm_add_epi32(w, k0)))
-                );
-                for wk in c.b2_wk {
-                    rounds2!(abef, cdgh, [wk; N]);
-                }
-                // Groups 4..7: some schedule terms involve constant groups only.
-                let align32 = c.b2_align32;
-                schedule!(l, w0, w3, msg1(w0[l], w1[l]), align32);
-                rounds4!(abef, cdgh, w0, k4(4));
-                let msg1_12 = c.b2_msg1_12;
-                schedule!(l, w1, w0, msg1_12, _mm_alignr_epi8::<4>(w0[l], w3[l]));
-                rounds4!(abef, cdgh, w1, k4(5));
-                let msg1_23 = c.b2_msg1_23;
-                schedule!(l, w2, w1, msg1_23, _mm_alignr_epi8::<4>(w1[l], w0[l]));
-                rounds4!(abef, cdgh, w2, k4(6));
-                let msg1_34 = c.b2_msg1_34;
-                schedule!(l, w3, w2, msg1_34, _mm_alignr_epi8::<4>(w2[l], w1[l]));
-                rounds4!(abef, cdgh, w3, k4(7));
-                schedule!(w0, w1, w2, w3);
-                rounds4!(abef, cdgh, w0, k4(8));
-                schedule!(w1, w2, w3, w0);
-                rounds4!(abef, cdgh, w1, k4(9));
-                schedule!(w2, w3, w0, w1);
-                rounds4!(abef, cdgh, w2, k4(10));
-                schedule!(w3, w0, w1, w2);
-                rounds4!(abef, cdgh, w3, k4(11));
-                schedule!(w0, w1, w2, w3);
-                rounds4!(abef, cdgh, w0, k4(12));
-                schedule!(w1, w2, w3, w0);
-                rounds4!(abef, cdgh, w1, k4(13));
-                schedule!(w2, w3, w0, w1);
-                rounds4!(abef, cdgh, w2, k4(14));
-                schedule!(w3, w0, w1, w2);
-                rounds4!(abef, cdgh, w3, k4(15));
-
-                // The first hash, as words: the message of block 3.
-                for l in 0..N {
-                    abef[l] = _mm_add_epi32(abef[l], c.mid_abef);
-                    cdgh[l] = _mm_add_epi32(cdgh[l], c.mid_cdgh);
-                }
-                // abef = [f, e, b, a], cdgh = [h, g, d, c] → [a, b, c, d] and [e, f, g, h].
-                let mut w0: [__m128i; N] = std::array::from_fn(|l| {
-                    _mm_shuffle_epi32::<0xb1>(_mm_unpackhi_epi64(abef[l], cdgh[l]))
-                });
-                let mut w1: [__m128i; N] = std::array::from_fn(|l| {
-                    _mm_shuffle_epi32::<0xb1>(_mm_unpacklo_epi64(abef[l], cdgh[l]))
-                });
-                let mut w2 = [c.b3_w2; N];
-                let mut w3 = [c.b3_w3; N];
-
-                // Block 3, from the initial state.
-                let mut abef = [c.init_abef; N];
-                let mut cdgh = [c.init_cdgh; N];
-                rounds4!(abef, cdgh, w0, k4(0));
-                rounds4!(abef, cdgh, w1, k4(1));
-                for wk in c.b3_wk {
-                    rounds2!(abef, cdgh, [wk; N]);
-                }
-                let align32 = c.b3_align32;
-                schedule!(l, w0, w3, msg1(w0[l], w1[l]), align32);
-                rounds4!(abef, cdgh, w0, k4(4));
-                schedule!(w1, w2, w3, w0);
-                rounds4!(abef, cdgh, w1, k4(5));
-                let msg1_23 = c.b3_msg1_23;
-                schedule!(l, w2, w1, msg1_23, _mm_alignr_epi8::<4>(w1[l], w0[l]));
-                rounds4!(abef, cdgh, w2, k4(6));
-                schedule!(w3, w0, w1, w2);
-                rounds4!(abef, cdgh, w3, k4(7));
-                schedule!(w0, w1, w2, w3);
-                rounds4!(abef, cdgh, w0, k4(8));
-                schedule!(w1, w2, w3, w0);
-                rounds4!(abef, cdgh, w1, k4(9));
-                schedule!(w2, w3, w0, w1);
-                rounds4!(abef, cdgh, w2, k4(10));
-                schedule!(w3, w0, w1, w2);
-                rounds4!(abef, cdgh, w3, k4(11));
-                schedule!(w0, w1, w2, w3);
-                rounds4!(abef, cdgh, w0, k4(12));
-                schedule!(w1, w2, w3, w0);
-                rounds4!(abef, cdgh, w1, k4(13));
-                schedule!(w2, w3, w0, w1);
-                rounds4!(abef, cdgh, w2, k4(14));
-                schedule!(w3, w0, w1, w2);
-                // Rounds 60 and 61; 62 and 63 are left to `full_hash`.
-                let k15 = k4(15);
-                let wk: [__m128i; N] = std::array::from_fn(|l| _mm_add_epi32(w3[l], k15));
-                rounds2!(abef, cdgh, wk);
-                (abef, cdgh, wk.map(|v| _mm_shuffle_epi32::<0x0e>(v)))
-            }
-
-            /// The hash's most significant word (see [`ShaNi::top_word`]) of `N` consecutive
-            /// nonces.
-            #[inline]
-            #[target_feature(enable = $features)]
-            pub(super) fn top_words<const N: usize>(c: &Consts, first: u32) -> [u32; N] {
-                let (abef, _, _) = to_round_62::<N>(c, first);
-                // Lane 0 of `abef` is `f` after round 62, which rounds 62 and 63 move to `h` unchanged.
-                // Hash bytes 28..32 are `h` big-endian; read little-endian, that is `h` byte-swapped.
-                abef.map(|v| {
-                    (_mm_cvtsi128_si32(v) as u32)
-                        .wrapping_add(SHA256_INIT[7])
-                        .swap_bytes()
-                })
-            }
-
-            /// The whole final state (`sha256d` as eight big-endian words) of `N` consecutive
-            /// nonces.
-            #[inline]
-            #[target_feature(enable = $features)]
-            pub(super) fn full_hash<const N: usize>(c: &Consts, first: u32) -> [[u32; 8]; N] {
-                let (mut abef, mut cdgh, wk) = to_round_62::<N>(c, first);
-                rounds2!(abef, cdgh, wk);
-                std::array::from_fn(|l| {
-                    let abef = _mm_add_epi32(abef[l], c.init_abef);
-                    let cdgh = _mm_add_epi32(cdgh[l], c.init_cdgh);
-                    let lane = |v: __m128i, i: i32| -> u32 {
-                        match i {
-                            0 => _mm_cvtsi128_si32(v) as u32,
-                            1 => _mm_cvtsi128_si32(_mm_shuffle_epi32::<1>(v)) as u32,
-                            2 => _mm_cvtsi128_si32(_mm_shuffle_epi32::<2>(v)) as u32,
-                            _ => _mm_cvtsi128_si32(_mm_shuffle_epi32::<3>(v)) as u32,
-                        }
-                    };
-                    [
-                        lane(abef, 3),
-                        lane(abef, 2),
-                        lane(cdgh, 3),
-                        lane(cdgh, 2),
-                        lane(abef, 1),
-                        lane(abef, 0),
-                        lane(cdgh, 1),
-                        lane(cdgh, 0),
-                    ]
-                })
-            }
-
-            /// The first nonce of `nonces` (clamped to `0..2^32`) whose top word is at most
-            /// `limit`, `N` nonces at a time and the rest one by one.
-            #[target_feature(enable = $features)]
-            pub(super) fn scan<const N: usize>(
-                c: &Consts,
-                nonces: Range<u64>,
-                limit: u32,
-            ) -> Option<u32> {
-                let end = nonces.end.min(1 << 32);
-                let mut nonce = nonces.start;
-                while nonce + N as u64 <= end {
-                    // In range: `nonce + N <= 2^32`.
-                    let tops = top_words::<N>(c, nonce as u32);
-                    if let Some(lane) = tops.iter().position(|&top| top <= limit) {
-                        return Some(nonce as u32 + lane as u32);
-                    }
-                    nonce += N as u64;
-                }
-                while nonce < end {
-                    let [top] = top_words::<1>(c, nonce as u32);
-                    if top <= limit {
-                        return Some(nonce as u32);
-                    }
-                    nonce += 1;
-                }
-                None
-            }
+    /// Block 2 and block 3 of `N` consecutive nonces from `first`, up to round 62 of
+    /// block 3: the states after round 62 and the `W + K` of rounds 62, 63 (low half).
+    #[inline]
+    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+    fn to_round_62<const N: usize>(
+        c: &Consts,
+        first: u32,
+    ) -> ([__m128i; N], [__m128i; N], [__m128i; N]) {
+        // Block 2, from the state after its rounds 0 and 1.
+        let mut abef = [c.r2_abef; N];
+        let mut cdgh = [c.r2_cdgh; N];
+        let mut w0 = [c.b2_w0; N];
+        for (l, w) in w0.iter_mut().enumerate() {
+            // The nonce is stored little-endian; SHA-256 reads its words big-endian.
+            let nonce = first.wrapping_add(l as u32);
+            *w = _mm_insert_epi32::<3>(*w, nonce.swap_bytes() as i32);
         }
-    };
-}
+        let mut w1 = [c.b2_w1; N];
+        let mut w2 = [c.b2_w2; N];
+        let mut w3 = [c.b2_w3; N];
+        let k0 = k4(0);
+        rounds2!(
+            abef,
+            cdgh,
+            w0.map(|w| _mm_shuffle_epi32::<0x0e>(_mm_add_epi32(w, k0)))
+        );
+        for wk in c.b2_wk {
+            rounds2!(abef, cdgh, [wk; N]);
+        }
+        // Groups 4..7: some schedule terms involve constant groups only.
+        let align32 = c.b2_align32;
+        schedule!(l, w0, w3, msg1(w0[l], w1[l]), align32);
+        rounds4!(abef, cdgh, w0, k4(4));
+        let msg1_12 = c.b2_msg1_12;
+        schedule!(l, w1, w0, msg1_12, _mm_alignr_epi8::<4>(w0[l], w3[l]));
+        rounds4!(abef, cdgh, w1, k4(5));
+        let msg1_23 = c.b2_msg1_23;
+        schedule!(l, w2, w1, msg1_23, _mm_alignr_epi8::<4>(w1[l], w0[l]));
+        rounds4!(abef, cdgh, w2, k4(6));
+        let msg1_34 = c.b2_msg1_34;
+        schedule!(l, w3, w2, msg1_34, _mm_alignr_epi8::<4>(w2[l], w1[l]));
+        rounds4!(abef, cdgh, w3, k4(7));
+        schedule!(w0, w1, w2, w3);
+        rounds4!(abef, cdgh, w0, k4(8));
+        schedule!(w1, w2, w3, w0);
+        rounds4!(abef, cdgh, w1, k4(9));
+        schedule!(w2, w3, w0, w1);
+        rounds4!(abef, cdgh, w2, k4(10));
+        schedule!(w3, w0, w1, w2);
+        rounds4!(abef, cdgh, w3, k4(11));
+        schedule!(w0, w1, w2, w3);
+        rounds4!(abef, cdgh, w0, k4(12));
+        schedule!(w1, w2, w3, w0);
+        rounds4!(abef, cdgh, w1, k4(13));
+        schedule!(w2, w3, w0, w1);
+        rounds4!(abef, cdgh, w2, k4(14));
+        schedule!(w3, w0, w1, w2);
+        rounds4!(abef, cdgh, w3, k4(15));
 
-kernel!(sse41, "sha,sse2,ssse3,sse4.1", msg1_sha);
-kernel!(avx, "sha,sse2,ssse3,sse4.1,avx", msg1_shifts);
+        // The first hash, as words: the message of block 3.
+        for l in 0..N {
+            abef[l] = _mm_add_epi32(abef[l], c.mid_abef);
+            cdgh[l] = _mm_add_epi32(cdgh[l], c.mid_cdgh);
+        }
+        // abef = [f, e, b, a], cdgh = [h, g, d, c] → [a, b, c, d] and [e, f, g, h].
+        let mut w0: [__m128i; N] = std::array::from_fn(|l| {
+            _mm_shuffle_epi32::<0xb1>(_mm_unpackhi_epi64(abef[l], cdgh[l]))
+        });
+        let mut w1: [__m128i; N] = std::array::from_fn(|l| {
+            _mm_shuffle_epi32::<0xb1>(_mm_unpacklo_epi64(abef[l], cdgh[l]))
+        });
+        let mut w2 = [c.b3_w2; N];
+        let mut w3 = [c.b3_w3; N];
+
+        // Block 3, from the initial state.
+        let mut abef = [c.init_abef; N];
+        let mut cdgh = [c.init_cdgh; N];
+        rounds4!(abef, cdgh, w0, k4(0));
+        rounds4!(abef, cdgh, w1, k4(1));
+        for wk in c.b3_wk {
+            rounds2!(abef, cdgh, [wk; N]);
+        }
+        let align32 = c.b3_align32;
+        schedule!(l, w0, w3, msg1(w0[l], w1[l]), align32);
+        rounds4!(abef, cdgh, w0, k4(4));
+        schedule!(w1, w2, w3, w0);
+        rounds4!(abef, cdgh, w1, k4(5));
+        let msg1_23 = c.b3_msg1_23;
+        schedule!(l, w2, w1, msg1_23, _mm_alignr_epi8::<4>(w1[l], w0[l]));
+        rounds4!(abef, cdgh, w2, k4(6));
+        schedule!(w3, w0, w1, w2);
+        rounds4!(abef, cdgh, w3, k4(7));
+        schedule!(w0, w1, w2, w3);
+        rounds4!(abef, cdgh, w0, k4(8));
+        schedule!(w1, w2, w3, w0);
+        rounds4!(abef, cdgh, w1, k4(9));
+        schedule!(w2, w3, w0, w1);
+        rounds4!(abef, cdgh, w2, k4(10));
+        schedule!(w3, w0, w1, w2);
+        rounds4!(abef, cdgh, w3, k4(11));
+        schedule!(w0, w1, w2, w3);
+        rounds4!(abef, cdgh, w0, k4(12));
+        schedule!(w1, w2, w3, w0);
+        rounds4!(abef, cdgh, w1, k4(13));
+        schedule!(w2, w3, w0, w1);
+        rounds4!(abef, cdgh, w2, k4(14));
+        schedule!(w3, w0, w1, w2);
+        // Rounds 60 and 61; 62 and 63 are left to `full_hash`.
+        let k15 = k4(15);
+        let wk: [__m128i; N] = std::array::from_fn(|l| _mm_add_epi32(w3[l], k15));
+        rounds2!(abef, cdgh, wk);
+        (abef, cdgh, wk.map(|v| _mm_shuffle_epi32::<0x0e>(v)))
+    }
+
+    /// The hash's most significant word (see [`ShaNi::top_word`]) of `N` consecutive
+    /// nonces.
+    #[inline]
+    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+    pub(super) fn top_words<const N: usize>(c: &Consts, first: u32) -> [u32; N] {
+        let (abef, _, _) = to_round_62::<N>(c, first);
+        // Lane 0 of `abef` is `f` after round 62, which rounds 62 and 63 move to `h` unchanged.
+        // Hash bytes 28..32 are `h` big-endian; read little-endian, that is `h` byte-swapped.
+        abef.map(|v| {
+            (_mm_cvtsi128_si32(v) as u32)
+                .wrapping_add(SHA256_INIT[7])
+                .swap_bytes()
+        })
+    }
+
+    /// The whole final state (`sha256d` as eight big-endian words) of `N` consecutive
+    /// nonces.
+    #[inline]
+    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+    pub(super) fn full_hash<const N: usize>(c: &Consts, first: u32) -> [[u32; 8]; N] {
+        let (mut abef, mut cdgh, wk) = to_round_62::<N>(c, first);
+        rounds2!(abef, cdgh, wk);
+        std::array::from_fn(|l| {
+            let abef = _mm_add_epi32(abef[l], c.init_abef);
+            let cdgh = _mm_add_epi32(cdgh[l], c.init_cdgh);
+            let lane = |v: __m128i, i: i32| -> u32 {
+                match i {
+                    0 => _mm_cvtsi128_si32(v) as u32,
+                    1 => _mm_cvtsi128_si32(_mm_shuffle_epi32::<1>(v)) as u32,
+                    2 => _mm_cvtsi128_si32(_mm_shuffle_epi32::<2>(v)) as u32,
+                    _ => _mm_cvtsi128_si32(_mm_shuffle_epi32::<3>(v)) as u32,
+                }
+            };
+            [
+                lane(abef, 3),
+                lane(abef, 2),
+                lane(cdgh, 3),
+                lane(cdgh, 2),
+                lane(abef, 1),
+                lane(abef, 0),
+                lane(cdgh, 1),
+                lane(cdgh, 0),
+            ]
+        })
+    }
+
+    /// The first nonce of `nonces` (clamped to `0..2^32`) whose top word is at most
+    /// `limit`, `N` nonces at a time and the rest one by one.
+    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+    pub(super) fn scan<const N: usize>(c: &Consts, nonces: Range<u64>, limit: u32) -> Option<u32> {
+        let end = nonces.end.min(1 << 32);
+        let mut nonce = nonces.start;
+        while nonce + N as u64 <= end {
+            // In range: `nonce + N <= 2^32`.
+            let tops = top_words::<N>(c, nonce as u32);
+            if let Some(lane) = tops.iter().position(|&top| top <= limit) {
+                return Some(nonce as u32 + lane as u32);
+            }
+            nonce += N as u64;
+        }
+        while nonce < end {
+            let [top] = top_words::<1>(c, nonce as u32);
+            if top <= limit {
+                return Some(nonce as u32);
+            }
+            nonce += 1;
+        }
+        None
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -616,26 +535,18 @@ mod tests {
     use mycoin_core::Network;
 
     #[test]
-    fn every_kernel_hashes_the_genesis_header_as_the_consensus_code_does() {
+    fn sha_ni_hashes_the_genesis_header_as_the_consensus_code_does() {
         let genesis = Network::Regtest.params().genesis_block().header;
         assert_eq!(ShaNi::new(&genesis).is_some(), is_available());
-        assert_eq!(
-            ShaNi::new(&genesis).map(|sha_ni| sha_ni.kernel()),
-            Kernel::detect()
-        );
-        for kernel in Kernel::ALL {
-            let Some(sha_ni) = ShaNi::with_kernel(&genesis, kernel) else {
-                assert!(!kernel.is_available());
-                eprintln!("{kernel:?}: not on this CPU, not tested");
-                continue;
-            };
-            assert_eq!(sha_ni.kernel(), kernel);
-            for nonce in [0, 1, 2, 3, 4, 5, 0xdead_beef, u32::MAX - 1, u32::MAX] {
-                let hash = Header { nonce, ..genesis }.block_hash().0;
-                assert_eq!(sha_ni.hash(nonce), hash, "{kernel:?} nonce {nonce}");
-                let top = u32::from_le_bytes([hash[28], hash[29], hash[30], hash[31]]);
-                assert_eq!(sha_ni.top_word(nonce), top, "{kernel:?} nonce {nonce}");
-            }
+        let Some(sha_ni) = ShaNi::new(&genesis) else {
+            eprintln!("no SHA-NI on this CPU: not tested");
+            return;
+        };
+        for nonce in [0, 1, 2, 3, 4, 5, 0xdead_beef, u32::MAX - 1, u32::MAX] {
+            let hash = Header { nonce, ..genesis }.block_hash().0;
+            assert_eq!(sha_ni.hash(nonce), hash, "nonce {nonce}");
+            let top = u32::from_le_bytes([hash[28], hash[29], hash[30], hash[31]]);
+            assert_eq!(sha_ni.top_word(nonce), top, "nonce {nonce}");
         }
     }
 }
