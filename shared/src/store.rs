@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
 
+use futures_util::TryStreamExt;
 use ruint::aliases::U256;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
@@ -235,6 +236,10 @@ impl Database {
                         conn.execute("PRAGMA journal_mode = WAL").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        // 1 MiB of page cache per connection (SQLite's default is 2 MiB): the
+                        // chain state the node needs is in memory, and the peer's resident
+                        // memory is a target.
+                        conn.execute("PRAGMA cache_size = -1024").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                     }
                     Ok(())
@@ -499,10 +504,10 @@ impl ChainStore for SqlStore {
                 .active
                 .push(BlockHash(blob(row.try_get("hash")?, "block hash")?));
         }
-        for row in sqlx::query("SELECT txid, vout, coin FROM chain_utxos")
-            .fetch_all(pool)
-            .await?
-        {
+        // Row by row: the unspent outputs are the largest table held in memory, and a vector
+        // of all its rows as well would double the peak.
+        let mut rows = sqlx::query("SELECT txid, vout, coin FROM chain_utxos").fetch(pool);
+        while let Some(row) = rows.try_next().await? {
             let txid = Txid(blob(row.try_get("txid")?, "txid")?);
             let vout = u32::try_from(row.try_get::<i64, _>("vout")?)
                 .map_err(|_| StoreError::Corrupt("output index out of range".into()))?;

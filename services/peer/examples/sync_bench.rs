@@ -55,7 +55,7 @@ use mycoin_core::{
     Network, OutPoint, PrivateKey, PubKeyHash, PublicKey, Signature, SqlStore, Transaction, TxIn,
     TxOut, Txid, deserialize,
 };
-use mycoin_peer::p2p::SYNC_COMMIT;
+use mycoin_peer::p2p::SYNC_BATCH;
 
 const NETWORK: Network = Network::Regtest;
 /// Spending transactions per block.
@@ -366,7 +366,7 @@ async fn submit_all<S: ChainStore>(chain: &mut Chain<S>, blocks: Vec<Block>) -> 
     let started = Instant::now();
     let mut blocks = blocks.into_iter().peekable();
     while blocks.peek().is_some() {
-        let slice: Vec<Block> = blocks.by_ref().take(SYNC_COMMIT).collect();
+        let slice: Vec<Block> = blocks.by_ref().take(SYNC_BATCH as usize).collect();
         let count = slice.len();
         let (accepted, error) = chain.submit_blocks(slice, now).await;
         assert!(error.is_none(), "{error:?}");

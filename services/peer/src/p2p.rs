@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use actix_web::web;
 use mycoin_api::peer::{
-    BlockView, ChainInfo, MAX_BLOCKS_PER_REQUEST, PEER_HEADER, SubmitBlockRequest, SyncRequest,
-    TransactionRequest, encode_hex,
+    BlockView, ChainInfo, PEER_HEADER, SubmitBlockRequest, SyncRequest, TransactionRequest,
+    encode_hex,
 };
 use mycoin_core::pow::work_to_string;
 use mycoin_core::{Block, BlockAccepted, BlockError, BlockHash, ChainError, Txid};
@@ -41,14 +41,12 @@ pub const CHAIN_TIMEOUT: Duration = Duration::from_secs(3);
 pub const BATCH_TIMEOUT: Duration = Duration::from_secs(20);
 /// Time a peer has to take a relayed block or transaction.
 pub const RELAY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Blocks asked for per batch.
-pub const SYNC_BATCH: u32 = MAX_BLOCKS_PER_REQUEST;
-/// Blocks of a batch connected under one lock of the chain, and written in one store
-/// transaction: fewer, larger transactions write much less (a block's rows share pages with
-/// its neighbours').
-pub const SYNC_COMMIT: usize = 100;
+/// Blocks asked for per batch. A batch is connected under one lock of the chain (readers wait
+/// for no more than it) and written in one store transaction: a hundred blocks' rows share
+/// pages, so they are written far fewer times than block by block.
+pub const SYNC_BATCH: u32 = 100;
 /// Batches fetched from one peer per sync round (the next round goes on).
-pub const MAX_BATCHES_PER_ROUND: usize = 40;
+pub const MAX_BATCHES_PER_ROUND: usize = 200;
 /// Largest `POST /sync` answer accepted: about 4 MiB of blocks, twice in hex, with the
 /// decoded views around them.
 pub const MAX_SYNC_ANSWER_BYTES: usize = 48 * 1024 * 1024;
@@ -156,6 +154,8 @@ pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
     // has less work than ours so far (a long side branch).
     let mut cursor: Option<BlockHash> = None;
     let mut received = 0usize;
+    // The next batch, asked for while this one is checked.
+    let mut prefetch: Option<Prefetch> = None;
     for _ in 0..MAX_BATCHES_PER_ROUND {
         let (mut locator, our_work) = {
             let chain = node.chain().read().await;
@@ -182,11 +182,11 @@ pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
         if let Some(cursor) = cursor {
             locator.insert(0, cursor);
         }
-        let request = SyncRequest {
-            locator,
-            count: Some(SYNC_BATCH),
+        let answer = match prefetch.take() {
+            Some(next) => next.answer().await,
+            None => Prefetch::start(&batches, locator.clone()).answer().await,
         };
-        let views: Vec<BlockView> = match batches.post_json("/sync", &request).await {
+        let views: Vec<BlockView> = match answer {
             Ok(views) => views,
             Err(err) if client_error_is_peer_fault(&err) => {
                 tracing::info!(peer = %url, error = %err, "peer answered POST /sync wrongly");
@@ -212,42 +212,43 @@ pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
             };
             blocks.push(block);
         }
+        // The peer goes on after this batch's last block whatever becomes of it here: it
+        // prepares the next batch while this one is checked.
+        let mut next = locator;
+        next.insert(0, blocks[blocks.len() - 1].block_hash());
+        prefetch = Some(Prefetch::start(&batches, next));
+
         let mut progress = false;
-        let mut blocks = blocks.into_iter().peekable();
-        while blocks.peek().is_some() {
-            // The chain is locked for a slice of the batch at a time, so that readers wait
-            // less; each slice is one store transaction.
-            let slice: Vec<Block> = blocks.by_ref().take(SYNC_COMMIT).collect();
-            let hashes: Vec<BlockHash> = slice.iter().map(Block::block_hash).collect();
-            let now = node.now();
-            let (outcomes, error) = node.chain().write().await.submit_blocks(slice, now).await;
-            let failed_at = outcomes.len();
-            for (outcome, hash) in outcomes.into_iter().zip(&hashes) {
-                match outcome {
-                    BlockAccepted::NewTip {
-                        tip, disconnected, ..
-                    } => {
-                        if disconnected > 0 {
-                            relay_mempool_after_reorg(node, tip).await;
-                        }
-                        progress = true;
-                        received += 1;
-                        cursor = Some(*hash);
+        let hashes: Vec<BlockHash> = blocks.iter().map(Block::block_hash).collect();
+        let now = node.now();
+        let (outcomes, error) = node.chain().write().await.submit_blocks(blocks, now).await;
+        let failed_at = outcomes.len();
+        for (outcome, hash) in outcomes.into_iter().zip(&hashes) {
+            match outcome {
+                BlockAccepted::NewTip {
+                    tip, disconnected, ..
+                } => {
+                    if disconnected > 0 {
+                        relay_mempool_after_reorg(node, tip).await;
                     }
-                    BlockAccepted::SideChain => {
-                        progress = true;
-                        received += 1;
-                        cursor = Some(*hash);
-                    }
-                    BlockAccepted::Duplicate => cursor = Some(*hash),
-                    BlockAccepted::Orphan { .. } => {
-                        tracing::info!(peer = %url, block = %hash, "peer sent a block that does not connect");
-                        node.penalise(url, Offence::FalseTip);
-                        return SyncOutcome::Misbehaved;
-                    }
+                    progress = true;
+                    received += 1;
+                    cursor = Some(*hash);
+                }
+                BlockAccepted::SideChain => {
+                    progress = true;
+                    received += 1;
+                    cursor = Some(*hash);
+                }
+                BlockAccepted::Duplicate => cursor = Some(*hash),
+                BlockAccepted::Orphan { .. } => {
+                    tracing::info!(peer = %url, block = %hash, "peer sent a block that does not connect");
+                    node.penalise(url, Offence::FalseTip);
+                    return SyncOutcome::Misbehaved;
                 }
             }
-            let Some(error) = error else { continue };
+        }
+        if let Some(error) = error {
             let hash = hashes[failed_at];
             match error {
                 ChainError::Invalid(err) => {
@@ -276,6 +277,35 @@ pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
     SyncOutcome::Synced {
         blocks: received,
         caught_up: false,
+    }
+}
+
+/// A `POST /sync` request on its way; dropping it abandons the request.
+struct Prefetch(tokio::task::JoinHandle<Result<Vec<BlockView>, ClientError>>);
+
+impl Prefetch {
+    fn start(client: &RestClient, locator: Vec<BlockHash>) -> Prefetch {
+        let client = client.clone();
+        let request = SyncRequest {
+            locator,
+            count: Some(SYNC_BATCH),
+        };
+        Prefetch(tokio::spawn(async move {
+            client.post_json("/sync", &request).await
+        }))
+    }
+
+    async fn answer(mut self) -> Result<Vec<BlockView>, ClientError> {
+        match (&mut self.0).await {
+            Ok(answer) => answer,
+            Err(err) => std::panic::resume_unwind(err.into_panic()),
+        }
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
