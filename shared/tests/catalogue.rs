@@ -5,9 +5,13 @@ mod common;
 
 use common::*;
 use mycoin_core::chain::BlockAccepted;
-use mycoin_core::validation::{BlockError, TxError};
+use mycoin_core::sigcache::SigCache;
+use mycoin_core::utxo::{Coin, UtxoOverlay};
+use mycoin_core::validation::{
+    BlockError, SignatureChecks, TxError, check_tx_inputs, connect_block,
+};
 use mycoin_core::{
-    Amount, ChainError, CompactTarget, MAX_MONEY, Network, OutPoint, PubKeyHash, PublicKey,
+    Amount, Block, ChainError, CompactTarget, MAX_MONEY, Network, OutPoint, PubKeyHash, PublicKey,
     Signature, Transaction, TxIn, TxOut, Txid,
 };
 
@@ -776,4 +780,119 @@ async fn the_pending_transaction_verifies_but_cannot_be_submitted_twice() {
         f.chain.verify_transaction(&rival),
         Err(TxError::MempoolConflict { .. })
     ));
+}
+
+// ---- sums past MAX_MONEY -------------------------------------------------------------------
+//
+// No chain holds coins worth more than the 21 million ever issued, so these three rules cannot
+// be broken by blocks on a real chain. They are checked on hand-made unspent outputs instead.
+
+/// `n` unspent outputs of key 0 worth [`MAX_MONEY`] each, held by no chain.
+fn fortunes(n: u8) -> (std::collections::HashMap<OutPoint, Coin>, Vec<OutPoint>) {
+    let outpoints: Vec<OutPoint> = (0..n)
+        .map(|i| OutPoint::new(Txid([i + 1; 32]), 0))
+        .collect();
+    let coins = outpoints
+        .iter()
+        .map(|outpoint| {
+            let coin = Coin {
+                output: TxOut {
+                    amount: Amount::MAX,
+                    pubkey_hash: pkh(0),
+                },
+                height: 1,
+                is_coinbase: false,
+            };
+            (*outpoint, coin)
+        })
+        .collect();
+    (coins, outpoints)
+}
+
+/// A block of `transactions` after a coinbase paying `coinbase` to key 1 at height 10.
+fn block_of(coinbase: &[Amount], transactions: Vec<Transaction>) -> Block {
+    let outputs = coinbase
+        .iter()
+        .map(|amount| TxOut {
+            amount: *amount,
+            pubkey_hash: pkh(1),
+        })
+        .collect();
+    let mut block = Block {
+        header: regtest().genesis_block().header,
+        transactions: vec![Transaction::coinbase(10, 0, outputs)],
+    };
+    block.transactions.extend(transactions);
+    block
+}
+
+#[test]
+fn inputs_summing_past_max_money() {
+    let (coins, outpoints) = fortunes(2);
+    let tx = spend(&outpoints, 0, &[(1, pkh(1))]);
+    let view = UtxoOverlay::new(&coins);
+    assert_eq!(
+        check_tx_inputs(&tx, 10, &view, &regtest(), &SigCache::default()),
+        Err(TxError::InputsOverflow)
+    );
+    // One such input alone is fine.
+    let tx = spend(&outpoints[..1], 0, &[(1, pkh(1))]);
+    assert_eq!(
+        check_tx_inputs(&tx, 10, &view, &regtest(), &SigCache::default()),
+        Ok(Amount::from_units(MAX_MONEY - 1).unwrap())
+    );
+}
+
+#[test]
+fn fees_summing_past_max_money() {
+    let (coins, outpoints) = fortunes(2);
+    // Each pays one unit out of MAX_MONEY: two fees of MAX_MONEY - 1.
+    let txs: Vec<Transaction> = outpoints
+        .iter()
+        .map(|outpoint| spend(&[*outpoint], 0, &[(1, pkh(1))]))
+        .collect();
+    let cache = SigCache::default();
+    let mut view = UtxoOverlay::new(&coins);
+    let block = block_of(&[], txs.clone());
+    assert_eq!(
+        connect_block(
+            &block,
+            10,
+            &mut view,
+            &regtest(),
+            SignatureChecks::new(&cache)
+        ),
+        Err(BlockError::FeesOverflow)
+    );
+    // One fee of MAX_MONEY - 1: the reward plus fees passes MAX_MONEY too.
+    let mut view = UtxoOverlay::new(&coins);
+    let block = block_of(&[], txs[..1].to_vec());
+    assert_eq!(
+        connect_block(
+            &block,
+            10,
+            &mut view,
+            &regtest(),
+            SignatureChecks::new(&cache)
+        ),
+        Err(BlockError::FeesOverflow)
+    );
+}
+
+#[test]
+fn coinbase_outputs_summing_past_max_money() {
+    let cache = SigCache::default();
+    let coins = std::collections::HashMap::new();
+    let mut view = UtxoOverlay::new(&coins);
+    let block = block_of(&[Amount::MAX, Amount::MAX], vec![]);
+    assert_eq!(
+        connect_block(
+            &block,
+            10,
+            &mut view,
+            &regtest(),
+            SignatureChecks::new(&cache)
+        ),
+        Err(BlockError::CoinbaseOverflow)
+    );
 }
