@@ -190,9 +190,22 @@ pub struct CommonArgs {
         long,
         env = "MYCOIN_PASSPHRASE",
         value_name = "PASSPHRASE",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = parse_passphrase
     )]
     pub passphrase: Option<SecretString>,
+}
+
+/// Refuses an empty passphrase: it would encrypt the keys with nothing while looking set.
+fn parse_passphrase(passphrase: &str) -> Result<SecretString, String> {
+    if passphrase.is_empty() {
+        return Err(
+            "empty: give a passphrase, or none at all to keep the keys under a key file \
+                    in the data directory"
+                .into(),
+        );
+    }
+    Ok(SecretString::from(passphrase.to_owned()))
 }
 
 /// Accepts `http://host[:port][/prefix]`, dropping a trailing `/`.
@@ -388,6 +401,7 @@ mod tests {
             &["--network", "mainnet"],
             &["--peer-url", "peer1:8001"],
             &["--api-token", "short"],
+            &["--passphrase", ""],
         ] {
             let mut argv = vec!["test"];
             argv.extend_from_slice(args);
