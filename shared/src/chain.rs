@@ -575,8 +575,8 @@ impl<S: ChainStore> Chain<S> {
         }
     }
 
-    /// Accepts the orphans waiting for any of `parents`, and theirs in turn. Returns how many
-    /// blocks were disconnected on the way.
+    /// Accepts the orphans waiting for any block of `queue`, and theirs in turn. Returns how
+    /// many blocks were disconnected on the way.
     async fn adopt_orphans(
         &mut self,
         mut queue: Vec<BlockHash>,
@@ -1024,6 +1024,3 @@ impl<S: ChainStore> Chain<S> {
 fn missing(what: &str, hash: &BlockHash) -> StoreError {
     StoreError::Corrupt(format!("{what} of active block {hash} is missing"))
 }
-
-/// Re-exported for callers that build blocks by hand.
-pub use validation::check_proof_of_work;

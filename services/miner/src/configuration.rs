@@ -48,8 +48,6 @@ pub struct Settings {
     pub peer_url: String,
     /// Base URL of the keys service (fresh addresses).
     pub keys_url: String,
-    /// The stack's API token, sent to the other services.
-    pub api_token: Option<ApiToken>,
     /// Threads searching nonces.
     pub threads: usize,
     /// Whether to start background mining as soon as the service is built.
@@ -75,7 +73,6 @@ impl Settings {
             network,
             peer_url: peer_url.into(),
             keys_url: keys_url.into(),
-            api_token: None,
             threads: default_threads(),
             mine_on_start: false,
             tip_poll: DEFAULT_TIP_POLL,
@@ -90,7 +87,6 @@ impl Settings {
             .server_settings(ServiceKind::Miner)?
             .with_body_limit(BODY_LIMIT);
         Ok(Self {
-            api_token: server.api_token.clone(),
             server,
             network: mycoin_api::network_of(common.network),
             peer_url: common.base_url(ServiceKind::Peer),
@@ -116,8 +112,7 @@ impl Settings {
 
     /// The same settings with the stack's API token.
     pub fn with_api_token(mut self, token: ApiToken) -> Self {
-        self.server = self.server.with_api_token(token.clone());
-        self.api_token = Some(token);
+        self.server = self.server.with_api_token(token);
         self
     }
 }

@@ -110,7 +110,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Miner {
     /// The miner of `settings`, with its clients for the peer and keys services.
     pub fn new(settings: &Settings) -> Result<Miner, ClientError> {
-        let with_token = |client: RestClient| match &settings.api_token {
+        let with_token = |client: RestClient| match &settings.server.api_token {
             Some(token) => client.with_token(token.clone()),
             None => client,
         };

@@ -37,8 +37,6 @@ pub struct Settings {
     /// `sqlite://…` or `postgres://…`: the stack's database, where the wallet keeps its table
     /// of sent payments.
     pub database_url: String,
-    /// The stack's API token, sent to the keys service to sign.
-    pub api_token: Option<ApiToken>,
     /// Timeout of each call to the peer and keys services.
     pub client_timeout: Duration,
 }
@@ -60,7 +58,6 @@ impl Settings {
             peer_url: peer_url.into(),
             keys_url: keys_url.into(),
             database_url: database_url.into(),
-            api_token: None,
             client_timeout: mycoin_web::client::DEFAULT_TIMEOUT,
         }
     }
@@ -72,7 +69,6 @@ impl Settings {
             .server_settings(ServiceKind::Wallet)?
             .with_body_limit(BODY_LIMIT);
         Ok(Self {
-            api_token: server.api_token.clone(),
             server,
             network: mycoin_api::network_of(common.network),
             peer_url: common.base_url(ServiceKind::Peer),
@@ -85,8 +81,7 @@ impl Settings {
     /// The same settings with the stack's API token: demanded by `POST /wallet/send` and
     /// forwarded to the keys service.
     pub fn with_api_token(mut self, token: ApiToken) -> Self {
-        self.server = self.server.with_api_token(token.clone());
-        self.api_token = Some(token);
+        self.server = self.server.with_api_token(token);
         self
     }
 
@@ -118,7 +113,7 @@ mod tests {
         assert_eq!(settings.network, Network::Regtest);
         assert_eq!(settings.peer_url, "http://127.0.0.1:8002");
         assert_eq!(settings.keys_url, "http://127.0.0.1:8012");
-        assert!(settings.api_token.is_some());
+        assert!(settings.server.api_token.is_some());
         assert_eq!(settings.server.body_limit, BODY_LIMIT);
     }
 }

@@ -79,7 +79,7 @@ fn sum(values: impl IntoIterator<Item = u64>) -> Result<u64, WalletError> {
 impl Wallet {
     /// The wallet of `settings`, with its clients and its opened (migrated) store.
     pub async fn new(settings: &Settings) -> Result<Wallet, WalletError> {
-        let with_token = |client: RestClient| match &settings.api_token {
+        let with_token = |client: RestClient| match &settings.server.api_token {
             Some(token) => client.with_token(token.clone()),
             None => client,
         };
