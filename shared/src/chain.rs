@@ -40,12 +40,29 @@ pub enum BlockAccepted {
     /// Valid and stored, but the active chain has at least as much work.
     SideChain,
     /// The active chain changed: its tip is now `tip` at `height`, after disconnecting
-    /// `disconnected` blocks.
+    /// `disconnected` blocks, whose transactions `returned` are back in the mempool (for peers
+    /// that dropped them with those blocks).
     NewTip {
         tip: BlockHash,
         height: u32,
         disconnected: usize,
+        returned: Vec<Txid>,
     },
+}
+
+/// What a move of the active chain undid: the blocks that left it, and those of their
+/// transactions that went back to the mempool.
+#[derive(Debug, Default)]
+struct Undone {
+    blocks: usize,
+    returned: Vec<Txid>,
+}
+
+impl Undone {
+    fn add(&mut self, other: Undone) {
+        self.blocks += other.blocks;
+        self.returned.extend(other.returned);
+    }
 }
 
 /// Where a transaction is.
@@ -381,9 +398,9 @@ impl<S: ChainStore> Chain<S> {
             return Ok(BlockAccepted::Orphan { parent });
         }
         let old_tip = self.tip().hash;
-        let disconnected = self.accept_with_parent(block, now).await?;
-        let disconnected = disconnected + self.adopt_orphans(vec![hash], now).await?;
-        Ok(self.outcome(old_tip, disconnected))
+        let mut undone = self.accept_with_parent(block, now).await?;
+        undone.add(self.adopt_orphans(vec![hash], now).await?);
+        Ok(self.outcome(old_tip, undone))
     }
 
     /// Submits blocks in order, each with the outcome [`Chain::submit_block`] would give it,
@@ -541,19 +558,21 @@ impl<S: ChainStore> Chain<S> {
                 tip: entry.hash,
                 height: entry.height,
                 disconnected: 0,
+                returned: Vec::new(),
             })
             .collect();
         let hashes = stored.iter().map(|(entry, _)| entry.hash).collect();
         let blocks: Vec<Block> = stored.into_iter().map(|(_, block)| block).collect();
+        // Nothing was disconnected, so nothing returns to the mempool.
         self.applied(&update, &[], &blocks);
         // Orphans waiting for one of the run follow it now, as they would one by one.
         let old_tip = self.tip().hash;
         match self.adopt_orphans(hashes, now).await {
-            Ok(disconnected) => {
+            Ok(undone) => {
                 if self.tip().hash != old_tip
                     && let Some(last) = accepted.last_mut()
                 {
-                    *last = self.outcome(old_tip, disconnected);
+                    *last = self.outcome(old_tip, undone);
                 }
                 (accepted, error)
             }
@@ -561,8 +580,8 @@ impl<S: ChainStore> Chain<S> {
         }
     }
 
-    /// A block's outcome from the tip before it and the blocks disconnected since.
-    fn outcome(&self, old_tip: BlockHash, disconnected: usize) -> BlockAccepted {
+    /// A block's outcome from the tip before it and what was undone since.
+    fn outcome(&self, old_tip: BlockHash, undone: Undone) -> BlockAccepted {
         let tip = self.tip();
         if tip.hash == old_tip {
             BlockAccepted::SideChain
@@ -570,25 +589,26 @@ impl<S: ChainStore> Chain<S> {
             BlockAccepted::NewTip {
                 tip: tip.hash,
                 height: tip.height,
-                disconnected,
+                disconnected: undone.blocks,
+                returned: undone.returned,
             }
         }
     }
 
-    /// Accepts the orphans waiting for any block of `queue`, and theirs in turn. Returns how
-    /// many blocks were disconnected on the way.
+    /// Accepts the orphans waiting for any block of `queue`, and theirs in turn. Returns what
+    /// was undone on the way.
     async fn adopt_orphans(
         &mut self,
         mut queue: Vec<BlockHash>,
         now: u32,
-    ) -> Result<usize, ChainError> {
-        let mut disconnected = 0;
+    ) -> Result<Undone, ChainError> {
+        let mut undone = Undone::default();
         while let Some(parent) = queue.pop() {
             for orphan in self.orphans.take_children(&parent) {
                 let child = orphan.block_hash();
                 match Box::pin(self.accept_with_parent(orphan, now)).await {
                     Ok(d) => {
-                        disconnected += d;
+                        undone.add(d);
                         queue.push(child);
                     }
                     Err(ChainError::Store(e)) => return Err(e.into()),
@@ -598,12 +618,12 @@ impl<S: ChainStore> Chain<S> {
                 }
             }
         }
-        Ok(disconnected)
+        Ok(undone)
     }
 
     /// Checks a block whose parent is in the tree against that parent, stores it, and moves
-    /// to the best chain. Returns how many blocks were disconnected.
-    async fn accept_with_parent(&mut self, block: Block, now: u32) -> Result<usize, ChainError> {
+    /// to the best chain. Returns what was undone.
+    async fn accept_with_parent(&mut self, block: Block, now: u32) -> Result<Undone, ChainError> {
         let hash = block.block_hash();
         let parent = block.header.prev_hash;
         if self.invalid.contains(&parent) {
@@ -682,7 +702,7 @@ impl<S: ChainStore> Chain<S> {
     async fn activate_best_chain(
         &mut self,
         mut fresh: Option<(BlockHash, Block)>,
-    ) -> Result<usize, ChainError> {
+    ) -> Result<Undone, ChainError> {
         let fresh_hash = fresh.as_ref().map(|(h, _)| *h);
         let mut first_error = None;
         loop {
@@ -690,11 +710,11 @@ impl<S: ChainStore> Chain<S> {
             if best == self.tip().hash {
                 return match first_error {
                     Some(e) => Err(ChainError::Invalid(e)),
-                    None => Ok(0),
+                    None => Ok(Undone::default()),
                 };
             }
             match self.reorganise_to(best, &mut fresh).await? {
-                Ok(disconnected) => return Ok(disconnected),
+                Ok(undone) => return Ok(undone),
                 Err((bad, error)) => {
                     tracing::info!(block = %bad, %error, "block failed to connect");
                     self.invalidate(bad).await?;
@@ -744,7 +764,7 @@ impl<S: ChainStore> Chain<S> {
         &mut self,
         target: BlockHash,
         fresh: &mut Option<(BlockHash, Block)>,
-    ) -> Result<Result<usize, (BlockHash, BlockError)>, StoreError> {
+    ) -> Result<Result<Undone, (BlockHash, BlockError)>, StoreError> {
         // The branch from the fork (exclusive) up to the target, lowest first.
         let mut branch = Vec::new();
         let mut cursor = self.index[&target];
@@ -801,17 +821,21 @@ impl<S: ChainStore> Chain<S> {
             created,
         };
         self.store.commit(&[], &update).await?;
-        self.applied(&update, &disconnected_blocks, &connected_blocks);
-        Ok(Ok(disconnected_blocks.len()))
+        let returned = self.applied(&update, &disconnected_blocks, &connected_blocks);
+        Ok(Ok(Undone {
+            blocks: disconnected_blocks.len(),
+            returned,
+        }))
     }
 
-    /// Brings the state in memory to a committed `update` and its blocks.
+    /// Brings the state in memory to a committed `update` and its blocks. Returns the
+    /// transactions of the disconnected blocks that went back to the mempool.
     fn applied(
         &mut self,
         update: &ChainUpdate,
         disconnected_blocks: &[(BlockHash, Block)],
         connected_blocks: &[Block],
-    ) {
+    ) -> Vec<Txid> {
         for outpoint in &update.spent {
             self.utxos.remove(outpoint);
         }
@@ -824,18 +848,22 @@ impl<S: ChainStore> Chain<S> {
         for tx in connected_blocks.iter().flat_map(|b| &b.transactions) {
             self.sigcache.remove_transaction(tx);
         }
-        self.update_mempool(disconnected_blocks, connected_blocks);
+        self.update_mempool(disconnected_blocks, connected_blocks)
     }
 
     /// After the active chain moved: drop what is now confirmed or conflicting; after a
     /// reorganisation, re-admit every still-valid transaction of the disconnected blocks and of
-    /// the old pool, oldest first.
-    fn update_mempool(&mut self, disconnected: &[(BlockHash, Block)], connected: &[Block]) {
+    /// the old pool, oldest first. Returns the disconnected blocks' transactions re-admitted.
+    fn update_mempool(
+        &mut self,
+        disconnected: &[(BlockHash, Block)],
+        connected: &[Block],
+    ) -> Vec<Txid> {
         if disconnected.is_empty() {
             for tx in connected.iter().flat_map(|b| &b.transactions) {
                 self.mempool.remove_confirmed(tx);
             }
-            return;
+            return Vec::new();
         }
         let old = self.mempool.drain();
         let returning = disconnected
@@ -843,9 +871,13 @@ impl<S: ChainStore> Chain<S> {
             .rev()
             .flat_map(|(_, b)| b.transactions.iter().skip(1))
             .cloned();
-        for tx in returning.chain(old.into_iter().map(|e| e.tx)) {
-            let _ = self.submit_transaction(tx);
+        let returned = returning
+            .filter_map(|tx| self.submit_transaction(tx).ok())
+            .collect();
+        for entry in old {
+            let _ = self.submit_transaction(entry.tx);
         }
+        returned
     }
 
     /// Checks a transaction against the active chain and the mempool without adding it.

@@ -75,6 +75,7 @@ async fn a_batch_ends_where_one_by_one_does<S: ChainStore>(
             tip: block.block_hash(),
             height,
             disconnected: 0,
+            returned: Vec::new(),
         })
         .collect();
     assert_eq!(outcomes, expected);
@@ -285,7 +286,8 @@ async fn known_and_unconnected_blocks_get_their_own_outcomes() {
         [BlockAccepted::NewTip {
             tip: blocks[2].block_hash(),
             height: 3,
-            disconnected: 0
+            disconnected: 0,
+            returned: Vec::new(),
         }]
     );
 }

@@ -43,6 +43,12 @@ async fn scenario<S: ChainStore>(store: S) -> Fixture<S> {
             ..
         }
     ));
+    // The payment left the chain with its block and is back in the mempool: the outcome says
+    // so, for the peer to relay it again.
+    let BlockAccepted::NewTip { returned, .. } = &outcome else {
+        unreachable!()
+    };
+    assert_eq!(returned, &vec![pay.txid()]);
     assert!(!f.chain.is_active(&a.block_hash()));
     assert!(f.chain.mempool().contains(&pay.txid()));
     let expected = rebuild_utxos(&active_blocks(&f.chain).await);

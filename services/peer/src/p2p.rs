@@ -225,12 +225,8 @@ pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
         let failed_at = outcomes.len();
         for (outcome, hash) in outcomes.into_iter().zip(&hashes) {
             match outcome {
-                BlockAccepted::NewTip {
-                    tip, disconnected, ..
-                } => {
-                    if disconnected > 0 {
-                        relay_mempool_after_reorg(node, tip).await;
-                    }
+                BlockAccepted::NewTip { tip, returned, .. } => {
+                    relay_returned_transactions(node, tip, &returned).await;
                     progress = true;
                     received += 1;
                     cursor = Some(*hash);
@@ -394,22 +390,22 @@ pub fn relay_transaction(node: &Node, txid: Txid, hex: String, sender: Option<St
     }
 }
 
-/// After a reorganisation onto `tip`: pushes the mempool to the peers again. The transactions
-/// of the disconnected blocks are back in it, and peers that saw them confirmed on the losing
-/// branch dropped them when they left it too.
-pub async fn relay_mempool_after_reorg(node: &Node, tip: BlockHash) {
+/// After a reorganisation onto `tip`: pushes the transactions of the disconnected blocks that
+/// went back to the mempool (`returned`) to the peers again. Peers that saw them confirmed on
+/// the losing branch dropped them when they left it too.
+pub async fn relay_returned_transactions(node: &Node, tip: BlockHash, returned: &[Txid]) {
+    if returned.is_empty() {
+        return;
+    }
     let pending: Vec<(Txid, String)> = {
         let chain = node.chain().read().await;
-        chain
-            .mempool()
+        returned
             .iter()
+            .filter_map(|txid| chain.mempool().get(txid))
             .map(|entry| (entry.txid, encode_hex(&entry.tx)))
             .collect()
     };
-    if pending.is_empty() {
-        return;
-    }
-    tracing::info!(%tip, transactions = pending.len(), "reorganised: relaying the mempool again");
+    tracing::info!(%tip, transactions = pending.len(), "reorganised: relaying the returned transactions");
     let targets = relay_targets(node, None);
     for (txid, hex) in pending {
         if node.first_relay(format!("tx:{txid}@{tip}")) {

@@ -226,10 +226,8 @@ pub async fn submit_block(
     let now = node.now();
     let mut chain = node.chain().write().await;
     let accepted = chain.submit_block(block, now).await.map_err(chain_error)?;
-    let reorganised = match accepted {
-        BlockAccepted::NewTip {
-            tip, disconnected, ..
-        } if disconnected > 0 => Some(tip),
+    let returned = match &accepted {
+        BlockAccepted::NewTip { tip, returned, .. } => Some((*tip, returned.clone())),
         _ => None,
     };
     let (status, height) = match accepted {
@@ -257,8 +255,8 @@ pub async fn submit_block(
         }
         BlockStatus::Duplicate => {}
     }
-    if let Some(tip) = reorganised {
-        p2p::relay_mempool_after_reorg(&node, tip).await;
+    if let Some((tip, returned)) = returned {
+        p2p::relay_returned_transactions(&node, tip, &returned).await;
     }
     Ok(web::Json(SubmitBlockResponse {
         hash,
