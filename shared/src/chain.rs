@@ -506,14 +506,7 @@ impl<S: ChainStore> Chain<S> {
                     break;
                 }
             }
-            let entry = BlockEntry {
-                hash,
-                header: block.header,
-                height: context.height,
-                chain_work: self.index[&parent]
-                    .chain_work
-                    .saturating_add(work_for_target(target)),
-            };
+            let entry = self.child_entry(hash, &block, context.height, target);
             // In the tree already, for the next block's header context.
             self.index.insert(hash, entry);
             stored.push((entry, block));
@@ -644,17 +637,23 @@ impl<S: ChainStore> Chain<S> {
             .bits
             .target()
             .map_err(BlockError::BitsOutOfRange)?;
-        let entry = BlockEntry {
-            hash,
-            header: block.header,
-            height: context.height,
-            chain_work: self.index[&parent]
-                .chain_work
-                .saturating_add(work_for_target(target)),
-        };
+        let entry = self.child_entry(hash, &block, context.height, target);
         self.store.put_block(&entry, &block).await?;
         self.add_to_tree(entry);
         self.activate_best_chain(Some((hash, block))).await
+    }
+
+    /// The tree entry of `block` (hash `hash`, at `height`, of proof-of-work `target`), whose
+    /// parent is in the tree.
+    fn child_entry(&self, hash: BlockHash, block: &Block, height: u32, target: U256) -> BlockEntry {
+        BlockEntry {
+            hash,
+            header: block.header,
+            height,
+            chain_work: self.index[&block.header.prev_hash]
+                .chain_work
+                .saturating_add(work_for_target(target)),
+        }
     }
 
     /// Enters a stored block in the tree: a new leaf in place of its parent.
