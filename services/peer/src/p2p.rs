@@ -245,10 +245,11 @@ pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
             }
         }
         if let Some(error) = error {
-            let hash = hashes[failed_at];
             match error {
                 ChainError::Invalid(err) => {
-                    tracing::info!(peer = %url, block = %hash, error = %err, "peer sent an invalid block");
+                    // The error belongs to the first block without an outcome.
+                    let block = hashes.get(failed_at);
+                    tracing::info!(peer = %url, ?block, error = %err, "peer sent an invalid block");
                     let offence = if matches!(err, BlockError::TimeTooNew { .. }) {
                         // Perhaps only the clocks disagree.
                         Offence::FalseTip
