@@ -3,9 +3,10 @@
 //! the branch with more work; a node of another network is refused; a peer serving garbage is
 //! penalised and changes nothing.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mycoin_api::peer::{BlockView, ChainInfo};
@@ -13,237 +14,7 @@ use mycoin_core::validation::check_proof_of_work;
 use mycoin_core::{Block, BlockAccepted, Chain, MemoryStore, Network, PubKeyHash};
 use serde_json::{Value, json};
 
-const PEER: usize = 0;
-const KEYS: usize = 1;
-const WALLET: usize = 2;
-const MINER: usize = 3;
-
-/// Sync period of the nodes under test.
-const SYNC_MS: &str = "200";
-/// Longest wait for nodes to agree.
-const CONVERGE: Duration = Duration::from_secs(60);
-
-/// A running `mycoind` with its ports, data directory and log file.
-struct Stack {
-    child: Option<Child>,
-    network: &'static str,
-    sync_ms: &'static str,
-    ports: [u16; 4], // peer, keys, wallet, miner
-    /// More command-line arguments, e.g. `--mine`.
-    extra_args: Vec<&'static str>,
-    data_dir: tempfile::TempDir,
-    client: reqwest::Client,
-    token: String,
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn free_ports() -> [u16; 4] {
-    [free_port(), free_port(), free_port(), free_port()]
-}
-
-fn peer_url(ports: &[u16; 4]) -> String {
-    format!("http://127.0.0.1:{}", ports[PEER])
-}
-
-impl Stack {
-    /// Starts a stack on `ports` with `peers`.
-    async fn start(network: &'static str, ports: [u16; 4], peers: &[String]) -> Stack {
-        Stack::start_syncing_every(network, SYNC_MS, ports, peers).await
-    }
-
-    /// Starts a stack on `ports` with `peers`, syncing every `sync_ms` milliseconds.
-    async fn start_syncing_every(
-        network: &'static str,
-        sync_ms: &'static str,
-        ports: [u16; 4],
-        peers: &[String],
-    ) -> Stack {
-        Stack::start_with(network, sync_ms, ports, peers, Vec::new()).await
-    }
-
-    /// Starts a stack with more command-line arguments.
-    async fn start_with(
-        network: &'static str,
-        sync_ms: &'static str,
-        ports: [u16; 4],
-        peers: &[String],
-        extra_args: Vec<&'static str>,
-    ) -> Stack {
-        let mut stack = Stack {
-            child: None,
-            network,
-            sync_ms,
-            ports,
-            extra_args,
-            data_dir: tempfile::tempdir().unwrap(),
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .no_proxy()
-                .build()
-                .unwrap(),
-            token: String::new(),
-        };
-        stack.spawn(peers).await;
-        stack
-    }
-
-    /// Starts the process (again) on the same data directory and ports.
-    async fn spawn(&mut self, peers: &[String]) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.data_dir.path().join("mycoind.log"))
-            .unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_mycoind"));
-        command
-            .args(["--network", self.network, "--threads", "1"])
-            .arg("--data-dir")
-            .arg(self.data_dir.path())
-            .args(["--peer-port", &self.ports[0].to_string()])
-            .args(["--keys-port", &self.ports[1].to_string()])
-            .args(["--wallet-port", &self.ports[2].to_string()])
-            .args(["--miner-port", &self.ports[3].to_string()])
-            .args(["--sync-interval-ms", self.sync_ms])
-            .args(&self.extra_args)
-            .env_remove("MYCOIN_DATABASE_URL")
-            .env_remove("MYCOIN_PEERS")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        for peer in peers {
-            command.args(["--peer", peer]);
-        }
-        self.child = Some(command.spawn().expect("start mycoind"));
-        self.wait_healthy().await;
-        self.token = std::fs::read_to_string(self.data_dir.path().join("api-token"))
-            .unwrap()
-            .trim()
-            .to_owned();
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    async fn wait_healthy(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        for port in self.ports {
-            loop {
-                let url = format!("http://127.0.0.1:{port}/healthz");
-                if self
-                    .client
-                    .get(&url)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
-                {
-                    break;
-                }
-                if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                    panic!("mycoind exited early ({status}): {}", self.log());
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "mycoind not healthy: {}",
-                    self.log()
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.data_dir.path().join("mycoind.log")).unwrap_or_default()
-    }
-
-    fn peer_url(&self) -> String {
-        peer_url(&self.ports)
-    }
-
-    fn url(&self, service: usize, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.ports[service])
-    }
-
-    async fn get(&self, service: usize, path: &str) -> Value {
-        let response = self
-            .client
-            .get(self.url(service, path))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let body: Value = response.json().await.unwrap();
-        assert!(status.is_success(), "GET {path}: {status} {body}");
-        body
-    }
-
-    async fn post(&self, service: usize, path: &str, body: Value) -> Value {
-        let response = self
-            .client
-            .post(self.url(service, path))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let body: Value = response.json().await.unwrap();
-        assert!(status.is_success(), "POST {path}: {status} {body}");
-        body
-    }
-
-    async fn chain(&self) -> ChainInfo {
-        serde_json::from_value(self.get(PEER, "/chain").await).unwrap()
-    }
-
-    async fn new_address(&self) -> String {
-        let key = self.post(KEYS, "/keys", json!({})).await;
-        key["address"].as_str().unwrap().to_owned()
-    }
-
-    async fn mine(&self, address: &str) -> Value {
-        self.post(MINER, "/mine", json!({ "address": address }))
-            .await
-    }
-
-    async fn mempool_txids(&self) -> Vec<String> {
-        self.get(PEER, "/mempool").await["transactions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["txid"].as_str().unwrap().to_owned())
-            .collect()
-    }
-
-    async fn peer_state(&self, url: &str) -> Value {
-        let peers = self.get(PEER, "/peers").await;
-        peers
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["url"] == url)
-            .cloned()
-            .unwrap_or_else(|| panic!("{url} is not a peer: {peers}"))
-    }
-}
+use common::*;
 
 /// Whether the stacks come to hold one tip within `limit`.
 async fn agree_within(stacks: &[&Stack], limit: Duration) -> bool {
@@ -627,7 +398,7 @@ async fn peers_serving_garbage_are_penalised_and_change_nothing() {
 async fn the_daemon_race_ends_on_one_tip_holding_exactly_the_subsidy() {
     let ports1 = free_ports();
     let ports2 = free_ports();
-    let mining = || vec!["--mine"];
+    let mining = || vec!["--mine".to_owned()];
     let user1 = Stack::start_with("regtest", SYNC_MS, ports1, &[peer_url(&ports2)], mining()).await;
     let user2 = Stack::start_with("regtest", SYNC_MS, ports2, &[peer_url(&ports1)], mining()).await;
     // Both mine from the start (`mycoind --mine`): wait until each has found blocks.

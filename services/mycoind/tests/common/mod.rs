@@ -1,0 +1,258 @@
+//! A real `mycoind` process on loopback for the end-to-end tests: its own data directory and
+//! ports, a log file (at debug level, which the walkthrough searches for leaked secrets), the
+//! stack's API token, and JSON calls to its four services. It can be stopped and started again
+//! on the same data.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mycoin_api::peer::ChainInfo;
+use serde_json::{Value, json};
+
+pub const PEER: usize = 0;
+pub const KEYS: usize = 1;
+pub const WALLET: usize = 2;
+pub const MINER: usize = 3;
+
+/// Sync period of the nodes under test.
+pub const SYNC_MS: &str = "200";
+/// Longest wait for nodes to agree.
+pub const CONVERGE: Duration = Duration::from_secs(60);
+
+/// A running `mycoind` with its ports, data directory and log file.
+pub struct Stack {
+    pub child: Option<Child>,
+    pub network: &'static str,
+    pub sync_ms: &'static str,
+    pub ports: [u16; 4], // peer, keys, wallet, miner
+    /// More command-line arguments, e.g. `--mine`.
+    pub extra_args: Vec<String>,
+    pub data_dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+    pub token: String,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn free_ports() -> [u16; 4] {
+    [free_port(), free_port(), free_port(), free_port()]
+}
+
+pub fn peer_url(ports: &[u16; 4]) -> String {
+    format!("http://127.0.0.1:{}", ports[PEER])
+}
+
+impl Stack {
+    /// Starts a stack on `ports` with `peers`.
+    pub async fn start(network: &'static str, ports: [u16; 4], peers: &[String]) -> Stack {
+        Stack::start_syncing_every(network, SYNC_MS, ports, peers).await
+    }
+
+    /// Starts a stack on `ports` with `peers`, syncing every `sync_ms` milliseconds.
+    pub async fn start_syncing_every(
+        network: &'static str,
+        sync_ms: &'static str,
+        ports: [u16; 4],
+        peers: &[String],
+    ) -> Stack {
+        Stack::start_with(network, sync_ms, ports, peers, Vec::new()).await
+    }
+
+    /// Starts a stack with more command-line arguments.
+    pub async fn start_with(
+        network: &'static str,
+        sync_ms: &'static str,
+        ports: [u16; 4],
+        peers: &[String],
+        extra_args: Vec<String>,
+    ) -> Stack {
+        let mut stack = Stack {
+            child: None,
+            network,
+            sync_ms,
+            ports,
+            extra_args,
+            data_dir: tempfile::tempdir().unwrap(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .no_proxy()
+                .build()
+                .unwrap(),
+            token: String::new(),
+        };
+        stack.spawn(peers).await;
+        stack
+    }
+
+    /// Starts the process (again) on the same data directory and ports.
+    pub async fn spawn(&mut self, peers: &[String]) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data_dir.path().join("mycoind.log"))
+            .unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mycoind"));
+        command
+            .args(["--network", self.network, "--threads", "1"])
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .args(["--peer-port", &self.ports[0].to_string()])
+            .args(["--keys-port", &self.ports[1].to_string()])
+            .args(["--wallet-port", &self.ports[2].to_string()])
+            .args(["--miner-port", &self.ports[3].to_string()])
+            .args(["--sync-interval-ms", self.sync_ms])
+            .args(&self.extra_args)
+            .env_remove("MYCOIN_DATABASE_URL")
+            .env_remove("MYCOIN_PEERS")
+            .env("RUST_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        for peer in peers {
+            command.args(["--peer", peer]);
+        }
+        self.child = Some(command.spawn().expect("start mycoind"));
+        self.wait_healthy().await;
+        self.token = std::fs::read_to_string(self.data_dir.path().join("api-token"))
+            .unwrap()
+            .trim()
+            .to_owned();
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub async fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for port in self.ports {
+            loop {
+                let url = format!("http://127.0.0.1:{port}/healthz");
+                if self
+                    .client
+                    .get(&url)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+                {
+                    break;
+                }
+                if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                    panic!("mycoind exited early ({status}): {}", self.log());
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "mycoind not healthy: {}",
+                    self.log()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.path().join("mycoind.log")).unwrap_or_default()
+    }
+
+    pub fn peer_url(&self) -> String {
+        peer_url(&self.ports)
+    }
+
+    pub fn url(&self, service: usize, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.ports[service])
+    }
+
+    pub async fn get(&self, service: usize, path: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url(service, path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert!(status.is_success(), "GET {path}: {status} {body}");
+        body
+    }
+
+    /// A GET without the API token: what anyone may read.
+    pub async fn get_public(&self, service: usize, path: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url(service, path))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert!(status.is_success(), "GET {path}: {status} {body}");
+        body
+    }
+
+    pub async fn post(&self, service: usize, path: &str, body: Value) -> Value {
+        let response = self
+            .client
+            .post(self.url(service, path))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert!(status.is_success(), "POST {path}: {status} {body}");
+        body
+    }
+
+    pub async fn chain(&self) -> ChainInfo {
+        serde_json::from_value(self.get(PEER, "/chain").await).unwrap()
+    }
+
+    pub async fn new_address(&self) -> String {
+        let key = self.post(KEYS, "/keys", json!({})).await;
+        key["address"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn mine(&self, address: &str) -> Value {
+        self.post(MINER, "/mine", json!({ "address": address }))
+            .await
+    }
+
+    pub async fn mempool_txids(&self) -> Vec<String> {
+        self.get(PEER, "/mempool").await["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["txid"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    pub async fn peer_state(&self, url: &str) -> Value {
+        let peers = self.get(PEER, "/peers").await;
+        peers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["url"] == url)
+            .cloned()
+            .unwrap_or_else(|| panic!("{url} is not a peer: {peers}"))
+    }
+}
