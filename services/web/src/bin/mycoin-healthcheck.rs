@@ -59,11 +59,10 @@ fn check(target: &str) -> Result<(), String> {
     let io_error = |err: std::io::Error| err.to_string();
     stream.set_read_timeout(Some(TIMEOUT)).map_err(io_error)?;
     stream.set_write_timeout(Some(TIMEOUT)).map_err(io_error)?;
-    write!(
-        stream,
-        "GET /healthz HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(io_error)?;
+    // One write: `write!` would send the request in pieces.
+    let request =
+        format!("GET /healthz HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).map_err(io_error)?;
     let mut answer = Vec::new();
     stream
         .take(MAX_ANSWER)
@@ -92,8 +91,12 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut request = [0u8; 1024];
-            let _ = stream.read(&mut request).unwrap();
+            // The whole request, or closing with some of it unread resets the connection.
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+                request.push(byte[0]);
+            }
             let body = r#"{"status":"ok","service":"peer"}"#;
             write!(
                 stream,
