@@ -6,6 +6,7 @@
 //! no longer the tip. When the 32-bit nonce space runs out, the header time goes up by a second
 //! and the search starts again.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -204,23 +205,16 @@ impl Miner {
             let target = Target::from_bits(block.header.bits)
                 .map_err(|err| MinerError::BadTemplate(err.to_string()))?;
 
-            let found = loop {
-                match self
-                    .search_on_tip(&block, target, template.prev_hash, cancel, &attempts)
-                    .await?
-                {
-                    Searched::Found(nonce) => break Some(nonce),
-                    Searched::Stale => break None,
-                    Searched::Cancelled => return Err(MinerError::Stopped),
-                    Searched::Exhausted => {
-                        // Every nonce failed with this header: a new time gives new hashes.
-                        block.header.time = block.header.time.checked_add(1).ok_or_else(|| {
-                            MinerError::BadTemplate("the header time cannot go up".to_owned())
-                        })?;
-                        tracing::debug!(time = block.header.time, "nonce space exhausted");
-                    }
-                }
-            };
+            let found = self
+                .solve(
+                    &mut block,
+                    target,
+                    template.prev_hash,
+                    NONCE_SPACE,
+                    cancel,
+                    &attempts,
+                )
+                .await?;
             let Some(nonce) = found else {
                 tracing::debug!("the tip changed: new template");
                 continue;
@@ -267,12 +261,43 @@ impl Miner {
     }
 
     /// Searches the whole nonce space of `block`'s header on blocking threads, looking every
+    /// Searches `nonces` of `block`'s header for one that meets `target`; each time they are
+    /// exhausted, the header's time goes up a second (a new time gives new hashes) and the
+    /// search starts again. `None` when the peer's tip moves off `parent` meanwhile.
+    async fn solve(
+        &self,
+        block: &mut Block,
+        target: Target,
+        parent: BlockHash,
+        nonces: Range<u64>,
+        cancel: &AtomicBool,
+        attempts: &Arc<AtomicU64>,
+    ) -> Result<Option<u32>, MinerError> {
+        loop {
+            let searched = self
+                .search_on_tip(block, target, parent, nonces.clone(), cancel, attempts)
+                .await?;
+            match searched {
+                Searched::Found(nonce) => return Ok(Some(nonce)),
+                Searched::Stale => return Ok(None),
+                Searched::Cancelled => return Err(MinerError::Stopped),
+                Searched::Exhausted => {
+                    block.header.time = block.header.time.checked_add(1).ok_or_else(|| {
+                        MinerError::BadTemplate("the header time cannot go up".to_owned())
+                    })?;
+                    tracing::debug!(time = block.header.time, "nonces exhausted: time rolled");
+                }
+            }
+        }
+    }
+
     /// `tip_poll` at `cancel` and at whether the peer's tip is still `parent`.
     async fn search_on_tip(
         &self,
         block: &Block,
         target: Target,
         parent: BlockHash,
+        nonces: Range<u64>,
         cancel: &AtomicBool,
         attempts: &Arc<AtomicU64>,
     ) -> Result<Searched, MinerError> {
@@ -286,7 +311,7 @@ impl Miner {
             search(
                 &header,
                 target,
-                NONCE_SPACE,
+                nonces,
                 threads,
                 &flag,
                 &[&counters.0, &counters.1],
@@ -430,6 +455,7 @@ enum Searched {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mycoin_core::Header;
 
     /// A real peer service (regtest, SQLite in `dir`) on a free port; returns its URL.
     async fn spawn_peer(dir: &tempfile::TempDir) -> String {
@@ -473,8 +499,14 @@ mod tests {
         let block: Block = decode_hex(&template.hex).unwrap();
         let (cancel, attempts) = (AtomicBool::new(false), Arc::new(AtomicU64::new(0)));
         let impossible = Target::from_le_bytes([0; 32]);
-        let search =
-            miner.search_on_tip(&block, impossible, template.prev_hash, &cancel, &attempts);
+        let search = miner.search_on_tip(
+            &block,
+            impossible,
+            template.prev_hash,
+            NONCE_SPACE,
+            &cancel,
+            &attempts,
+        );
         let move_tip = async {
             // Let the search run for a while first.
             tokio::time::sleep(Duration::from_millis(700)).await;
@@ -496,5 +528,98 @@ mod tests {
         );
         assert!(dropped_after < Duration::from_secs(1), "{dropped_after:?}");
         assert!(attempts.load(Ordering::Relaxed) > 0);
+    }
+
+    /// A template of the real peer at `peer` paying a fixed address, and its parent.
+    async fn template(miner: &Miner) -> (Block, BlockHash) {
+        let address = mycoin_core::Address::new(Network::Regtest, mycoin_core::PubKeyHash([3; 20]));
+        let template: BlockTemplate = miner
+            .peer
+            .get_json_with_query(
+                "/blocks/template",
+                &TemplateQuery {
+                    address: address.to_string(),
+                },
+            )
+            .await
+            .unwrap();
+        (decode_hex(&template.hex).unwrap(), template.prev_hash)
+    }
+
+    /// When every nonce of the range fails, the time goes up a second and the search goes on:
+    /// here a range of one nonce, and a header time at which it fails but succeeds a second
+    /// later (found by hashing, against regtest's target that half of all hashes meet).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn exhausted_nonces_roll_the_time_and_the_search_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let peer = spawn_peer(&dir).await;
+        let settings =
+            Settings::new(Network::Regtest, 0, peer, "http://127.0.0.1:9").with_threads(1);
+        let miner = Miner::new(&settings).unwrap();
+        let (mut block, parent) = template(&miner).await;
+        let target = Target::from_bits(block.header.bits).unwrap();
+        let meets = |time: u32| {
+            let header = Header {
+                time,
+                nonce: 0,
+                ..block.header
+            };
+            target.is_met_by(&header.block_hash().0)
+        };
+        let time = (block.header.time..)
+            .find(|&time| !meets(time) && meets(time + 1))
+            .unwrap();
+        block.header.time = time;
+        let attempts = Arc::new(AtomicU64::new(0));
+        let found = miner
+            .solve(
+                &mut block,
+                target,
+                parent,
+                0..1,
+                &AtomicBool::new(false),
+                &attempts,
+            )
+            .await
+            .unwrap();
+        assert_eq!(found, Some(0));
+        assert_eq!(block.header.time, time + 1, "the time rolled once");
+        assert_eq!(attempts.load(Ordering::Relaxed), 2);
+        block.header.nonce = 0;
+        check_proof_of_work(&block, &Network::Regtest.params()).unwrap();
+    }
+
+    /// `GET /miner`'s rate is live: above zero while a search runs (one that cannot succeed),
+    /// near the nonces it counted per second, and back to zero once it stops.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_hash_rate_is_sampled_while_a_search_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let peer = spawn_peer(&dir).await;
+        let settings =
+            Settings::new(Network::Regtest, 0, peer, "http://127.0.0.1:9").with_threads(1);
+        let miner = Arc::new(Miner::new(&settings).unwrap());
+        tokio::spawn(Miner::sample_hash_rate(Arc::downgrade(&miner)));
+        assert_eq!(miner.status().hash_rate, 0.0);
+        let (block, parent) = template(&miner).await;
+        let (cancel, attempts) = (AtomicBool::new(false), Arc::new(AtomicU64::new(0)));
+        let impossible = Target::from_le_bytes([0; 32]);
+        let started = Instant::now();
+        let search =
+            miner.search_on_tip(&block, impossible, parent, NONCE_SPACE, &cancel, &attempts);
+        let watch = async {
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+            let rate = miner.status().hash_rate;
+            let mean = attempts.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+            cancel.store(true, Ordering::Relaxed);
+            (rate, mean)
+        };
+        let (searched, (rate, mean)) = tokio::join!(search, watch);
+        assert!(matches!(searched, Ok(Searched::Cancelled)), "{searched:?}");
+        eprintln!("sampled {rate:.0} nonces/s; the search's mean {mean:.0}");
+        assert!(rate > 0.0);
+        // One second's sample against the whole search's mean: the same order of magnitude.
+        assert!(rate > mean / 4.0 && rate < mean * 4.0, "{rate} vs {mean}");
+        tokio::time::sleep(Duration::from_millis(2200)).await;
+        assert_eq!(miner.status().hash_rate, 0.0, "no search, no rate");
     }
 }
