@@ -6,6 +6,7 @@
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use mycoin_api::peer::ChainInfo;
@@ -40,16 +41,26 @@ impl Drop for Stack {
     }
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// Four free ports for a stack's services, none handed out before in this test process. The
+/// listeners are held until all four are found: bound and dropped one at a time, the system may
+/// give the same port twice.
 pub fn free_ports() -> [u16; 4] {
-    [free_port(), free_port(), free_port(), free_port()]
+    static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
+    let mut held = Vec::new();
+    let mut ports = Vec::new();
+    while ports.len() < 4 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        if !handed_out.contains(&port) {
+            handed_out.push(port);
+            ports.push(port);
+        }
+        held.push(listener);
+    }
+    [ports[0], ports[1], ports[2], ports[3]]
 }
 
 pub fn peer_url(ports: &[u16; 4]) -> String {
