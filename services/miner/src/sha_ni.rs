@@ -333,6 +333,28 @@ macro_rules! schedule {
     };
 }
 
+/// Rounds 32 to 59 with their message schedule, the same in both blocks, and the schedule of
+/// rounds 60 to 63 (left in `w3`: the blocks end differently).
+macro_rules! rounds_32_to_59 {
+    ($abef:ident, $cdgh:ident, $w0:ident, $w1:ident, $w2:ident, $w3:ident) => {
+        schedule!($w0, $w1, $w2, $w3);
+        rounds4!($abef, $cdgh, $w0, k4(8));
+        schedule!($w1, $w2, $w3, $w0);
+        rounds4!($abef, $cdgh, $w1, k4(9));
+        schedule!($w2, $w3, $w0, $w1);
+        rounds4!($abef, $cdgh, $w2, k4(10));
+        schedule!($w3, $w0, $w1, $w2);
+        rounds4!($abef, $cdgh, $w3, k4(11));
+        schedule!($w0, $w1, $w2, $w3);
+        rounds4!($abef, $cdgh, $w0, k4(12));
+        schedule!($w1, $w2, $w3, $w0);
+        rounds4!($abef, $cdgh, $w1, k4(13));
+        schedule!($w2, $w3, $w0, $w1);
+        rounds4!($abef, $cdgh, $w2, k4(14));
+        schedule!($w3, $w0, $w1, $w2);
+    };
+}
+
 /// The hashing functions, compiled for SHA-NI and SSE up to 4.1.
 mod kernel {
     use super::*;
@@ -386,21 +408,7 @@ mod kernel {
         let msg1_34 = c.b2_msg1_34;
         schedule!(l, w3, w2, msg1_34, _mm_alignr_epi8::<4>(w2[l], w1[l]));
         rounds4!(abef, cdgh, w3, k4(7));
-        schedule!(w0, w1, w2, w3);
-        rounds4!(abef, cdgh, w0, k4(8));
-        schedule!(w1, w2, w3, w0);
-        rounds4!(abef, cdgh, w1, k4(9));
-        schedule!(w2, w3, w0, w1);
-        rounds4!(abef, cdgh, w2, k4(10));
-        schedule!(w3, w0, w1, w2);
-        rounds4!(abef, cdgh, w3, k4(11));
-        schedule!(w0, w1, w2, w3);
-        rounds4!(abef, cdgh, w0, k4(12));
-        schedule!(w1, w2, w3, w0);
-        rounds4!(abef, cdgh, w1, k4(13));
-        schedule!(w2, w3, w0, w1);
-        rounds4!(abef, cdgh, w2, k4(14));
-        schedule!(w3, w0, w1, w2);
+        rounds_32_to_59!(abef, cdgh, w0, w1, w2, w3);
         rounds4!(abef, cdgh, w3, k4(15));
 
         // The first hash, as words: the message of block 3.
@@ -436,21 +444,7 @@ mod kernel {
         rounds4!(abef, cdgh, w2, k4(6));
         schedule!(w3, w0, w1, w2);
         rounds4!(abef, cdgh, w3, k4(7));
-        schedule!(w0, w1, w2, w3);
-        rounds4!(abef, cdgh, w0, k4(8));
-        schedule!(w1, w2, w3, w0);
-        rounds4!(abef, cdgh, w1, k4(9));
-        schedule!(w2, w3, w0, w1);
-        rounds4!(abef, cdgh, w2, k4(10));
-        schedule!(w3, w0, w1, w2);
-        rounds4!(abef, cdgh, w3, k4(11));
-        schedule!(w0, w1, w2, w3);
-        rounds4!(abef, cdgh, w0, k4(12));
-        schedule!(w1, w2, w3, w0);
-        rounds4!(abef, cdgh, w1, k4(13));
-        schedule!(w2, w3, w0, w1);
-        rounds4!(abef, cdgh, w2, k4(14));
-        schedule!(w3, w0, w1, w2);
+        rounds_32_to_59!(abef, cdgh, w0, w1, w2, w3);
         // Rounds 60 and 61; 62 and 63 are left to `full_hash`.
         let k15 = k4(15);
         let wk: [__m128i; N] = std::array::from_fn(|l| _mm_add_epi32(w3[l], k15));
