@@ -484,34 +484,16 @@ mod tests {
             Miner::new(&settings).unwrap(),
             Miner::new(&settings).unwrap(),
         );
-        let address = mycoin_core::Address::new(Network::Regtest, mycoin_core::PubKeyHash([3; 20]));
-
-        let template: BlockTemplate = miner
-            .peer
-            .get_json_with_query(
-                "/blocks/template",
-                &TemplateQuery {
-                    address: address.to_string(),
-                },
-            )
-            .await
-            .unwrap();
-        let block: Block = decode_hex(&template.hex).unwrap();
+        let (block, parent) = template(&miner).await;
         let (cancel, attempts) = (AtomicBool::new(false), Arc::new(AtomicU64::new(0)));
         let impossible = Target::from_le_bytes([0; 32]);
-        let search = miner.search_on_tip(
-            &block,
-            impossible,
-            template.prev_hash,
-            NONCE_SPACE,
-            &cancel,
-            &attempts,
-        );
+        let search =
+            miner.search_on_tip(&block, impossible, parent, NONCE_SPACE, &cancel, &attempts);
         let move_tip = async {
             // Let the search run for a while first.
             tokio::time::sleep(Duration::from_millis(700)).await;
             let mined = rival
-                .mine_block(&address.to_string(), &AtomicBool::new(false))
+                .mine_block(&payee().to_string(), &AtomicBool::new(false))
                 .await
                 .unwrap();
             assert_eq!(mined.status, BlockStatus::NewTip);
@@ -530,15 +512,19 @@ mod tests {
         assert!(attempts.load(Ordering::Relaxed) > 0);
     }
 
-    /// A template of the real peer at `peer` paying a fixed address, and its parent.
+    /// The address the tests' blocks pay.
+    fn payee() -> mycoin_core::Address {
+        mycoin_core::Address::new(Network::Regtest, mycoin_core::PubKeyHash([3; 20]))
+    }
+
+    /// A template of the miner's peer paying [`payee`], and its parent.
     async fn template(miner: &Miner) -> (Block, BlockHash) {
-        let address = mycoin_core::Address::new(Network::Regtest, mycoin_core::PubKeyHash([3; 20]));
         let template: BlockTemplate = miner
             .peer
             .get_json_with_query(
                 "/blocks/template",
                 &TemplateQuery {
-                    address: address.to_string(),
+                    address: payee().to_string(),
                 },
             )
             .await
