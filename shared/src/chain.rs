@@ -902,6 +902,11 @@ impl<S: ChainStore> Chain<S> {
                 });
             }
         }
+        self.check_inputs_at_tip(tx)
+    }
+
+    /// [`check_tx_inputs`] for the next block on the tip, with the signature cache.
+    fn check_inputs_at_tip(&self, tx: &Transaction) -> Result<Amount, TxError> {
         check_tx_inputs(
             tx,
             self.height() + 1,
@@ -917,13 +922,7 @@ impl<S: ChainStore> Chain<S> {
         match self.mempool.get(&tx.txid()) {
             Some(pending) if pending.tx == *tx => {
                 check_transaction(tx, &self.params)?;
-                check_tx_inputs(
-                    tx,
-                    self.height() + 1,
-                    &self.utxos,
-                    &self.params,
-                    &self.sigcache,
-                )
+                self.check_inputs_at_tip(tx)
             }
             _ => self.check_transaction(tx),
         }
