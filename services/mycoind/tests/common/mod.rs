@@ -191,46 +191,18 @@ impl Stack {
     }
 
     pub async fn get(&self, service: usize, path: &str) -> Value {
-        let response = self
-            .client
-            .get(self.url(service, path))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let body: Value = response.json().await.unwrap();
-        assert!(status.is_success(), "GET {path}: {status} {body}");
-        body
+        let request = self.client.get(self.url(service, path));
+        success("GET", path, request.bearer_auth(&self.token)).await
     }
 
     /// A GET without the API token: what anyone may read.
     pub async fn get_public(&self, service: usize, path: &str) -> Value {
-        let response = self
-            .client
-            .get(self.url(service, path))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let body: Value = response.json().await.unwrap();
-        assert!(status.is_success(), "GET {path}: {status} {body}");
-        body
+        success("GET", path, self.client.get(self.url(service, path))).await
     }
 
     pub async fn post(&self, service: usize, path: &str, body: Value) -> Value {
-        let response = self
-            .client
-            .post(self.url(service, path))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let body: Value = response.json().await.unwrap();
-        assert!(status.is_success(), "POST {path}: {status} {body}");
-        body
+        let request = self.client.post(self.url(service, path)).json(&body);
+        success("POST", path, request.bearer_auth(&self.token)).await
     }
 
     pub async fn chain(&self) -> ChainInfo {
@@ -266,4 +238,13 @@ impl Stack {
             .cloned()
             .unwrap_or_else(|| panic!("{url} is not a peer: {peers}"))
     }
+}
+
+/// Sends `request` and returns its JSON body, which must come with a success status.
+async fn success(method: &str, path: &str, request: reqwest::RequestBuilder) -> Value {
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert!(status.is_success(), "{method} {path}: {status} {body}");
+    body
 }
