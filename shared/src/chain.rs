@@ -2,6 +2,8 @@
 //! mempool, and the orphan pool; and the logic that moves them together.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::ops::Deref;
+use std::sync::Arc;
 
 use ruint::aliases::U256;
 
@@ -15,10 +17,11 @@ use crate::pow::work_for_target;
 use crate::sigcache::SigCache;
 use crate::store::{BlockEntry, ChainStore, ChainUpdate, StoreError};
 use crate::transaction::{OutPoint, Transaction, TxIn, TxOut};
-use crate::utxo::{Coin, UtxoOverlay};
+use crate::utxo::{Coin, UnspentOutputs, UtxoOverlay};
 use crate::validation::{
-    self, BlockError, HeaderContext, SignatureChecks, TxError, check_block, check_transaction,
-    check_tx_inputs, connect_block, contextual_check_block, disconnect_block,
+    self, BlockError, HeaderContext, SignatureCheck, SignatureChecks, SignatureMemo, TxError,
+    check_block, check_transaction, check_tx_inputs_with, connect_block, contextual_check_block,
+    disconnect_block,
 };
 
 /// Why a block was not taken.
@@ -76,6 +79,28 @@ pub enum TxLocation {
     },
 }
 
+/// The book's verify.py on one transaction: the verdict on the whole (its fee, or the first rule
+/// it breaks) and each input's own verdict (the coin it spends, or the rule it breaks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub verdict: Result<Amount, TxError>,
+    pub inputs: Vec<Result<Coin, TxError>>,
+}
+
+/// How a check decides one signature rule.
+type SignatureRule<'r> = dyn for<'t> FnMut(SignatureCheck<'t>) -> Result<(), TxError> + 'r;
+
+/// The signature rule with `cache`: a signature found there is not verified again.
+fn cached(cache: &SigCache) -> impl for<'t> FnMut(SignatureCheck<'t>) -> Result<(), TxError> + '_ {
+    move |check| {
+        if cache.contains(&check.cache_key(cache)) {
+            Ok(())
+        } else {
+            check.verify()
+        }
+    }
+}
+
 /// Blocks whose parent has not arrived, bounded: the oldest is dropped first.
 #[derive(Debug)]
 struct OrphanPool {
@@ -112,23 +137,48 @@ impl OrphanPool {
 }
 
 /// One node's view of the chain, kept in memory and written through to a [`ChainStore`].
+///
+/// What readers need lives in its [`ChainState`], which the chain dereferences to: a reader
+/// that holds the chain reads it directly, and a writer that owns it hands readers
+/// [`Chain::snapshot`]s instead, so that they never wait for a change to finish.
 #[derive(Debug)]
 pub struct Chain<S> {
-    params: Params,
+    state: ChainState,
     store: S,
-    index: HashMap<BlockHash, BlockEntry>,
     /// Blocks of the tree with no child: the candidates for the best chain.
     leaves: HashSet<BlockHash>,
-    active: Vec<BlockHash>,
-    utxos: HashMap<OutPoint, Coin>,
     invalid: HashSet<BlockHash>,
     orphans: OrphanPool,
-    mempool: Mempool,
-    /// Signatures verified when their transaction entered the mempool, so that its block does
-    /// not verify them again.
-    sigcache: SigCache,
     /// Order in which blocks entered the tree: among leaves of equal work, the first seen wins.
     arrival: HashMap<BlockHash, u64>,
+}
+
+/// The chain as readers see it: the block tree's index, the active chain, its unspent outputs
+/// (with their index by address), the mempool and the signature cache.
+///
+/// Every collection in it is persistent, so a clone costs O(1) and is an immutable snapshot:
+/// the writer publishes one after each change, and a reader answers from the one it took,
+/// however long it takes and whatever the writer does meanwhile.
+#[derive(Debug, Clone)]
+pub struct ChainState {
+    params: Params,
+    index: imbl::HashMap<BlockHash, BlockEntry>,
+    active: imbl::Vector<BlockHash>,
+    utxos: UnspentOutputs,
+    mempool: Mempool,
+    /// Signatures verified once (when their transaction entered the mempool, or before their
+    /// block reached the writer), so that they are not verified again. Shared, not copied.
+    sigcache: Arc<SigCache>,
+    /// Blocks waiting for their parent, when the snapshot was taken.
+    orphan_count: usize,
+}
+
+impl<S> Deref for Chain<S> {
+    type Target = ChainState;
+
+    fn deref(&self) -> &ChainState {
+        &self.state
+    }
 }
 
 /// How many orphan blocks are kept at most.
@@ -139,35 +189,38 @@ impl<S: ChainStore> Chain<S> {
     pub async fn open(params: Params, store: S) -> Result<Chain<S>, ChainError> {
         let snapshot = store.load().await?;
         let mut chain = Chain {
-            params,
+            state: ChainState {
+                params,
+                index: imbl::HashMap::new(),
+                active: snapshot.active.into_iter().collect(),
+                utxos: snapshot.utxos.into_iter().collect(),
+                mempool: Mempool::default(),
+                sigcache: Arc::new(SigCache::default()),
+                orphan_count: 0,
+            },
             store,
-            index: HashMap::new(),
             leaves: HashSet::new(),
-            active: snapshot.active,
-            utxos: snapshot.utxos.into_iter().collect(),
             invalid: snapshot.invalid.into_iter().collect(),
             orphans: OrphanPool {
                 blocks: HashMap::new(),
                 order: VecDeque::new(),
                 capacity: MAX_ORPHANS,
             },
-            mempool: Mempool::default(),
-            sigcache: SigCache::default(),
             arrival: HashMap::new(),
         };
         let mut entries = snapshot.entries;
         entries.sort_by_key(|e| e.height);
         for entry in entries {
             chain.arrival.insert(entry.hash, chain.arrival.len() as u64);
-            chain.index.insert(entry.hash, entry);
+            chain.state.index.insert(entry.hash, entry);
         }
-        if chain.active.is_empty() {
-            let genesis = chain.params.genesis_block();
+        if chain.state.active.is_empty() {
+            let genesis = chain.state.params.genesis_block();
             let entry = BlockEntry {
                 hash: genesis.block_hash(),
                 header: genesis.header,
                 height: 0,
-                chain_work: work_for_target(chain.params.pow_limit_target()),
+                chain_work: work_for_target(chain.state.params.pow_limit_target()),
             };
             // The genesis block's outputs are not spendable: it connects with no coins.
             let update = ChainUpdate {
@@ -176,12 +229,12 @@ impl<S: ChainStore> Chain<S> {
             };
             chain.store.commit(&[(entry, genesis)], &update).await?;
             chain.arrival.insert(entry.hash, 0);
-            chain.index.insert(entry.hash, entry);
-            chain.active.push(entry.hash);
-        } else if chain.active[0] != chain.params.genesis_hash() {
+            chain.state.index.insert(entry.hash, entry);
+            chain.state.active.push_back(entry.hash);
+        } else if chain.state.active[0] != chain.state.params.genesis_hash() {
             return Err(StoreError::Corrupt(format!(
                 "the store holds a chain of another network (genesis {})",
-                chain.active[0]
+                chain.state.active[0]
             ))
             .into());
         }
@@ -194,105 +247,30 @@ impl<S: ChainStore> Chain<S> {
         Ok(chain)
     }
 
-    pub fn params(&self) -> &Params {
-        &self.params
-    }
-
     pub fn store(&self) -> &S {
         &self.store
-    }
-
-    pub fn tip(&self) -> &BlockEntry {
-        let hash = self
-            .active
-            .last()
-            .expect("the active chain holds at least genesis");
-        &self.index[hash]
-    }
-
-    pub fn height(&self) -> u32 {
-        (self.active.len() - 1) as u32
-    }
-
-    /// The active chain's block hash at `height`.
-    pub fn hash_at(&self, height: u32) -> Option<BlockHash> {
-        self.active.get(height as usize).copied()
-    }
-
-    pub fn entry(&self, hash: &BlockHash) -> Option<&BlockEntry> {
-        self.index.get(hash)
-    }
-
-    /// Whether `hash` is a block of the active chain.
-    pub fn is_active(&self, hash: &BlockHash) -> bool {
-        self.index
-            .get(hash)
-            .is_some_and(|e| self.hash_at(e.height) == Some(*hash))
     }
 
     pub fn is_invalid(&self, hash: &BlockHash) -> bool {
         self.invalid.contains(hash)
     }
 
-    pub fn mempool(&self) -> &Mempool {
-        &self.mempool
-    }
-
-    pub fn sigcache(&self) -> &SigCache {
-        &self.sigcache
-    }
-
     /// Replaces the signature cache (another capacity, or cold statistics). What the old one
     /// held is forgotten: signatures are then verified again, nothing else changes.
     pub fn set_sigcache(&mut self, cache: SigCache) {
-        self.sigcache = cache;
+        self.state.sigcache = Arc::new(cache);
     }
 
-    pub fn utxos(&self) -> &HashMap<OutPoint, Coin> {
-        &self.utxos
-    }
-
+    /// Blocks waiting for their parent now.
     pub fn orphan_count(&self) -> usize {
         self.orphans.blocks.len()
     }
 
-    /// The unspent outputs paying to `pubkey_hash`.
-    pub fn utxos_for(&self, pubkey_hash: &PubKeyHash) -> Vec<(OutPoint, Coin)> {
-        let mut found: Vec<(OutPoint, Coin)> = self
-            .utxos
-            .iter()
-            .filter(|(_, c)| c.output.pubkey_hash == *pubkey_hash)
-            .map(|(o, c)| (*o, *c))
-            .collect();
-        found.sort_by_key(|(o, c)| (c.height, *o));
-        found
-    }
-
-    /// A block locator for the active chain, as Bitcoin's: the tip, then hashes going back with
-    /// steps that double after the first ten, always ending at genesis. A peer finds the fork
-    /// point as the first of these it also has on its active chain ([`Chain::find_fork`]).
-    pub fn locator(&self) -> Vec<BlockHash> {
-        let mut hashes = Vec::new();
-        let mut height = i64::from(self.height());
-        let mut step = 1i64;
-        while height > 0 {
-            hashes.push(self.active[height as usize]);
-            if hashes.len() >= 10 {
-                step *= 2;
-            }
-            height -= step;
-        }
-        hashes.push(self.active[0]);
-        hashes
-    }
-
-    /// The height of the first hash of `locator` on the active chain (0, genesis, when none is).
-    pub fn find_fork(&self, locator: &[BlockHash]) -> u32 {
-        locator
-            .iter()
-            .find(|h| self.is_active(h))
-            .map(|h| self.index[h].height)
-            .unwrap_or(0)
+    /// What readers see now: an immutable snapshot, taken in O(1).
+    pub fn snapshot(&self) -> ChainState {
+        let mut state = self.state.clone();
+        state.orphan_count = self.orphans.blocks.len();
+        state
     }
 
     /// A stored block by hash.
@@ -302,66 +280,7 @@ impl<S: ChainStore> Chain<S> {
 
     /// Where a transaction is: in the mempool, or in a block of the active chain.
     pub async fn locate_transaction(&self, txid: &Txid) -> Result<Option<TxLocation>, StoreError> {
-        if self.mempool.contains(txid) {
-            return Ok(Some(TxLocation::Mempool));
-        }
-        for (block, position) in self.store.find_transaction(txid).await? {
-            if self.is_active(&block) {
-                let height = self.index[&block].height;
-                return Ok(Some(TxLocation::Confirmed {
-                    block,
-                    height,
-                    position,
-                }));
-            }
-        }
-        Ok(None)
-    }
-
-    /// The ancestors of `hash` (itself first), at most `count` of them.
-    fn ancestors(&self, hash: &BlockHash, count: usize) -> Vec<&BlockEntry> {
-        let mut out = Vec::with_capacity(count);
-        let mut next = self.index.get(hash);
-        while let Some(entry) = next {
-            if out.len() == count {
-                break;
-            }
-            out.push(entry);
-            next = if entry.height == 0 {
-                None
-            } else {
-                self.index.get(&entry.header.prev_hash)
-            };
-        }
-        out
-    }
-
-    /// What a block on top of `parent` is checked against.
-    pub fn header_context(&self, parent: &BlockHash) -> Option<HeaderContext> {
-        let entry = self.index.get(parent)?;
-        let span = self
-            .params
-            .median_time_span
-            .max(self.params.retarget_window as usize + 1);
-        let ancestors = self.ancestors(parent, span);
-        let mut times: Vec<u32> = ancestors
-            .iter()
-            .take(self.params.median_time_span)
-            .map(|e| e.header.time)
-            .collect();
-        times.sort_unstable();
-        let median_time_past = times[times.len() / 2];
-        let window: Vec<_> = ancestors
-            .iter()
-            .take(self.params.retarget_window as usize + 1)
-            .rev()
-            .map(|e| (e.header.time, e.header.bits))
-            .collect();
-        Some(HeaderContext {
-            height: entry.height + 1,
-            expected_bits: self.params.next_bits(&window),
-            median_time_past,
-        })
+        self.state.locate_transaction(&self.store, txid).await
     }
 
     /// Validates and stores a block, reorganising onto it when its chain has the most work.
@@ -373,7 +292,7 @@ impl<S: ChainStore> Chain<S> {
         now: u32,
     ) -> Result<BlockAccepted, ChainError> {
         let hash = block.block_hash();
-        if self.index.contains_key(&hash) {
+        if self.state.index.contains_key(&hash) {
             return Ok(BlockAccepted::Duplicate);
         }
         if self.invalid.contains(&hash) {
@@ -383,7 +302,7 @@ impl<S: ChainStore> Chain<S> {
         if self.orphans.blocks.contains_key(&hash) {
             return Ok(BlockAccepted::Orphan { parent });
         }
-        if let Err(e) = check_block(&block, &self.params) {
+        if let Err(e) = check_block(&block, &self.state.params) {
             if e.condemns_hash() {
                 self.invalid.insert(hash);
             }
@@ -393,7 +312,7 @@ impl<S: ChainStore> Chain<S> {
             self.invalid.insert(hash);
             return Err(BlockError::InvalidParent(parent).into());
         }
-        if !self.index.contains_key(&parent) {
+        if !self.state.index.contains_key(&parent) {
             self.orphans.insert(hash, block);
             return Ok(BlockAccepted::Orphan { parent });
         }
@@ -447,7 +366,7 @@ impl<S: ChainStore> Chain<S> {
             .take_while(|block| {
                 let hash = block.block_hash();
                 let fits = block.header.prev_hash == parent
-                    && !self.index.contains_key(&hash)
+                    && !self.state.index.contains_key(&hash)
                     && !self.invalid.contains(&hash)
                     && !self.orphans.blocks.contains_key(&hash);
                 parent = hash;
@@ -466,23 +385,18 @@ impl<S: ChainStore> Chain<S> {
     ) -> (Vec<BlockAccepted>, Option<ChainError>) {
         let fork_height = self.height();
         if run.len() > 1 {
-            validation::verify_signatures_into(&mut self.sigcache, &run, &self.params);
+            validation::verify_signatures_into(&self.state.sigcache, &run, &self.state.params);
         }
-        let mut overlay = UtxoOverlay::new(&self.utxos);
+        let mut overlay = UtxoOverlay::new(&self.state.utxos);
         let mut stored: Vec<(BlockEntry, Block)> = Vec::with_capacity(run.len());
         let mut connected = Vec::with_capacity(run.len());
         let mut error = None;
         for block in run {
             let hash = block.block_hash();
-            let parent = block.header.prev_hash;
-            let context = self
-                .header_context(&parent)
-                .expect("the run starts at the tip and goes on from block to block");
-            let checked = check_block(&block, &self.params)
-                .and_then(|()| contextual_check_block(&block, &context, &self.params, now))
-                .and_then(|()| (block.header.bits.target()).map_err(BlockError::BitsOutOfRange));
-            let target = match checked {
-                Ok(target) => target,
+            let checked = check_block(&block, &self.state.params)
+                .and_then(|()| self.check_child(hash, &block, now));
+            let entry = match checked {
+                Ok(entry) => entry,
                 Err(e) => {
                     if e.condemns_hash() {
                         self.invalid.insert(hash);
@@ -491,24 +405,16 @@ impl<S: ChainStore> Chain<S> {
                     break;
                 }
             };
-            let signatures = SignatureChecks::new(&self.sigcache);
-            match connect_block(
-                &block,
-                context.height,
-                &mut overlay,
-                &self.params,
-                signatures,
-            ) {
-                Ok(undo) => connected.push((hash, context.height, undo)),
+            match self.state.connect(&entry, &block, &mut overlay) {
+                Ok(undo) => connected.push(undo),
                 Err(e) => {
                     self.invalid.insert(hash);
                     error = Some(e);
                     break;
                 }
             }
-            let entry = self.child_entry(hash, &block, context.height, target);
             // In the tree already, for the next block's header context.
-            self.index.insert(hash, entry);
+            self.state.index.insert(hash, entry);
             stored.push((entry, block));
         }
         let error = error.map(ChainError::from);
@@ -518,14 +424,14 @@ impl<S: ChainStore> Chain<S> {
         if error.is_some() {
             // The overlay holds part of the failed block: connect the blocks kept again (their
             // signatures are cached now).
-            overlay = UtxoOverlay::new(&self.utxos);
+            overlay = UtxoOverlay::new(&self.state.utxos);
             connected.clear();
             for (entry, block) in &stored {
-                let signatures = SignatureChecks::new(&self.sigcache);
-                let undo =
-                    connect_block(block, entry.height, &mut overlay, &self.params, signatures)
-                        .expect("the block connected a moment ago on the same outputs");
-                connected.push((entry.hash, entry.height, undo));
+                let undo = self
+                    .state
+                    .connect(entry, block, &mut overlay)
+                    .expect("the block connected a moment ago on the same outputs");
+                connected.push(undo);
             }
         }
         let (spent, created) = overlay.into_changes();
@@ -536,14 +442,12 @@ impl<S: ChainStore> Chain<S> {
             spent,
             created,
         };
-        if let Err(e) = self.store.commit(&stored, &update).await {
+        // Nothing was disconnected, so nothing returns to the mempool.
+        if let Err(e) = self.commit_move(&stored, &update, &[]).await {
             for (entry, _) in &stored {
-                self.index.remove(&entry.hash);
+                self.state.index.remove(&entry.hash);
             }
             return (Vec::new(), Some(e.into()));
-        }
-        for (entry, _) in &stored {
-            self.add_to_tree(*entry);
         }
         let mut accepted: Vec<BlockAccepted> = stored
             .iter()
@@ -555,9 +459,6 @@ impl<S: ChainStore> Chain<S> {
             })
             .collect();
         let hashes = stored.iter().map(|(entry, _)| entry.hash).collect();
-        let blocks: Vec<Block> = stored.into_iter().map(|(_, block)| block).collect();
-        // Nothing was disconnected, so nothing returns to the mempool.
-        self.applied(&update, &[], &blocks);
         // Orphans waiting for one of the run follow it now, as they would one by one.
         let old_tip = self.tip().hash;
         match self.adopt_orphans(hashes, now).await {
@@ -623,43 +524,86 @@ impl<S: ChainStore> Chain<S> {
             self.invalid.insert(hash);
             return Err(BlockError::InvalidParent(parent).into());
         }
-        let context = self
-            .header_context(&parent)
-            .expect("the parent is in the tree");
-        if let Err(e) = contextual_check_block(&block, &context, &self.params, now) {
-            if e.condemns_hash() {
-                self.invalid.insert(hash);
+        let entry = match self.check_child(hash, &block, now) {
+            Ok(entry) => entry,
+            Err(e) => {
+                if e.condemns_hash() {
+                    self.invalid.insert(hash);
+                }
+                return Err(e.into());
             }
-            return Err(e.into());
-        }
-        let target = block
-            .header
-            .bits
-            .target()
-            .map_err(BlockError::BitsOutOfRange)?;
-        let entry = self.child_entry(hash, &block, context.height, target);
+        };
         self.store.put_block(&entry, &block).await?;
         self.add_to_tree(entry);
         self.activate_best_chain(Some((hash, block))).await
     }
 
-    /// The tree entry of `block` (hash `hash`, at `height`, of proof-of-work `target`), whose
-    /// parent is in the tree.
-    fn child_entry(&self, hash: BlockHash, block: &Block, height: u32, target: U256) -> BlockEntry {
-        BlockEntry {
+    /// The header rules of `block` (hash `hash`) against its parent, which is in the tree, at
+    /// the node's clock `now`; its tree entry when they hold. Every block enters the tree here:
+    /// one by one, in a sync batch, or as a side branch.
+    fn check_child(
+        &self,
+        hash: BlockHash,
+        block: &Block,
+        now: u32,
+    ) -> Result<BlockEntry, BlockError> {
+        let parent = &self.state.index[&block.header.prev_hash];
+        let context = self
+            .header_context(&parent.hash)
+            .expect("the parent is in the tree");
+        contextual_check_block(block, &context, &self.state.params, now)?;
+        let target = block
+            .header
+            .bits
+            .target()
+            .map_err(BlockError::BitsOutOfRange)?;
+        Ok(BlockEntry {
             hash,
             header: block.header,
-            height,
-            chain_work: self.index[&block.header.prev_hash]
-                .chain_work
-                .saturating_add(work_for_target(target)),
+            height: context.height,
+            chain_work: parent.chain_work.saturating_add(work_for_target(target)),
+        })
+    }
+
+    /// Stores `new_blocks` (entries and blocks not stored yet) and `update` in one commit, then
+    /// brings the state in memory to it: the one place where the active chain moves, whether
+    /// by one block, a sync batch or a reorganisation. `disconnected` are the blocks `update`
+    /// takes off the active chain (whose transactions may return to the mempool); the blocks
+    /// it connects are `new_blocks` followed by `stored_blocks`. Returns the disconnected
+    /// blocks' transactions that went back to the mempool.
+    async fn commit_move(
+        &mut self,
+        new_blocks: &[(BlockEntry, Block)],
+        update: &ChainUpdate,
+        disconnected: &[(BlockHash, Block)],
+    ) -> Result<Vec<Txid>, StoreError> {
+        self.commit_move_with(new_blocks, update, disconnected, &[])
+            .await
+    }
+
+    async fn commit_move_with(
+        &mut self,
+        new_blocks: &[(BlockEntry, Block)],
+        update: &ChainUpdate,
+        disconnected: &[(BlockHash, Block)],
+        stored_blocks: &[Block],
+    ) -> Result<Vec<Txid>, StoreError> {
+        self.store.commit(new_blocks, update).await?;
+        for (entry, _) in new_blocks {
+            self.add_to_tree(*entry);
         }
+        let connected: Vec<&Block> = new_blocks
+            .iter()
+            .map(|(_, block)| block)
+            .chain(stored_blocks)
+            .collect();
+        Ok(self.applied(update, disconnected, &connected))
     }
 
     /// Enters a stored block in the tree: a new leaf in place of its parent.
     fn add_to_tree(&mut self, entry: BlockEntry) {
         self.arrival.insert(entry.hash, self.arrival.len() as u64);
-        self.index.insert(entry.hash, entry);
+        self.state.index.insert(entry.hash, entry);
         self.leaves.remove(&entry.header.prev_hash);
         self.leaves.insert(entry.hash);
     }
@@ -685,7 +629,7 @@ impl<S: ChainStore> Chain<S> {
         let tip = self.tip();
         let mut best = (tip.chain_work, 0u64, tip.hash);
         for leaf in &self.leaves {
-            let entry = &self.index[leaf];
+            let entry = &self.state.index[leaf];
             let seen = self.arrival.get(leaf).copied().unwrap_or(u64::MAX);
             if entry.chain_work > best.0
                 || (entry.chain_work == best.0 && seen < best.1 && best.2 != tip.hash)
@@ -726,15 +670,15 @@ impl<S: ChainStore> Chain<S> {
     }
 
     fn descends_from(&self, hash: &BlockHash, ancestor: &BlockHash) -> bool {
-        let Some(anc) = self.index.get(ancestor) else {
+        let Some(anc) = self.state.index.get(ancestor) else {
             return self.invalid.contains(ancestor) && self.invalid.contains(hash);
         };
-        let mut next = self.index.get(hash);
+        let mut next = self.state.index.get(hash);
         while let Some(entry) = next {
             if entry.height <= anc.height {
                 return entry.hash == *ancestor;
             }
-            next = self.index.get(&entry.header.prev_hash);
+            next = self.state.index.get(&entry.header.prev_hash);
         }
         false
     }
@@ -749,7 +693,7 @@ impl<S: ChainStore> Chain<S> {
             .collect();
         for hash in doomed {
             self.store.mark_invalid(&hash).await?;
-            self.index.remove(&hash);
+            self.state.index.remove(&hash);
             self.arrival.remove(&hash);
             self.invalid.insert(hash);
         }
@@ -766,18 +710,18 @@ impl<S: ChainStore> Chain<S> {
     ) -> Result<Result<Undone, (BlockHash, BlockError)>, StoreError> {
         // The branch from the fork (exclusive) up to the target, lowest first.
         let mut branch = Vec::new();
-        let mut cursor = self.index[&target];
+        let mut cursor = self.state.index[&target];
         while !self.is_active(&cursor.hash) {
             branch.push(cursor);
-            cursor = self.index[&cursor.header.prev_hash];
+            cursor = self.state.index[&cursor.header.prev_hash];
         }
         branch.reverse();
         let fork_height = cursor.height;
 
-        let mut overlay = UtxoOverlay::new(&self.utxos);
+        let mut overlay = UtxoOverlay::new(&self.state.utxos);
         let mut disconnected_blocks = Vec::new();
         for height in (fork_height + 1..=self.height()).rev() {
-            let hash = self.active[height as usize];
+            let hash = self.state.active[height as usize];
             let block = self
                 .store
                 .block(&hash)
@@ -804,9 +748,8 @@ impl<S: ChainStore> Chain<S> {
                         .ok_or_else(|| missing("block", &entry.hash))?
                 }
             };
-            let signatures = SignatureChecks::new(&self.sigcache);
-            match connect_block(&block, entry.height, &mut overlay, &self.params, signatures) {
-                Ok(undo) => connected.push((entry.hash, entry.height, undo)),
+            match self.state.connect(entry, &block, &mut overlay) {
+                Ok(undo) => connected.push(undo),
                 Err(e) => return Ok(Err((entry.hash, e))),
             }
             connected_blocks.push(block);
@@ -819,8 +762,9 @@ impl<S: ChainStore> Chain<S> {
             spent,
             created,
         };
-        self.store.commit(&[], &update).await?;
-        let returned = self.applied(&update, &disconnected_blocks, &connected_blocks);
+        let returned = self
+            .commit_move_with(&[], &update, &disconnected_blocks, &connected_blocks)
+            .await?;
         Ok(Ok(Undone {
             blocks: disconnected_blocks.len(),
             returned,
@@ -833,19 +777,20 @@ impl<S: ChainStore> Chain<S> {
         &mut self,
         update: &ChainUpdate,
         disconnected_blocks: &[(BlockHash, Block)],
-        connected_blocks: &[Block],
+        connected_blocks: &[&Block],
     ) -> Vec<Txid> {
         for outpoint in &update.spent {
-            self.utxos.remove(outpoint);
+            self.state.utxos.remove(outpoint);
         }
-        self.utxos.extend(update.created.iter().copied());
-        self.active.truncate(update.fork_height as usize + 1);
-        self.active
+        self.state.utxos.extend(update.created.iter().copied());
+        self.state.active.truncate(update.fork_height as usize + 1);
+        self.state
+            .active
             .extend(update.connected.iter().map(|(h, _, _)| *h));
         // Confirmed signatures are not checked again; a transaction that a reorganisation
         // returns to the mempool is checked, and cached, anew.
         for tx in connected_blocks.iter().flat_map(|b| &b.transactions) {
-            self.sigcache.remove_transaction(tx);
+            self.state.sigcache.remove_transaction(tx);
         }
         self.update_mempool(disconnected_blocks, connected_blocks)
     }
@@ -856,15 +801,15 @@ impl<S: ChainStore> Chain<S> {
     fn update_mempool(
         &mut self,
         disconnected: &[(BlockHash, Block)],
-        connected: &[Block],
+        connected: &[&Block],
     ) -> Vec<Txid> {
         if disconnected.is_empty() {
             for tx in connected.iter().flat_map(|b| &b.transactions) {
-                self.mempool.remove_confirmed(tx);
+                self.state.mempool.remove_confirmed(tx);
             }
             return Vec::new();
         }
-        let old = self.mempool.drain();
+        let old = self.state.mempool.drain();
         let returning = disconnected
             .iter()
             .rev()
@@ -879,9 +824,195 @@ impl<S: ChainStore> Chain<S> {
         returned
     }
 
+    /// Validates a transaction and adds it to the mempool, caching its signatures for its block.
+    pub fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, TxError> {
+        let fee = self.check_transaction(&tx)?;
+        self.state.sigcache.insert_transaction(&tx);
+        Ok(self.state.mempool.insert(tx, fee))
+    }
+}
+
+impl ChainState {
+    /// Connects `block`, whose tree entry is `entry`, onto `overlay`, with the signature cache:
+    /// what every move of the active chain does for each block it connects.
+    fn connect(
+        &self,
+        entry: &BlockEntry,
+        block: &Block,
+        overlay: &mut UtxoOverlay<'_>,
+    ) -> Result<(BlockHash, u32, crate::utxo::BlockUndo), BlockError> {
+        let signatures = SignatureChecks::new(&self.sigcache);
+        connect_block(block, entry.height, overlay, &self.params, signatures)
+            .map(|undo| (entry.hash, entry.height, undo))
+    }
+
+    /// Where a transaction is, in this state: in the mempool, or in a block of the active chain
+    /// (looked up in `store`, which holds every block this state knows).
+    pub async fn locate_transaction(
+        &self,
+        store: &impl ChainStore,
+        txid: &Txid,
+    ) -> Result<Option<TxLocation>, StoreError> {
+        if self.mempool.contains(txid) {
+            return Ok(Some(TxLocation::Mempool));
+        }
+        for (block, position) in store.find_transaction(txid).await? {
+            if self.is_active(&block) {
+                let height = self.index[&block].height;
+                return Ok(Some(TxLocation::Confirmed {
+                    block,
+                    height,
+                    position,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    pub fn tip(&self) -> &BlockEntry {
+        let hash = self
+            .active
+            .last()
+            .expect("the active chain holds at least genesis");
+        &self.index[hash]
+    }
+
+    pub fn height(&self) -> u32 {
+        (self.active.len() - 1) as u32
+    }
+
+    /// The active chain's block hash at `height`.
+    pub fn hash_at(&self, height: u32) -> Option<BlockHash> {
+        self.active.get(height as usize).copied()
+    }
+
+    pub fn entry(&self, hash: &BlockHash) -> Option<&BlockEntry> {
+        self.index.get(hash)
+    }
+
+    /// Whether `hash` is a block of the active chain.
+    pub fn is_active(&self, hash: &BlockHash) -> bool {
+        self.index
+            .get(hash)
+            .is_some_and(|e| self.hash_at(e.height) == Some(*hash))
+    }
+
+    pub fn mempool(&self) -> &Mempool {
+        &self.mempool
+    }
+
+    pub fn sigcache(&self) -> &SigCache {
+        &self.sigcache
+    }
+
+    /// The signature cache, shared: for the threads that verify signatures before the writer.
+    pub fn shared_sigcache(&self) -> Arc<SigCache> {
+        Arc::clone(&self.sigcache)
+    }
+
+    pub fn utxos(&self) -> &UnspentOutputs {
+        &self.utxos
+    }
+
+    /// Blocks waiting for their parent (when this state was published).
+    pub fn orphan_count(&self) -> usize {
+        self.orphan_count
+    }
+
+    /// The unspent outputs paying to `pubkey_hash`.
+    pub fn utxos_for(&self, pubkey_hash: &PubKeyHash) -> Vec<(OutPoint, Coin)> {
+        self.utxos.for_address(pubkey_hash)
+    }
+
+    /// A block locator for the active chain, as Bitcoin's: the tip, then hashes going back with
+    /// steps that double after the first ten, always ending at genesis. A peer finds the fork
+    /// point as the first of these it also has on its active chain ([`Chain::find_fork`]).
+    pub fn locator(&self) -> Vec<BlockHash> {
+        let mut hashes = Vec::new();
+        let mut height = i64::from(self.height());
+        let mut step = 1i64;
+        while height > 0 {
+            hashes.push(self.active[height as usize]);
+            if hashes.len() >= 10 {
+                step *= 2;
+            }
+            height -= step;
+        }
+        hashes.push(self.active[0]);
+        hashes
+    }
+
+    /// The height of the first hash of `locator` on the active chain (0, genesis, when none is).
+    pub fn find_fork(&self, locator: &[BlockHash]) -> u32 {
+        locator
+            .iter()
+            .find(|h| self.is_active(h))
+            .map(|h| self.index[h].height)
+            .unwrap_or(0)
+    }
+
+    /// The ancestors of `hash` (itself first), at most `count` of them.
+    fn ancestors(&self, hash: &BlockHash, count: usize) -> Vec<&BlockEntry> {
+        let mut out = Vec::with_capacity(count);
+        let mut next = self.index.get(hash);
+        while let Some(entry) = next {
+            if out.len() == count {
+                break;
+            }
+            out.push(entry);
+            next = if entry.height == 0 {
+                None
+            } else {
+                self.index.get(&entry.header.prev_hash)
+            };
+        }
+        out
+    }
+
+    /// What a block on top of `parent` is checked against.
+    pub fn header_context(&self, parent: &BlockHash) -> Option<HeaderContext> {
+        let entry = self.index.get(parent)?;
+        let span = self
+            .params
+            .median_time_span
+            .max(self.params.retarget_window as usize + 1);
+        let ancestors = self.ancestors(parent, span);
+        let mut times: Vec<u32> = ancestors
+            .iter()
+            .take(self.params.median_time_span)
+            .map(|e| e.header.time)
+            .collect();
+        times.sort_unstable();
+        let median_time_past = times[times.len() / 2];
+        let window: Vec<_> = ancestors
+            .iter()
+            .take(self.params.retarget_window as usize + 1)
+            .rev()
+            .map(|e| (e.header.time, e.header.bits))
+            .collect();
+        Some(HeaderContext {
+            height: entry.height + 1,
+            expected_bits: self.params.next_bits(&window),
+            median_time_past,
+        })
+    }
+
     /// Checks a transaction against the active chain and the mempool without adding it.
     /// Returns its fee.
     pub fn check_transaction(&self, tx: &Transaction) -> Result<Amount, TxError> {
+        self.check_transaction_by(tx, &mut cached(&self.sigcache))
+    }
+
+    /// [`ChainState::check_transaction`] with the signature rule left to `signatures`.
+    fn check_transaction_by(
+        &self,
+        tx: &Transaction,
+        signatures: &mut SignatureRule<'_>,
+    ) -> Result<Amount, TxError> {
         if tx.inputs.iter().any(|i| matches!(i, TxIn::Coinbase { .. })) && tx.is_coinbase() {
             return Err(TxError::LooseCoinbase);
         }
@@ -902,36 +1033,52 @@ impl<S: ChainStore> Chain<S> {
                 });
             }
         }
-        self.check_inputs_at_tip(tx)
+        self.check_inputs_at_tip(tx, signatures)
     }
 
-    /// [`check_tx_inputs`] for the next block on the tip, with the signature cache.
-    fn check_inputs_at_tip(&self, tx: &Transaction) -> Result<Amount, TxError> {
-        check_tx_inputs(
-            tx,
-            self.height() + 1,
-            &self.utxos,
-            &self.params,
-            &self.sigcache,
-        )
+    /// [`check_tx_inputs`] for the next block on the tip.
+    fn check_inputs_at_tip(
+        &self,
+        tx: &Transaction,
+        signatures: &mut SignatureRule<'_>,
+    ) -> Result<Amount, TxError> {
+        check_tx_inputs_with(tx, self.height() + 1, &self.utxos, &self.params, |check| {
+            signatures(check)
+        })
     }
 
     /// The book's verify.py: whether `tx` is valid against the active chain now, whether or not
     /// it is already the pending transaction in the mempool. Returns its fee.
     pub fn verify_transaction(&self, tx: &Transaction) -> Result<Amount, TxError> {
+        self.verify_transaction_by(tx, &mut cached(&self.sigcache))
+    }
+
+    fn verify_transaction_by(
+        &self,
+        tx: &Transaction,
+        signatures: &mut SignatureRule<'_>,
+    ) -> Result<Amount, TxError> {
         match self.mempool.get(&tx.txid()) {
             Some(pending) if pending.tx == *tx => {
                 check_transaction(tx, &self.params)?;
-                self.check_inputs_at_tip(tx)
+                self.check_inputs_at_tip(tx, signatures)
             }
-            _ => self.check_transaction(tx),
+            _ => self.check_transaction_by(tx, signatures),
         }
     }
 
     /// Each input's own verdict against the active chain and the mempool, as the next block
     /// would see it: the coin it spends, or the rule it breaks. Gives detail where
-    /// [`Chain::check_transaction`] gives the first failure.
+    /// [`ChainState::check_transaction`] gives the first failure.
     pub fn check_inputs(&self, tx: &Transaction) -> Vec<Result<Coin, TxError>> {
+        self.check_inputs_by(tx, &mut cached(&self.sigcache))
+    }
+
+    fn check_inputs_by(
+        &self,
+        tx: &Transaction,
+        signatures: &mut SignatureRule<'_>,
+    ) -> Vec<Result<Coin, TxError>> {
         let txid = tx.txid();
         let spend_height = self.height() + 1;
         tx.inputs
@@ -945,28 +1092,33 @@ impl<S: ChainStore> Chain<S> {
                 if let Some(by) = self.mempool.spender(&prevout).filter(|by| *by != txid) {
                     return Err(TxError::MempoolConflict { index, prevout, by });
                 }
-                validation::check_input(
+                validation::check_input_with(
                     input,
                     index,
                     &txid,
                     &self.utxos,
                     spend_height,
                     &self.params,
+                    |check| signatures(check),
                 )
             })
             .collect()
     }
 
+    /// [`ChainState::verify_transaction`] and [`ChainState::check_inputs`] together, as the
+    /// book's verify.py reports them, verifying each distinct signature at most once (those in
+    /// the cache not at all), and caching those that hold.
+    pub fn verify_in_detail(&self, tx: &Transaction) -> Verification {
+        let mut memo = SignatureMemo::new(&self.sigcache);
+        let mut signatures = |check: SignatureCheck<'_>| memo.check(check);
+        let inputs = self.check_inputs_by(tx, &mut signatures);
+        let verdict = self.verify_transaction_by(tx, &mut signatures);
+        Verification { verdict, inputs }
+    }
+
     /// Whether `coin` could be spent in the next block.
     pub fn is_spendable_next(&self, coin: &Coin) -> bool {
         coin.is_mature_at(self.height() + 1, self.params.coinbase_maturity)
-    }
-
-    /// Validates a transaction and adds it to the mempool, caching its signatures for its block.
-    pub fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, TxError> {
-        let fee = self.check_transaction(&tx)?;
-        self.sigcache.insert_transaction(&tx);
-        Ok(self.mempool.insert(tx, fee))
     }
 
     /// A block to mine on the tip: the coinbase paying reward plus fees to `pay_to`, then the

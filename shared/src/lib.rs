@@ -32,6 +32,7 @@ pub mod store;
 pub mod utxo;
 pub mod validation;
 
-pub use chain::{BlockAccepted, Chain, ChainError, TxLocation};
+pub use chain::{BlockAccepted, Chain, ChainError, ChainState, TxLocation, Verification};
 pub use store::{ChainStore, Database, MemoryStore, SqlStore, StoreError};
+pub use utxo::UnspentOutputs;
 pub use validation::{BlockError, TxError};

@@ -6,7 +6,7 @@
 //! transaction is not supported: such a transaction waits until its parent confirms.)
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::amount::Amount;
 use crate::hash::Txid;
@@ -32,10 +32,12 @@ impl MempoolEntry {
     }
 }
 
-#[derive(Debug, Default)]
+/// The pool. Its maps are persistent: a clone is an O(1) snapshot for readers.
+#[derive(Debug, Default, Clone)]
 pub struct Mempool {
-    entries: HashMap<Txid, MempoolEntry>,
-    spends: HashMap<OutPoint, Txid>,
+    entries: imbl::HashMap<Txid, Arc<MempoolEntry>>,
+    spends: imbl::HashMap<OutPoint, Txid>,
+    bytes: usize,
     next_sequence: u64,
 }
 
@@ -48,12 +50,17 @@ impl Mempool {
         self.entries.is_empty()
     }
 
+    /// The sum of the pooled transactions' sizes, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     pub fn contains(&self, txid: &Txid) -> bool {
         self.entries.contains_key(txid)
     }
 
     pub fn get(&self, txid: &Txid) -> Option<&MempoolEntry> {
-        self.entries.get(txid)
+        self.entries.get(txid).map(Arc::as_ref)
     }
 
     /// The pool transaction spending `outpoint`, if any.
@@ -75,7 +82,8 @@ impl Mempool {
             sequence: self.next_sequence,
         };
         self.next_sequence += 1;
-        self.entries.insert(txid, entry);
+        self.bytes += entry.size;
+        self.entries.insert(txid, Arc::new(entry));
         txid
     }
 
@@ -84,7 +92,8 @@ impl Mempool {
         for input in &entry.tx.inputs {
             self.spends.remove(&input.prevout());
         }
-        Some(entry)
+        self.bytes -= entry.size;
+        Some(Arc::unwrap_or_clone(entry))
     }
 
     /// Removes `tx` if pooled, and any pool transaction spending one of its inputs.
@@ -100,19 +109,23 @@ impl Mempool {
     /// Takes every entry out, oldest first.
     pub fn drain(&mut self) -> Vec<MempoolEntry> {
         self.spends.clear();
-        let mut entries: Vec<MempoolEntry> = self.entries.drain().map(|(_, e)| e).collect();
+        self.bytes = 0;
+        let mut entries: Vec<MempoolEntry> = std::mem::take(&mut self.entries)
+            .into_iter()
+            .map(|(_, e)| Arc::unwrap_or_clone(e))
+            .collect();
         entries.sort_by_key(|e| e.sequence);
         entries
     }
 
     /// Every entry, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &MempoolEntry> {
-        self.entries.values()
+        self.entries.values().map(Arc::as_ref)
     }
 
     /// Entries by descending fee rate, ties by arrival.
     pub fn by_fee_rate(&self) -> Vec<&MempoolEntry> {
-        let mut entries: Vec<&MempoolEntry> = self.entries.values().collect();
+        let mut entries: Vec<&MempoolEntry> = self.iter().collect();
         entries.sort_by(|a, b| b.cmp_fee_rate(a).then(a.sequence.cmp(&b.sequence)));
         entries
     }

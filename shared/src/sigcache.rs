@@ -14,7 +14,8 @@
 //! nobody outside can aim entries at one bucket to push others' out.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -54,18 +55,20 @@ pub struct CacheStats {
     pub entries: usize,
 }
 
-/// A bounded, thread-safe set of verified signatures. Lookups take `&self` (any number of threads
-/// at once); inserting and removing take `&mut self`, which [`crate::Chain`] has when the mempool
-/// or the active chain changes.
+/// A bounded, thread-safe set of verified signatures. Every operation takes `&self`: each bucket
+/// has its own lock, held for a few comparisons, so the threads that verify transactions and
+/// blocks before the chain's writer sees them, the writer and the readers share one cache.
 pub struct SigCache {
     salt: [u8; 32],
-    buckets: Vec<[Option<SigKey>; SigCache::WAYS]>,
-    entries: usize,
+    buckets: Vec<RwLock<Bucket>>,
+    entries: AtomicUsize,
     hits: AtomicU64,
     misses: AtomicU64,
-    insertions: u64,
-    evictions: u64,
+    insertions: AtomicU64,
+    evictions: AtomicU64,
 }
+
+type Bucket = [Option<SigKey>; SigCache::WAYS];
 
 /// The counters only: the table is megabytes, and the salt is better kept to ourselves.
 impl fmt::Debug for SigCache {
@@ -102,12 +105,14 @@ impl SigCache {
         }
         SigCache {
             salt,
-            buckets: vec![[None; SigCache::WAYS]; capacity.div_ceil(SigCache::WAYS)],
-            entries: 0,
+            buckets: (0..capacity.div_ceil(SigCache::WAYS))
+                .map(|_| RwLock::new([None; SigCache::WAYS]))
+                .collect(),
+            entries: AtomicUsize::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
-            insertions: 0,
-            evictions: 0,
+            insertions: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
         }
     }
 
@@ -129,7 +134,12 @@ impl SigCache {
 
     /// Whether `key` was inserted (and not since evicted or removed). Counts a hit or a miss.
     pub fn contains(&self, key: &SigKey) -> bool {
-        let found = self.slots(key).is_some_and(|b| b.contains(&Some(*key)));
+        let found = self.bucket(key).is_some_and(|bucket| {
+            bucket
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&Some(*key))
+        });
         let counter = if found { &self.hits } else { &self.misses };
         counter.fetch_add(1, Ordering::Relaxed);
         found
@@ -137,10 +147,11 @@ impl SigCache {
 
     /// Records a signature that verified. Only a successful [`PublicKey::verify`] of the triple
     /// behind `key` may lead here: a hit skips that verification.
-    pub fn insert(&mut self, key: SigKey) {
-        let Some(bucket) = self.slots_mut(&key) else {
+    pub fn insert(&self, key: SigKey) {
+        let Some(bucket) = self.bucket(&key) else {
             return;
         };
+        let mut bucket = bucket.write().unwrap_or_else(|e| e.into_inner());
         if bucket.contains(&Some(key)) {
             return;
         }
@@ -149,27 +160,28 @@ impl SigCache {
             None => (key.victim(), true),
         };
         bucket[slot] = Some(key);
-        self.insertions += 1;
+        self.insertions.fetch_add(1, Ordering::Relaxed);
         if evicted {
-            self.evictions += 1;
+            self.evictions.fetch_add(1, Ordering::Relaxed);
         } else {
-            self.entries += 1;
+            self.entries.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Forgets `key`, if held.
-    pub fn remove(&mut self, key: &SigKey) {
-        let Some(bucket) = self.slots_mut(key) else {
+    pub fn remove(&self, key: &SigKey) {
+        let Some(bucket) = self.bucket(key) else {
             return;
         };
+        let mut bucket = bucket.write().unwrap_or_else(|e| e.into_inner());
         if let Some(slot) = bucket.iter_mut().find(|s| **s == Some(*key)) {
             *slot = None;
-            self.entries -= 1;
+            self.entries.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
     /// Records every input signature of `tx`, which must have passed its input checks.
-    pub fn insert_transaction(&mut self, tx: &Transaction) {
+    pub fn insert_transaction(&self, tx: &Transaction) {
         for key in self.transaction_keys(tx) {
             self.insert(key);
         }
@@ -177,7 +189,7 @@ impl SigCache {
 
     /// Forgets every input signature of `tx`: once confirmed it will not be checked again
     /// (unless a reorganisation returns it to the mempool, which checks and inserts it anew).
-    pub fn remove_transaction(&mut self, tx: &Transaction) {
+    pub fn remove_transaction(&self, tx: &Transaction) {
         for key in self.transaction_keys(tx) {
             self.remove(&key);
         }
@@ -187,9 +199,9 @@ impl SigCache {
         CacheStats {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
-            insertions: self.insertions,
-            evictions: self.evictions,
-            entries: self.entries,
+            insertions: self.insertions.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+            entries: self.entries.load(Ordering::Relaxed),
         }
     }
 
@@ -208,14 +220,9 @@ impl SigCache {
             .collect()
     }
 
-    fn slots(&self, key: &SigKey) -> Option<&[Option<SigKey>; SigCache::WAYS]> {
+    fn bucket(&self, key: &SigKey) -> Option<&RwLock<Bucket>> {
         let len = self.buckets.len();
         (len > 0).then(|| &self.buckets[key.bucket(len)])
-    }
-
-    fn slots_mut(&mut self, key: &SigKey) -> Option<&mut [Option<SigKey>; SigCache::WAYS]> {
-        let len = self.buckets.len();
-        (len > 0).then(|| &mut self.buckets[key.bucket(len)])
     }
 }
 
@@ -257,7 +264,7 @@ mod tests {
 
     #[test]
     fn insert_contains_remove_and_stats() {
-        let mut cache = SigCache::new(64);
+        let cache = SigCache::new(64);
         let (digest, public_key, signature) = triple(3);
         let key = cache.key(&digest, &public_key, &signature);
         assert!(!cache.contains(&key));
@@ -282,7 +289,7 @@ mod tests {
 
     #[test]
     fn the_size_is_bounded_and_a_full_bucket_evicts() {
-        let mut cache = SigCache::new(8);
+        let cache = SigCache::new(8);
         assert_eq!(cache.capacity(), 8);
         let keys: Vec<SigKey> = (0..200u8)
             .map(|i| cache.key(&Txid::hash(&[i]), &triple(1).1, &triple(1).2))
@@ -309,7 +316,7 @@ mod tests {
 
     #[test]
     fn a_zero_capacity_cache_holds_nothing() {
-        let mut cache = SigCache::new(0);
+        let cache = SigCache::new(0);
         let (digest, public_key, signature) = triple(4);
         let key = cache.key(&digest, &public_key, &signature);
         cache.insert(key);

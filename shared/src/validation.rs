@@ -281,7 +281,7 @@ pub fn check_tx_inputs(
 
 /// [`check_tx_inputs`] with the signature rule left to `check_signature`, called for each input
 /// once the input's other rules have passed, in input order.
-fn check_tx_inputs_with<'a>(
+pub fn check_tx_inputs_with<'a>(
     tx: &'a Transaction,
     spend_height: u32,
     view: &impl UtxoView,
@@ -318,8 +318,23 @@ pub fn check_input(
     spend_height: u32,
     params: &Params,
 ) -> Result<Coin, TxError> {
+    check_input_with(input, index, txid, view, spend_height, params, |check| {
+        check.verify()
+    })
+}
+
+/// [`check_input`] with the signature rule left to `check_signature`.
+pub fn check_input_with<'a>(
+    input: &'a TxIn,
+    index: usize,
+    txid: &Txid,
+    view: &impl UtxoView,
+    spend_height: u32,
+    params: &Params,
+    check_signature: impl FnOnce(SignatureCheck<'a>) -> Result<(), TxError>,
+) -> Result<Coin, TxError> {
     let (coin, signature) = check_spend(input, index, *txid, view, spend_height, params)?;
-    signature.verify()?;
+    check_signature(signature)?;
     Ok(coin)
 }
 
@@ -380,22 +395,68 @@ pub struct SignatureCheck<'a> {
 impl SignatureCheck<'_> {
     /// The rule: a well-formed key, and a low-S signature over the txid that verifies under it.
     pub fn verify(&self) -> Result<(), TxError> {
-        let index = self.index;
         self.public_key
             .verify(&self.txid.0, self.signature)
-            .map_err(|e| match e {
-                KeyError::NotCompressed | KeyError::NotOnCurve => {
-                    TxError::MalformedPublicKey { index, reason: e }
-                }
-                KeyError::HighS => TxError::HighS { index },
-                KeyError::MalformedSignature => TxError::MalformedSignature { index },
-                _ => TxError::BadSignature { index },
-            })
+            .map_err(|e| self.error(e))
+    }
+
+    /// The rule's error for this input, from the key's verdict.
+    fn error(&self, e: KeyError) -> TxError {
+        let index = self.index;
+        match e {
+            KeyError::NotCompressed | KeyError::NotOnCurve => {
+                TxError::MalformedPublicKey { index, reason: e }
+            }
+            KeyError::HighS => TxError::HighS { index },
+            KeyError::MalformedSignature => TxError::MalformedSignature { index },
+            _ => TxError::BadSignature { index },
+        }
     }
 
     /// This signature's key in `cache`.
     pub fn cache_key(&self, cache: &SigCache) -> SigKey {
         cache.key(&self.txid, self.public_key, self.signature)
+    }
+}
+
+/// Signature checks that verify each distinct (txid, key, signature) at most once: found in the
+/// shared cache, or verified once and remembered here (and put in the cache when it holds). A
+/// transaction repeating one input a thousand times costs one verification, not a thousand.
+#[derive(Debug)]
+pub struct SignatureMemo<'a> {
+    cache: &'a SigCache,
+    verdicts: HashMap<SigKey, Result<(), KeyError>>,
+}
+
+impl<'a> SignatureMemo<'a> {
+    pub fn new(cache: &'a SigCache) -> Self {
+        SignatureMemo {
+            cache,
+            verdicts: HashMap::new(),
+        }
+    }
+
+    /// The signature rule of `check`, verified only when neither the cache nor this memo knows
+    /// the answer.
+    pub fn check(&mut self, check: SignatureCheck<'_>) -> Result<(), TxError> {
+        let key = check.cache_key(self.cache);
+        let verdict = match self.verdicts.get(&key) {
+            Some(verdict) => verdict.clone(),
+            None => {
+                let verdict = if self.cache.contains(&key) {
+                    Ok(())
+                } else {
+                    let verdict = check.public_key.verify(&check.txid.0, check.signature);
+                    if verdict.is_ok() {
+                        self.cache.insert(key);
+                    }
+                    verdict
+                };
+                self.verdicts.insert(key, verdict.clone());
+                verdict
+            }
+        };
+        verdict.map_err(|e| check.error(e))
     }
 }
 
@@ -570,45 +631,54 @@ impl<'a> SignatureChecks<'a> {
 /// Verifies the input signatures of `blocks` across the cores and records in `cache` those that
 /// hold. A signature depends on nothing but its own bytes, so the signatures of a run of blocks
 /// about to connect one after the other can be checked together, on every core, rather than
-/// ten per block on one; [`connect_block`] then finds them in the cache, and reports any that
-/// failed where it belongs. Only blocks with their proof of work are looked at, up to the first
-/// without it.
-pub fn verify_signatures_into(cache: &mut SigCache, blocks: &[Block], params: &Params) {
-    let checks: Vec<SignatureCheck<'_>> = blocks
+/// ten per block on one, and before the chain's writer sees the blocks; [`connect_block`] then
+/// finds them in the cache, and reports any that failed where it belongs. Only blocks with their
+/// proof of work are looked at, up to the first without it; signatures already cached are not
+/// verified again.
+pub fn verify_signatures_into(cache: &SigCache, blocks: &[Block], params: &Params) {
+    let transactions: Vec<&Transaction> = blocks
         .iter()
         .take_while(|block| check_proof_of_work(block, params).is_ok())
         .flat_map(|block| &block.transactions)
-        .flat_map(|tx| {
-            let txid = tx.txid();
-            tx.inputs
-                .iter()
-                .enumerate()
-                .filter_map(move |(index, input)| match input {
-                    TxIn::Spend {
-                        public_key,
-                        signature,
-                        ..
-                    } => Some(SignatureCheck {
-                        index,
-                        txid,
-                        public_key,
-                        signature,
-                    }),
-                    TxIn::Coinbase { .. } => None,
-                })
-        })
         .collect();
-    let verified: Vec<SigKey> = {
-        let cache = &*cache;
-        checks
-            .par_iter()
-            .filter(|check| check.verify().is_ok())
-            .map(|check| check.cache_key(cache))
-            .collect()
-    };
-    for key in verified {
-        cache.insert(key);
-    }
+    verify_transaction_signatures_into(cache, &transactions);
+}
+
+/// Verifies the input signatures of `transactions` not yet in `cache`, across the cores, and
+/// records in `cache` those that hold (see [`verify_signatures_into`]). Whether each
+/// transaction is valid is for the chain to say; this only saves it the expensive part.
+pub fn verify_transaction_signatures_into(cache: &SigCache, transactions: &[&Transaction]) {
+    let checks: Vec<(SigKey, SignatureCheck<'_>)> = transactions
+        .iter()
+        .flat_map(|tx| signature_checks(tx))
+        .map(|check| (check.cache_key(cache), check))
+        .filter(|(key, _)| !cache.contains(key))
+        .collect();
+    checks
+        .par_iter()
+        .filter(|(_, check)| check.verify().is_ok())
+        .for_each(|(key, _)| cache.insert(*key));
+}
+
+/// The signature check of each spending input of `tx`.
+fn signature_checks(tx: &Transaction) -> impl Iterator<Item = SignatureCheck<'_>> {
+    let txid = tx.txid();
+    tx.inputs
+        .iter()
+        .enumerate()
+        .filter_map(move |(index, input)| match input {
+            TxIn::Spend {
+                public_key,
+                signature,
+                ..
+            } => Some(SignatureCheck {
+                index,
+                txid,
+                public_key,
+                signature,
+            }),
+            TxIn::Coinbase { .. } => None,
+        })
 }
 
 /// Connects a block checked by [`check_block`] at `height` onto `view`: every transaction's
@@ -621,10 +691,10 @@ pub fn verify_signatures_into(cache: &mut SigCache, blocks: &[Block], params: &P
 /// left for later precedes the point where the pass stopped, so the lowest one that fails, else
 /// the pass's own error, is exactly the error that checking everything in order would meet
 /// first.
-pub fn connect_block(
+pub fn connect_block<B: UtxoView + ?Sized>(
     block: &Block,
     height: u32,
-    view: &mut UtxoOverlay<'_>,
+    view: &mut UtxoOverlay<'_, B>,
     params: &Params,
     signatures: SignatureChecks<'_>,
 ) -> Result<BlockUndo, BlockError> {
@@ -645,10 +715,10 @@ pub fn connect_block(
 
 /// [`connect_block`]'s ordered pass: every rule but the signatures, which go to `defer` with
 /// their transaction's position.
-fn connect_block_deferring<'a>(
+fn connect_block_deferring<'a, B: UtxoView + ?Sized>(
     block: &'a Block,
     height: u32,
-    view: &mut UtxoOverlay<'_>,
+    view: &mut UtxoOverlay<'_, B>,
     params: &Params,
     mut defer: impl FnMut(usize, SignatureCheck<'a>),
 ) -> Result<BlockUndo, BlockError> {
@@ -697,7 +767,7 @@ fn connect_block_deferring<'a>(
     Ok(undo)
 }
 
-fn add_outputs(view: &mut UtxoOverlay<'_>, tx: &Transaction, height: u32) {
+fn add_outputs<B: UtxoView + ?Sized>(view: &mut UtxoOverlay<'_, B>, tx: &Transaction, height: u32) {
     let txid = tx.txid();
     let is_coinbase = tx.is_coinbase();
     for (i, output) in tx.outputs.iter().enumerate() {
@@ -713,7 +783,11 @@ fn add_outputs(view: &mut UtxoOverlay<'_>, tx: &Transaction, height: u32) {
 }
 
 /// Undoes [`connect_block`]: removes the block's outputs and restores what it spent.
-pub fn disconnect_block(block: &Block, undo: &BlockUndo, view: &mut UtxoOverlay<'_>) {
+pub fn disconnect_block<B: UtxoView + ?Sized>(
+    block: &Block,
+    undo: &BlockUndo,
+    view: &mut UtxoOverlay<'_, B>,
+) {
     let mut restored = undo.spent.iter().rev();
     for tx in block.transactions.iter().rev() {
         let txid = tx.txid();

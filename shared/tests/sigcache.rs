@@ -485,7 +485,7 @@ fn a_valid_block_connects_alike_sequentially_in_parallel_and_from_the_cache() {
     assert_eq!(expected, None);
     // Salted keys land in random buckets: with room for 1,024, an eviction among these 17 is
     // very unlikely, and counted when it happens.
-    let mut warm = SigCache::new(1024);
+    let warm = SigCache::new(1024);
     for tx in &block.transactions {
         warm.insert_transaction(tx);
     }

@@ -320,9 +320,21 @@ pub struct SubmitBlockResponse {
     pub hash: BlockHash,
     /// What became of it.
     pub status: BlockStatus,
-    /// Its height, when it is in the block tree (not for orphans).
+    /// Its own height, when it is in the block tree (not for orphans).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
+    /// The active chain's tip after it, when that is another block: the block connected
+    /// orphans that were waiting for it, which went further.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tip: Option<TipView>,
+}
+
+/// A block of the active chain by hash and height.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TipView {
+    #[schema(value_type = String)]
+    pub hash: BlockHash,
+    pub height: u32,
 }
 
 /// Query of `GET /blocks/template`.
@@ -517,6 +529,28 @@ pub struct Balance {
     pub pending_in: u64,
     /// What mempool transactions spend from the address's confirmed outputs.
     pub pending_out: u64,
+}
+
+/// Most addresses one `POST /addresses/utxos` asks about.
+pub const MAX_ADDRESSES_PER_REQUEST: usize = 10_000;
+
+/// Body of `POST /addresses/utxos`: the addresses of a wallet, at most
+/// [`MAX_ADDRESSES_PER_REQUEST`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AddressesRequest {
+    /// Base58Check addresses of this node's network.
+    pub addresses: Vec<String>,
+}
+
+/// One address's part of the answer of `POST /addresses/utxos`: what
+/// `GET /addresses/{a}/utxos` and `GET /addresses/{a}/balance` answer, from one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AddressUtxos {
+    pub address: String,
+    /// Its unspent outputs, oldest first.
+    pub utxos: Vec<UtxoView>,
+    /// Its balance.
+    pub balance: Balance,
 }
 
 /// A peer: another user's peer service, and what this node last learnt of it.

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | consensus rejection ([`TxError`], [`BlockError`]) | 422 | the rule's `code()` |
 //! | store failure ([`StoreError`]) | 500 | `internal` (detail logged only) |
+//! | the chain's writer stopped ([`WriterGone`]) | 503 | `shutting_down` |
 //! | bad hex / undecodable bytes | 400 | `invalid_hex` / `undecodable` |
 //! | bad hash, txid or address | 400 | `invalid_hash` / `invalid_address` / `wrong_network` |
 //! | unknown block or transaction | 404 | `unknown_block` / `unknown_transaction` |
@@ -12,6 +13,8 @@ use mycoin_api::peer::{RawError, RuleViolation};
 use mycoin_core::address::AddressError;
 use mycoin_core::{BlockError, ChainError, StoreError, TxError};
 use mycoin_web::ApiError;
+
+use crate::writer::WriterGone;
 
 /// A consensus rule broken by a transaction: 422 with the rule's code.
 pub fn tx_rejected(err: &TxError) -> ApiError {
@@ -29,6 +32,11 @@ pub fn chain_error(err: ChainError) -> ApiError {
         ChainError::Invalid(err) => block_rejected(&err),
         ChainError::Store(err) => store_error(err),
     }
+}
+
+/// The chain's writer has stopped (the node is shutting down): 503.
+pub fn writer_gone(err: WriterGone) -> ApiError {
+    ApiError::service_unavailable("shutting_down", err.to_string())
 }
 
 /// A failure of the store: 500, the detail only in the log.

@@ -10,8 +10,10 @@ pub mod error;
 pub mod node;
 pub mod p2p;
 pub mod peerbook;
+pub mod relay;
 pub mod routes;
 pub mod startup;
+pub mod writer;
 
 pub use configuration::{Cli, PeerArgs, Settings};
 pub use node::Node;

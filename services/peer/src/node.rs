@@ -1,32 +1,51 @@
-//! The node's state shared by the handlers: the chain (behind a lock), the network, the clock
-//! and the peer list; and the read-only views the handlers answer with, computed from the
-//! chain without deciding anything the core does not decide.
+//! The node's state shared by the handlers: the chain's writer and its latest snapshot, the
+//! store (for block bodies), the network, the clock, the peer list and the relay; and the
+//! read-only views the handlers answer with, computed from a snapshot without deciding anything
+//! the core does not decide.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mycoin_api::peer::{Balance, InputVerdict, PeerView, UtxoView};
+use mycoin_core::utxo::Coin;
 use mycoin_core::{
-    Address, Chain, ChainError, Database, Network, PubKeyHash, SqlStore, Transaction,
+    Address, BlockHash, Chain, ChainError, ChainState, Database, Network, PubKeyHash, SqlStore,
+    Transaction, TxError, Txid,
 };
-use tokio::sync::{Notify, RwLock};
+use tokio::sync::Notify;
 
 use crate::error::violation;
 pub use crate::peerbook::AddPeerError;
 use crate::peerbook::{Offence, PeerBook, RecentlyRelayed};
+use crate::relay::{RELAY_QUEUE, Relay, RelayItem};
+use crate::writer::ChainWriter;
 
 /// How many relayed hashes and txids a node remembers.
 const RELAY_MEMORY: usize = 4096;
 
+/// What a node relayed lately, so that it relays each item once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Relayed {
+    Block(BlockHash),
+    Transaction(Txid),
+    /// A transaction a reorganisation onto this tip returned to the mempool.
+    Returned(Txid, BlockHash),
+    /// This node's tip, announced to the peer at this URL.
+    Announced(String, BlockHash),
+}
+
 /// One node: its chain on the SQL store, its network and its peers.
 #[derive(Debug)]
 pub struct Node {
-    chain: RwLock<Chain<SqlStore>>,
+    writer: ChainWriter,
+    store: SqlStore,
     network: Network,
     peers: Mutex<PeerBook>,
     extra_nonce: AtomicU64,
-    relayed: Mutex<RecentlyRelayed>,
+    relayed: Mutex<RecentlyRelayed<Relayed>>,
+    relay: Relay,
     /// Peers to sync with at once (a block with an unknown parent came from them).
     sync_requests: Mutex<Vec<String>>,
     sync_wakeup: Notify,
@@ -48,24 +67,48 @@ impl Node {
         Ok(Node::with_chain(chain, peers))
     }
 
-    /// A node around an open chain.
+    /// A node around an open chain, whose writer task starts now (on the current runtime).
     pub fn with_chain(chain: Chain<SqlStore>, peers: Vec<String>) -> Node {
         let network = chain.params().network;
+        let store = chain.store().clone();
         Node {
-            chain: RwLock::new(chain),
+            writer: ChainWriter::spawn(chain),
+            store,
             network,
             peers: Mutex::new(PeerBook::new(peers)),
             extra_nonce: AtomicU64::new(0),
             relayed: Mutex::new(RecentlyRelayed::new(RELAY_MEMORY)),
+            relay: Relay::new(RELAY_QUEUE),
             sync_requests: Mutex::new(Vec::new()),
             sync_wakeup: Notify::new(),
             self_url: OnceLock::new(),
         }
     }
 
-    /// The chain. Hold the lock only for one core call and the view built from it.
-    pub fn chain(&self) -> &RwLock<Chain<SqlStore>> {
-        &self.chain
+    /// The chain as its writer last published it: an immutable snapshot, read without a lock.
+    pub fn state(&self) -> Arc<ChainState> {
+        self.writer.state()
+    }
+
+    /// The chain's single writer: every change goes through it.
+    pub fn writer(&self) -> &ChainWriter {
+        &self.writer
+    }
+
+    /// The store, for the bodies of the blocks a snapshot names (stored before it was
+    /// published, and never changed after).
+    pub fn store(&self) -> &SqlStore {
+        &self.store
+    }
+
+    /// The relay's per-peer queues.
+    pub fn relay(&self) -> &Relay {
+        &self.relay
+    }
+
+    /// Queues `item` for `targets`, naming this node as the sender.
+    pub fn relay_to(&self, targets: &[String], item: RelayItem) {
+        self.relay.enqueue(targets, &item, self.self_url());
     }
 
     /// The network this node runs.
@@ -171,7 +214,7 @@ impl Node {
     }
 
     /// Remembers a relayed item; false when it was relayed lately.
-    pub fn first_relay(&self, id: String) -> bool {
+    pub fn first_relay(&self, id: Relayed) -> bool {
         self.relayed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -209,9 +252,9 @@ impl Node {
     }
 }
 
-/// The unspent outputs of the active chain paying `pubkey_hash`.
-pub fn utxo_views(chain: &Chain<SqlStore>, pubkey_hash: &PubKeyHash) -> Vec<UtxoView> {
-    chain
+/// The unspent outputs of the active chain paying `pubkey_hash`, from the address index.
+pub fn utxo_views(state: &ChainState, pubkey_hash: &PubKeyHash) -> Vec<UtxoView> {
+    state
         .utxos_for(pubkey_hash)
         .into_iter()
         .map(|(outpoint, coin)| UtxoView {
@@ -220,18 +263,28 @@ pub fn utxo_views(chain: &Chain<SqlStore>, pubkey_hash: &PubKeyHash) -> Vec<Utxo
             amount: coin.output.amount.units(),
             height: coin.height,
             coinbase: coin.is_coinbase,
-            mature: chain.is_spendable_next(&coin),
-            spent_in_mempool: chain.mempool().spender(&outpoint).is_some(),
+            mature: state.is_spendable_next(&coin),
+            spent_in_mempool: state.mempool().spender(&outpoint).is_some(),
         })
         .collect()
 }
 
-/// The balance of `address`: confirmed (mature), immature, and what the mempool moves.
-pub fn balance(chain: &Chain<SqlStore>, address: &Address) -> Balance {
-    let pubkey_hash = address.pubkey_hash();
-    let (mut confirmed, mut immature, mut pending_out) = (0u64, 0u64, 0u64);
-    for utxo in utxo_views(chain, &pubkey_hash) {
+/// What the mempool's transactions pay to each address, in one pass over the pool.
+pub fn pending_in(state: &ChainState) -> HashMap<PubKeyHash, u64> {
+    let mut paid: HashMap<PubKeyHash, u64> = HashMap::new();
+    for output in state.mempool().iter().flat_map(|entry| &entry.tx.outputs) {
+        let sum = paid.entry(output.pubkey_hash).or_default();
         // Amounts are below the money supply, so these sums cannot overflow a u64.
+        *sum = sum.saturating_add(output.amount.units());
+    }
+    paid
+}
+
+/// The balance of `address`: confirmed (mature), immature, and what the mempool moves;
+/// `pending_in` is what [`pending_in`] found for it.
+pub fn balance(state: &ChainState, address: &Address, pending_in: u64) -> Balance {
+    let (mut confirmed, mut immature, mut pending_out) = (0u64, 0u64, 0u64);
+    for utxo in utxo_views(state, &address.pubkey_hash()) {
         if utxo.mature {
             confirmed = confirmed.saturating_add(utxo.amount);
         } else {
@@ -241,15 +294,6 @@ pub fn balance(chain: &Chain<SqlStore>, address: &Address) -> Balance {
             pending_out = pending_out.saturating_add(utxo.amount);
         }
     }
-    let pending_in = chain
-        .mempool()
-        .by_fee_rate()
-        .into_iter()
-        .flat_map(|entry| entry.tx.outputs.iter())
-        .filter(|output| output.pubkey_hash == pubkey_hash)
-        .fold(0u64, |sum, output| {
-            sum.saturating_add(output.amount.units())
-        });
     Balance {
         address: address.to_string(),
         confirmed,
@@ -259,23 +303,26 @@ pub fn balance(chain: &Chain<SqlStore>, address: &Address) -> Balance {
     }
 }
 
-/// One verdict per input of `tx` (the core's [`Chain::check_inputs`]), with the address and
-/// amount of the output each input spends when it exists. The verdict on the whole transaction
-/// is the core's `check_transaction`; this only says which inputs are at fault.
-pub fn input_verdicts(chain: &Chain<SqlStore>, tx: &Transaction) -> Vec<InputVerdict> {
-    chain
-        .check_inputs(tx)
+/// One verdict per input of `tx` (`verdicts`, the core's [`ChainState::verify_in_detail`]),
+/// with the address and amount of the output each input spends when it exists. The verdict on
+/// the whole transaction is the core's; this only says which inputs are at fault.
+pub fn input_verdicts(
+    state: &ChainState,
+    tx: &Transaction,
+    verdicts: Vec<Result<Coin, TxError>>,
+) -> Vec<InputVerdict> {
+    verdicts
         .into_iter()
         .zip(&tx.inputs)
         .enumerate()
         .map(|(index, (verdict, input))| {
             let prevout = input.prevout();
-            let coin = chain.utxos().get(&prevout).copied();
+            let coin = state.utxos().get(&prevout).copied();
             InputVerdict {
                 index,
                 prevout: prevout.to_string(),
                 address: coin.map(|c| {
-                    Address::new(chain.params().network, c.output.pubkey_hash).to_string()
+                    Address::new(state.params().network, c.output.pubkey_hash).to_string()
                 }),
                 amount: coin.map(|c| c.output.amount.units()),
                 valid: verdict.is_ok(),

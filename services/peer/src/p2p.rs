@@ -10,13 +10,14 @@
 //!   A peer that serves invalid blocks or a tip it cannot serve is penalised
 //!   ([`crate::peerbook`]).
 //! - Gossip: a block or transaction newly accepted through `POST /blocks` or
-//!   `POST /transactions` is pushed to the peers in the background, once
-//!   ([`Node::first_relay`]), with timeouts. After a reorganisation the mempool is pushed again
+//!   `POST /transactions` is queued for each peer once ([`Node::first_relay`]), and each peer's
+//!   queue is drained by its own task through one pooled client ([`crate::relay`]). After a reorganisation the mempool is pushed again
 //!   (the losing branch's transactions are back in it). A peer with less work is sent this
 //!   node's tip, once per tip: when it does not list this node, the unknown parent makes it add
 //!   this node and sync with it, so a partition heals even when only one side knows the other.
 //!
-//! The chain lock is never held while waiting on the network.
+//! Nothing waits on the network while holding the chain: reads come from a snapshot, and a
+//! batch's signatures are verified on blocking threads before the chain's writer connects it.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -24,23 +25,21 @@ use std::time::Duration;
 
 use actix_web::web;
 use mycoin_api::peer::{
-    BlockView, ChainInfo, PEER_HEADER, SubmitBlockRequest, SyncRequest, TransactionRequest,
-    encode_hex,
+    BlockView, ChainInfo, SubmitBlockRequest, SyncRequest, TransactionRequest, encode_hex,
 };
 use mycoin_core::pow::work_to_string;
-use mycoin_core::{Block, BlockAccepted, BlockError, BlockHash, ChainError, Txid};
+use mycoin_core::{Block, BlockAccepted, BlockError, BlockHash, ChainError, ChainStore, Txid};
 use mycoin_web::{ClientError, RestClient};
 use serde::Serialize;
 
-use crate::node::Node;
+use crate::node::{Node, Relayed};
 use crate::peerbook::{Offence, compare_work};
+use crate::relay::RelayItem;
 
 /// Time a peer has to answer `GET /chain`.
 pub const CHAIN_TIMEOUT: Duration = Duration::from_secs(3);
 /// Time a peer has to answer one `POST /sync` batch.
 pub const BATCH_TIMEOUT: Duration = Duration::from_secs(20);
-/// Time a peer has to take a relayed block or transaction.
-pub const RELAY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Blocks asked for per batch. A batch is connected under one lock of the chain (readers wait
 /// for no more than it) and written in one store transaction: a hundred blocks' rows share
 /// pages, so they are written far fewer times than block by block.
@@ -158,8 +157,8 @@ pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
     let mut prefetch: Option<Prefetch> = None;
     for _ in 0..MAX_BATCHES_PER_ROUND {
         let (mut locator, our_work) = {
-            let chain = node.chain().read().await;
-            (chain.locator(), work_to_string(chain.chain_work()))
+            let state = node.state();
+            (state.locator(), work_to_string(state.chain_work()))
         };
         match compare_work(&info.total_work, &our_work) {
             None => {
@@ -220,13 +219,16 @@ pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
 
         let mut progress = false;
         let hashes: Vec<BlockHash> = blocks.iter().map(Block::block_hash).collect();
+        let blocks = node.writer().verify_blocks(blocks).await;
         let now = node.now();
-        let (outcomes, error) = node.chain().write().await.submit_blocks(blocks, now).await;
+        let Ok((outcomes, error)) = node.writer().submit_blocks(blocks, now).await else {
+            return SyncOutcome::LocalFailure;
+        };
         let failed_at = outcomes.len();
         for (outcome, hash) in outcomes.into_iter().zip(&hashes) {
             match outcome {
                 BlockAccepted::NewTip { tip, returned, .. } => {
-                    relay_returned_transactions(node, tip, &returned).await;
+                    relay_returned_transactions(node, tip, &returned);
                     progress = true;
                     received += 1;
                     cursor = Some(*hash);
@@ -268,7 +270,7 @@ pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
         if !progress {
             // The blocks may have arrived by relay while the batch was on its way: then this
             // node has the work the peer claimed, and the peer did nothing wrong.
-            let our_work = work_to_string(node.chain().read().await.chain_work());
+            let our_work = work_to_string(node.state().chain_work());
             if compare_work(&info.total_work, &our_work) != Some(Ordering::Greater) {
                 return SyncOutcome::Synced {
                     blocks: received,
@@ -315,9 +317,6 @@ impl Drop for Prefetch {
     }
 }
 
-/// Largest answer read from a peer a block or transaction was relayed to.
-const MAX_RELAY_ANSWER_BYTES: usize = 64 * 1024;
-
 /// The peers to relay to: those not banned, but not the one that sent the item.
 fn relay_targets(node: &Node, sender: Option<&str>) -> Vec<String> {
     node.active_peers()
@@ -326,49 +325,30 @@ fn relay_targets(node: &Node, sender: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-/// Posts `body` to `path` of each of `targets` in the background, naming this node in
-/// `X-Mycoin-Peer` (when its URL is known) so that a peer missing a block's parent syncs with
-/// this node. Nothing waits for the answers; only their status is logged.
-fn push<B>(node: &Node, targets: Vec<String>, path: &'static str, what: String, body: B)
-where
-    B: Serialize + Send + Sync + 'static,
-{
-    let body = Arc::new(body);
-    for url in targets {
-        let client = RestClient::new(url.as_str(), RELAY_TIMEOUT).and_then(|client| {
-            let client = client.with_max_response_bytes(MAX_RELAY_ANSWER_BYTES);
-            match node.self_url() {
-                Some(own) => client.with_header(PEER_HEADER, own),
-                None => Ok(client),
-            }
-        });
-        let client = match client {
-            Ok(client) => client,
-            Err(err) => {
-                tracing::warn!(peer = %url, error = %err, "cannot relay to this peer");
-                continue;
-            }
-        };
-        let (body, what) = (body.clone(), what.clone());
-        tokio::spawn(async move {
-            let result: Result<serde_json::Value, _> = client.post_json(path, &*body).await;
-            match result {
-                Ok(_) => tracing::debug!(peer = %url, %what, "relayed"),
-                Err(err) => {
-                    tracing::debug!(peer = %url, %what, error = %err, "relay refused or failed")
-                }
-            }
-        });
+/// Queues a POST of `body` to `path` for each of `targets` ([`crate::relay`]), naming this node
+/// in `X-Mycoin-Peer` (when its URL is known) so that a peer missing a block's parent syncs
+/// with this node. Nothing waits for the answers; only their status is logged.
+fn push<B: Serialize>(node: &Node, targets: &[String], path: &'static str, what: String, body: B) {
+    if targets.is_empty() {
+        return;
     }
+    let body = match serde_json::to_value(body) {
+        Ok(body) => Arc::new(body),
+        Err(err) => {
+            tracing::error!(%what, error = %err, "cannot encode an item to relay");
+            return;
+        }
+    };
+    node.relay_to(targets, RelayItem { path, what, body });
 }
 
 /// Pushes a newly accepted block to the peers in the background, once.
 pub fn relay_block(node: &Node, hash: BlockHash, hex: String, sender: Option<String>) {
-    if node.first_relay(format!("block:{hash}")) {
+    if node.first_relay(Relayed::Block(hash)) {
         let targets = relay_targets(node, sender.as_deref());
         push(
             node,
-            targets,
+            &targets,
             "/blocks",
             format!("block {hash}"),
             SubmitBlockRequest { hex },
@@ -378,12 +358,12 @@ pub fn relay_block(node: &Node, hash: BlockHash, hex: String, sender: Option<Str
 
 /// Pushes a newly accepted transaction to the peers in the background, once.
 pub fn relay_transaction(node: &Node, txid: Txid, hex: String, sender: Option<String>) {
-    if node.first_relay(format!("tx:{txid}")) {
+    if node.first_relay(Relayed::Transaction(txid)) {
         let targets = relay_targets(node, sender.as_deref());
         let what = format!("transaction {txid}");
         push(
             node,
-            targets,
+            &targets,
             "/transactions",
             what,
             TransactionRequest { hex },
@@ -394,26 +374,26 @@ pub fn relay_transaction(node: &Node, txid: Txid, hex: String, sender: Option<St
 /// After a reorganisation onto `tip`: pushes the transactions of the disconnected blocks that
 /// went back to the mempool (`returned`) to the peers again. Peers that saw them confirmed on
 /// the losing branch dropped them when they left it too.
-pub async fn relay_returned_transactions(node: &Node, tip: BlockHash, returned: &[Txid]) {
+pub fn relay_returned_transactions(node: &Node, tip: BlockHash, returned: &[Txid]) {
     if returned.is_empty() {
         return;
     }
     let pending: Vec<(Txid, String)> = {
-        let chain = node.chain().read().await;
+        let state = node.state();
         returned
             .iter()
-            .filter_map(|txid| chain.mempool().get(txid))
+            .filter_map(|txid| state.mempool().get(txid))
             .map(|entry| (entry.txid, encode_hex(&entry.tx)))
             .collect()
     };
     tracing::info!(%tip, transactions = pending.len(), "reorganised: relaying the returned transactions");
     let targets = relay_targets(node, None);
     for (txid, hex) in pending {
-        if node.first_relay(format!("tx:{txid}@{tip}")) {
+        if node.first_relay(Relayed::Returned(txid, tip)) {
             let what = format!("transaction {txid}");
             push(
                 node,
-                targets.clone(),
+                &targets,
                 "/transactions",
                 what,
                 TransactionRequest { hex },
@@ -430,22 +410,19 @@ async fn announce_tip(node: &Node, url: &str, peer_tip: BlockHash) {
     if node.self_url().is_none() {
         return;
     }
-    let tip = {
-        let chain = node.chain().read().await;
-        let tip = chain.tip().hash;
-        if tip == peer_tip || !node.first_relay(format!("announce:{url}:{tip}")) {
-            return;
-        }
-        match chain.block(&tip).await {
-            Ok(Some(block)) => block,
-            Ok(None) | Err(_) => return,
-        }
+    let tip = node.state().tip().hash;
+    if tip == peer_tip || !node.first_relay(Relayed::Announced(url.to_owned(), tip)) {
+        return;
+    }
+    let tip = match node.store().block(&tip).await {
+        Ok(Some(block)) => block,
+        Ok(None) | Err(_) => return,
     };
     let hash = tip.header.block_hash();
     let hex = encode_hex(&tip);
     push(
         node,
-        vec![url.to_owned()],
+        &[url.to_owned()],
         "/blocks",
         format!("tip {hash}"),
         SubmitBlockRequest { hex },

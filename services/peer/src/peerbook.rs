@@ -141,13 +141,13 @@ impl PeerBook {
 /// The hashes and txids relayed lately, bounded (the oldest is forgotten first), so that a
 /// block or transaction is pushed to the peers once.
 #[derive(Debug)]
-pub struct RecentlyRelayed {
-    seen: HashSet<String>,
-    order: VecDeque<String>,
+pub struct RecentlyRelayed<K> {
+    seen: HashSet<K>,
+    order: VecDeque<K>,
     capacity: usize,
 }
 
-impl RecentlyRelayed {
+impl<K: std::hash::Hash + Eq + Clone> RecentlyRelayed<K> {
     /// A set that remembers `capacity` items.
     pub fn new(capacity: usize) -> Self {
         RecentlyRelayed {
@@ -158,7 +158,7 @@ impl RecentlyRelayed {
     }
 
     /// Remembers `id`; returns false when it was already remembered.
-    pub fn insert(&mut self, id: String) -> bool {
+    pub fn insert(&mut self, id: K) -> bool {
         if self.seen.contains(&id) {
             return false;
         }
@@ -261,7 +261,7 @@ mod tests {
 
     #[test]
     fn relayed_items_are_remembered_boundedly() {
-        let mut recent = RecentlyRelayed::new(2);
+        let mut recent = RecentlyRelayed::<String>::new(2);
         assert!(recent.insert("a".into()));
         assert!(!recent.insert("a".into()));
         assert!(recent.insert("b".into()));

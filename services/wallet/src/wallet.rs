@@ -1,9 +1,10 @@
 //! The wallet: balances and key lists from the peer's UTXO view, payments built here and
 //! signed by the keys service.
 //!
-//! The wallet's keys are all the keys of the keys service. For each key, the peer service's
-//! `GET /addresses/{a}/utxos` (outputs of the active chain, with `mature` and
-//! `spent_in_mempool`) and `GET /addresses/{a}/balance` (for `pending_in`) give:
+//! The wallet's keys are all the keys of the keys service. One `POST /addresses/utxos` to the
+//! peer service, for all of them at once, gives each key's outputs of the active chain (with
+//! `mature` and `spent_in_mempool`) and balance (for `pending_in`), from the peer's address
+//! index and one snapshot of its chain; from them:
 //!
 //! - **balance**: `confirmed` = mature outputs not spent by a mempool transaction (what a
 //!   payment may spend now), `pending` = what mempool transactions pay to the keys (change
@@ -24,8 +25,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use mycoin_api::keys::{KeyInfo, NewKey, SignRequest, SignResponse};
 use mycoin_api::peer::{
-    Balance, SubmitTransactionResponse, TransactionInfo, TransactionRequest, TxState, UtxoView,
-    encode_hex,
+    AddressUtxos, AddressesRequest, MAX_ADDRESSES_PER_REQUEST, SubmitTransactionResponse,
+    TransactionInfo, TransactionRequest, TxState, UtxoView, encode_hex,
 };
 use mycoin_api::wallet::{
     HistoryEntry, HistoryStatus, SendRequest, SendResponse, UnspentKey, UnusedKey, WalletAddress,
@@ -103,20 +104,27 @@ impl Wallet {
     async fn key_states(&self) -> Result<Vec<KeyState>, WalletError> {
         let keys: Vec<KeyInfo> = self.keys.get_json("/keys").await?;
         let mut states = Vec::with_capacity(keys.len());
-        for key in keys {
-            let utxos: Vec<UtxoView> = self
-                .peer
-                .get_json(&format!("/addresses/{}/utxos", key.address))
-                .await?;
-            let balance: Balance = self
-                .peer
-                .get_json(&format!("/addresses/{}/balance", key.address))
-                .await?;
-            states.push(KeyState {
-                key,
-                utxos,
-                pending_in: balance.pending_in,
-            });
+        for chunk in keys.chunks(MAX_ADDRESSES_PER_REQUEST) {
+            let request = AddressesRequest {
+                addresses: chunk.iter().map(|key| key.address.to_string()).collect(),
+            };
+            let answer: Vec<AddressUtxos> =
+                self.peer.post_json("/addresses/utxos", &request).await?;
+            if answer.len() != chunk.len()
+                || answer
+                    .iter()
+                    .zip(chunk)
+                    .any(|(a, key)| a.address != key.address.to_string())
+            {
+                return Err(WalletError::BadUpstream(
+                    "the peer answered for other addresses than those asked".into(),
+                ));
+            }
+            states.extend(chunk.iter().zip(answer).map(|(key, found)| KeyState {
+                key: key.clone(),
+                utxos: found.utxos,
+                pending_in: found.balance.pending_in,
+            }));
         }
         Ok(states)
     }

@@ -185,24 +185,34 @@ fn origin(url: &str) -> String {
         .unwrap_or_else(|_| url.to_owned())
 }
 
+/// `base_url` when it is a plain `http://` URL without query or fragment, without its trailing
+/// `/`.
+fn checked_base_url(base_url: String) -> Result<String, ClientError> {
+    let invalid = |reason: &str| ClientError::InvalidUrl {
+        url: base_url.clone(),
+        reason: reason.to_owned(),
+    };
+    let parsed = Url::parse(&base_url).map_err(|err| invalid(&err.to_string()))?;
+    if parsed.scheme() != "http" {
+        return Err(invalid(
+            "only http:// is supported: services talk plain HTTP on loopback or a private network",
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(invalid("a service URL has no query or fragment"));
+    }
+    Ok(base_url.trim_end_matches('/').to_owned())
+}
+
 impl RestClient {
     /// A client for the service at `base_url` (e.g. `http://127.0.0.1:8001`; a trailing `/` is
     /// ignored). `timeout` bounds connecting and each whole request ([`DEFAULT_TIMEOUT`] is 5 s).
     pub fn new(base_url: impl Into<String>, timeout: Duration) -> Result<Self, ClientError> {
-        let base_url = base_url.into();
+        let base_url = checked_base_url(base_url.into())?;
         let invalid = |reason: &str| ClientError::InvalidUrl {
             url: base_url.clone(),
             reason: reason.to_owned(),
         };
-        let parsed = Url::parse(&base_url).map_err(|err| invalid(&err.to_string()))?;
-        if parsed.scheme() != "http" {
-            return Err(invalid(
-                "only http:// is supported: services talk plain HTTP on loopback or a private network",
-            ));
-        }
-        if parsed.query().is_some() || parsed.fragment().is_some() {
-            return Err(invalid("a service URL has no query or fragment"));
-        }
         let http = reqwest::Client::builder()
             .connect_timeout(timeout)
             .timeout(timeout)
@@ -213,12 +223,21 @@ impl RestClient {
             .build()
             .map_err(|err| invalid(&err.to_string()))?;
         Ok(Self {
-            base_url: base_url.trim_end_matches('/').to_owned(),
+            base_url,
             http,
             timeout,
             token: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             headers: reqwest::header::HeaderMap::new(),
+        })
+    }
+
+    /// The same client — the same connection pool, timeouts, limits and headers — for the
+    /// service at another base URL (one pool serves many peers).
+    pub fn at(&self, base_url: impl Into<String>) -> Result<Self, ClientError> {
+        Ok(Self {
+            base_url: checked_base_url(base_url.into())?,
+            ..self.clone()
         })
     }
 

@@ -171,7 +171,7 @@ impl<S: ChainStore> Fixture<S> {
         mempool.sort();
         State {
             tip: self.chain.tip().hash,
-            utxos: self.chain.utxos().clone(),
+            utxos: self.chain.utxos().to_map(),
             mempool,
         }
     }

@@ -1,14 +1,16 @@
-//! `/addresses/{address}`: unspent outputs and balance of an address.
+//! `/addresses`: unspent outputs and balances of addresses, from the address index of the
+//! latest snapshot (a look-up per address, never a scan of every unspent output).
 
 use actix_web::web;
-use mycoin_api::peer::{Balance, UtxoView};
+use mycoin_api::peer::{
+    AddressUtxos, AddressesRequest, Balance, MAX_ADDRESSES_PER_REQUEST, UtxoView,
+};
 use mycoin_core::Address;
 use mycoin_web::{ApiError, ErrorBody};
 
 use crate::error::address_error;
 use crate::node::{self, Node};
 
-/// The unspent outputs of the active chain paying an address, oldest first.
 #[utoipa::path(
     get,
     path = "/addresses/{address}/utxos",
@@ -24,11 +26,12 @@ pub async fn get_utxos(
     address: web::Path<String>,
 ) -> Result<web::Json<Vec<UtxoView>>, ApiError> {
     let address = Address::parse_for(&address, node.network()).map_err(address_error)?;
-    let chain = node.chain().read().await;
-    Ok(web::Json(node::utxo_views(&chain, &address.pubkey_hash())))
+    Ok(web::Json(node::utxo_views(
+        &node.state(),
+        &address.pubkey_hash(),
+    )))
 }
 
-/// The balance of an address, in base units.
 #[utoipa::path(
     get,
     path = "/addresses/{address}/balance",
@@ -44,6 +47,56 @@ pub async fn get_balance(
     address: web::Path<String>,
 ) -> Result<web::Json<Balance>, ApiError> {
     let address = Address::parse_for(&address, node.network()).map_err(address_error)?;
-    let chain = node.chain().read().await;
-    Ok(web::Json(node::balance(&chain, &address)))
+    let state = node.state();
+    let pending_in = node::pending_in(&state)
+        .get(&address.pubkey_hash())
+        .copied()
+        .unwrap_or(0);
+    Ok(web::Json(node::balance(&state, &address, pending_in)))
+}
+
+/// The unspent outputs and balance of many addresses at once (a wallet's keys), all from the
+/// same snapshot: what `GET /addresses/{a}/utxos` and `GET /addresses/{a}/balance` answer for
+/// each, in the order asked.
+#[utoipa::path(
+    post,
+    path = "/addresses/utxos",
+    tag = "addresses",
+    request_body = AddressesRequest,
+    responses(
+        (status = 200, description = "Each address's unspent outputs and balance", body = [AddressUtxos]),
+        (status = 400, description = "Bad JSON, an address not of this network, or more than 10,000 addresses", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    )
+)]
+pub async fn post_utxos(
+    node: web::Data<Node>,
+    body: web::Json<AddressesRequest>,
+) -> Result<web::Json<Vec<AddressUtxos>>, ApiError> {
+    if body.addresses.len() > MAX_ADDRESSES_PER_REQUEST {
+        return Err(ApiError::bad_request(
+            "too_many_addresses",
+            format!("at most {MAX_ADDRESSES_PER_REQUEST} addresses per request"),
+        ));
+    }
+    let addresses = body
+        .addresses
+        .iter()
+        .map(|a| Address::parse_for(a, node.network()).map_err(address_error))
+        .collect::<Result<Vec<Address>, ApiError>>()?;
+    let state = node.state();
+    let pending_in = node::pending_in(&state);
+    let answer = addresses
+        .iter()
+        .map(|address| {
+            let pubkey_hash = address.pubkey_hash();
+            let pending = pending_in.get(&pubkey_hash).copied().unwrap_or(0);
+            AddressUtxos {
+                address: address.to_string(),
+                utxos: node::utxo_views(&state, &pubkey_hash),
+                balance: node::balance(&state, address, pending),
+            }
+        })
+        .collect();
+    Ok(web::Json(answer))
 }

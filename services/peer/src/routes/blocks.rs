@@ -4,13 +4,13 @@ use actix_web::{HttpRequest, web};
 use mycoin_api::peer::{
     BlockStatus, BlockTemplate, BlockView, BlocksQuery, DEFAULT_BLOCKS_PER_REQUEST,
     MAX_BLOCKS_PER_REQUEST, MAX_LOCATOR_HASHES, PEER_HEADER, SubmitBlockRequest,
-    SubmitBlockResponse, SyncRequest, TemplateQuery, decode_hex, encode_hex,
+    SubmitBlockResponse, SyncRequest, TemplateQuery, TipView, decode_hex, encode_hex,
 };
-use mycoin_core::{Address, Block, BlockAccepted, BlockHash, Chain, SqlStore};
+use mycoin_core::{Address, Block, BlockAccepted, BlockHash, ChainState, ChainStore};
 use mycoin_web::{ApiError, ErrorBody};
 
 use crate::configuration::parse_peer_url;
-use crate::error::{address_error, chain_error, invalid_hash, raw_error, store_error};
+use crate::error::{address_error, chain_error, invalid_hash, raw_error, store_error, writer_gone};
 use crate::node::Node;
 use crate::p2p;
 
@@ -27,25 +27,27 @@ fn unknown_block(what: impl std::fmt::Display) -> ApiError {
     ApiError::not_found("unknown_block", format!("no block {what} is known"))
 }
 
-/// The view of the stored block `hash`, or `None` when the block tree does not hold it.
+/// The view of the stored block `hash`, or `None` when the block tree of `state` does not hold
+/// it.
 async fn block_view(
-    chain: &Chain<SqlStore>,
+    node: &Node,
+    state: &ChainState,
     hash: &BlockHash,
 ) -> Result<Option<BlockView>, ApiError> {
-    let Some(entry) = chain.entry(hash).copied() else {
+    let Some(entry) = state.entry(hash).copied() else {
         return Ok(None);
     };
-    let Some(block) = chain.block(hash).await.map_err(store_error)? else {
+    let Some(block) = node.store().block(hash).await.map_err(store_error)? else {
         return Err(ApiError::internal(format!(
             "block {hash} is in the index but not in the store"
         )));
     };
-    let tip = chain.is_active(hash).then(|| chain.height());
+    let tip = state.is_active(hash).then(|| state.height());
     Ok(Some(BlockView::new(
         &block,
         entry.height,
         tip,
-        chain.params().network,
+        state.params().network,
     )))
 }
 
@@ -66,8 +68,7 @@ pub async fn get_block(
     hash: web::Path<String>,
 ) -> Result<web::Json<BlockView>, ApiError> {
     let hash: BlockHash = hash.parse().map_err(|_| invalid_hash("block hash"))?;
-    let chain = node.chain().read().await;
-    block_view(&chain, &hash)
+    block_view(&node, &node.state(), &hash)
         .await?
         .map(web::Json)
         .ok_or_else(|| unknown_block(hash))
@@ -90,14 +91,14 @@ pub async fn get_block_at_height(
     height: web::Path<u32>,
 ) -> Result<web::Json<BlockView>, ApiError> {
     let height = height.into_inner();
-    let chain = node.chain().read().await;
-    let Some(hash) = chain.hash_at(height) else {
+    let state = node.state();
+    let Some(hash) = state.hash_at(height) else {
         return Err(unknown_block(format_args!(
             "at height {height}: the active chain ends at {}",
-            chain.height()
+            state.height()
         )));
     };
-    block_view(&chain, &hash)
+    block_view(&node, &state, &hash)
         .await?
         .map(web::Json)
         .ok_or_else(|| unknown_block(hash))
@@ -125,14 +126,16 @@ pub async fn list_blocks(
             format!("count is at most {MAX_BLOCKS_PER_REQUEST}"),
         ));
     }
-    let chain = node.chain().read().await;
-    active_range(&chain, query.from, count).await.map(web::Json)
+    active_range(&node, &node.state(), query.from, count)
+        .await
+        .map(web::Json)
 }
 
 /// Up to `count` blocks of the active chain from height `from`, at most
 /// [`MAX_BLOCK_BYTES_PER_REQUEST`] of them (at least one).
 async fn active_range(
-    chain: &Chain<SqlStore>,
+    node: &Node,
+    state: &ChainState,
     from: u32,
     count: u32,
 ) -> Result<Vec<BlockView>, ApiError> {
@@ -141,11 +144,11 @@ async fn active_range(
     for offset in 0..count {
         let Some(hash) = from
             .checked_add(offset)
-            .and_then(|height| chain.hash_at(height))
+            .and_then(|height| state.hash_at(height))
         else {
             break;
         };
-        let Some(view) = block_view(chain, &hash).await? else {
+        let Some(view) = block_view(node, state, &hash).await? else {
             return Err(ApiError::internal(format!(
                 "active block {hash} is not in the index"
             )));
@@ -190,9 +193,9 @@ pub async fn sync_blocks(
             format!("a locator holds at most {MAX_LOCATOR_HASHES} hashes"),
         ));
     }
-    let chain = node.chain().read().await;
-    let fork = chain.find_fork(&body.locator);
-    active_range(&chain, fork.saturating_add(1), count)
+    let state = node.state();
+    let fork = state.find_fork(&body.locator);
+    active_range(&node, &state, fork.saturating_add(1), count)
         .await
         .map(web::Json)
 }
@@ -223,21 +226,33 @@ pub async fn submit_block(
     let block: Block = decode_hex(&body.hex).map_err(|err| raw_error(err, "block"))?;
     let hash = block.block_hash();
     let sender = sender_peer(&request);
+    let mut blocks = node.writer().verify_blocks(vec![block]).await;
+    let block = blocks.pop().expect("one block in, one out");
     let now = node.now();
-    let mut chain = node.chain().write().await;
-    let accepted = chain.submit_block(block, now).await.map_err(chain_error)?;
-    let returned = match &accepted {
-        BlockAccepted::NewTip { tip, returned, .. } => Some((*tip, returned.clone())),
-        _ => None,
+    let accepted = node
+        .writer()
+        .submit_block(block, now)
+        .await
+        .map_err(writer_gone)?
+        .map_err(chain_error)?;
+    let (status, tip, returned) = match accepted {
+        BlockAccepted::NewTip {
+            tip,
+            height,
+            returned,
+            ..
+        } => (
+            BlockStatus::NewTip,
+            Some(TipView { hash: tip, height }),
+            returned,
+        ),
+        BlockAccepted::SideChain => (BlockStatus::SideChain, None, Vec::new()),
+        BlockAccepted::Orphan { .. } => (BlockStatus::Orphan, None, Vec::new()),
+        BlockAccepted::Duplicate => (BlockStatus::Duplicate, None, Vec::new()),
     };
-    let (status, height) = match accepted {
-        BlockAccepted::NewTip { height, .. } => (BlockStatus::NewTip, Some(height)),
-        BlockAccepted::SideChain => (BlockStatus::SideChain, None),
-        BlockAccepted::Orphan { .. } => (BlockStatus::Orphan, None),
-        BlockAccepted::Duplicate => (BlockStatus::Duplicate, None),
-    };
-    let height = height.or_else(|| chain.entry(&hash).map(|entry| entry.height));
-    drop(chain);
+    // The block's own height; the tip only when the block took it further than itself.
+    let height = node.state().entry(&hash).map(|entry| entry.height);
+    let reported_tip = tip.filter(|tip| tip.hash != hash);
     if status == BlockStatus::NewTip {
         tracing::info!(%hash, height, "new tip");
     }
@@ -255,13 +270,14 @@ pub async fn submit_block(
         }
         BlockStatus::Duplicate => {}
     }
-    if let Some((tip, returned)) = returned {
-        p2p::relay_returned_transactions(&node, tip, &returned).await;
+    if let Some(tip) = tip {
+        p2p::relay_returned_transactions(&node, tip.hash, &returned);
     }
     Ok(web::Json(SubmitBlockResponse {
         hash,
         status,
         height,
+        tip: reported_tip,
     }))
 }
 
@@ -284,11 +300,10 @@ pub async fn block_template(
     let address = Address::parse_for(&query.address, node.network()).map_err(address_error)?;
     let now = node.now();
     let extra_nonce = node.next_extra_nonce();
-    let chain = node.chain().read().await;
-    let block = chain.block_template(address.pubkey_hash(), now, extra_nonce);
-    let height = chain.height().saturating_add(1);
-    let subsidy = chain.params().block_subsidy(height).units();
-    drop(chain);
+    let state = node.state();
+    let block = state.block_template(address.pubkey_hash(), now, extra_nonce);
+    let height = state.height().saturating_add(1);
+    let subsidy = state.params().block_subsidy(height).units();
     let reward = block
         .transactions
         .first()

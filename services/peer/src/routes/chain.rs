@@ -14,7 +14,7 @@ use crate::node::Node;
     responses((status = 200, description = "The active chain's summary", body = ChainInfo))
 )]
 pub async fn get_chain(node: web::Data<Node>) -> web::Json<ChainInfo> {
-    let chain = node.chain().read().await;
+    let chain = node.state();
     web::Json(ChainInfo {
         network: node.network().name().to_owned(),
         genesis: chain.params().genesis_hash(),

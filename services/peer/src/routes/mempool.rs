@@ -13,7 +13,7 @@ use crate::node::Node;
     responses((status = 200, description = "The mempool", body = MempoolView))
 )]
 pub async fn get_mempool(node: web::Data<Node>) -> web::Json<MempoolView> {
-    let chain = node.chain().read().await;
+    let chain = node.state();
     let transactions: Vec<MempoolEntryView> = chain
         .mempool()
         .by_fee_rate()

@@ -39,6 +39,7 @@ use crate::node::Node;
         mempool::get_mempool,
         addresses::get_utxos,
         addresses::get_balance,
+        addresses::post_utxos,
         peers::list_peers,
         peers::add_peer,
     ),
@@ -63,6 +64,8 @@ pub struct BodyLimits {
     pub peer: usize,
     /// `POST /sync`: a locator.
     pub sync: usize,
+    /// `POST /addresses/utxos`: a wallet's addresses.
+    pub addresses: usize,
 }
 
 /// Room for the JSON around a hex string.
@@ -76,6 +79,8 @@ impl BodyLimits {
             transaction: params.max_tx_size.saturating_mul(2) + JSON_OVERHEAD,
             peer: 4 * 1024,
             sync: 16 * 1024,
+            // 10,000 addresses of 34 characters in quotes, with commas.
+            addresses: 512 * 1024,
         }
     }
 }
@@ -117,6 +122,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, node: web::Data<Node>, limits: Bo
                 .route(web::post().to(blocks::sync_blocks)),
         )
         .service(web::resource("/mempool").route(web::get().to(mempool::get_mempool)))
+        .service(
+            web::resource("/addresses/utxos")
+                .app_data(json_config(limits.addresses))
+                .route(web::post().to(addresses::post_utxos)),
+        )
         .service(
             web::resource("/addresses/{address}/utxos").route(web::get().to(addresses::get_utxos)),
         )

@@ -5,10 +5,10 @@ use mycoin_api::peer::{
     SubmitTransactionResponse, TransactionInfo, TransactionRequest, TxState, TxStatus, TxView,
     VerifyResponse, decode_hex, encode_hex,
 };
-use mycoin_core::{Transaction, TxLocation, Txid};
+use mycoin_core::{ChainStore, Transaction, TxLocation, Txid};
 use mycoin_web::{ApiError, ErrorBody};
 
-use crate::error::{invalid_hash, raw_error, store_error, tx_rejected, violation};
+use crate::error::{invalid_hash, raw_error, store_error, tx_rejected, violation, writer_gone};
 use crate::node::{Node, input_verdicts};
 use crate::p2p;
 use crate::routes::blocks::sender_peer;
@@ -37,18 +37,14 @@ pub async fn submit_transaction(
     body: web::Json<TransactionRequest>,
 ) -> Result<web::Json<SubmitTransactionResponse>, ApiError> {
     let tx = decode_tx(&body)?;
-    let mut chain = node.chain().write().await;
-    let txid = chain
+    let tx = node.writer().verify_transaction(tx).await;
+    let (txid, fee) = node
+        .writer()
         .submit_transaction(tx)
+        .await
+        .map_err(writer_gone)?
         .map_err(|err| tx_rejected(&err))?;
-    let fee = chain
-        .mempool()
-        .get(&txid)
-        .map(|entry| entry.fee.units())
-        .ok_or_else(|| {
-            ApiError::internal(format!("accepted transaction {txid} is not in the mempool"))
-        })?;
-    drop(chain);
+    let fee = fee.units();
     tracing::info!(%txid, fee, "transaction accepted");
     p2p::relay_transaction(&node, txid, body.into_inner().hex, sender_peer(&request));
     Ok(web::Json(SubmitTransactionResponse { txid, fee }))
@@ -72,10 +68,17 @@ pub async fn verify_transaction(
     body: web::Json<TransactionRequest>,
 ) -> Result<web::Json<VerifyResponse>, ApiError> {
     let tx = decode_tx(&body)?;
-    let chain = node.chain().read().await;
-    let verdict = chain.verify_transaction(&tx);
-    let inputs = input_verdicts(&chain, &tx);
-    drop(chain);
+    let state = node.state();
+    // Signatures not in the cache are verified here, each once: on a blocking thread.
+    let (tx, verification) = node
+        .writer()
+        .run_blocking(move || {
+            let verification = state.verify_in_detail(&tx);
+            let inputs = input_verdicts(&state, &tx, verification.inputs);
+            (tx, (verification.verdict, inputs))
+        })
+        .await;
+    let (verdict, inputs) = verification;
     Ok(web::Json(VerifyResponse {
         txid: tx.txid(),
         valid: verdict.is_ok(),
@@ -108,15 +111,15 @@ pub async fn get_transaction(
             format!("transaction {txid} is neither in the mempool nor in the active chain"),
         )
     };
-    let chain = node.chain().read().await;
-    let location = chain
-        .locate_transaction(&txid)
+    let state = node.state();
+    let location = state
+        .locate_transaction(node.store(), &txid)
         .await
         .map_err(store_error)?
         .ok_or_else(unknown)?;
     let (tx, status) = match location {
         TxLocation::Mempool => {
-            let tx = chain.mempool().get(&txid).ok_or_else(unknown)?.tx.clone();
+            let tx = state.mempool().get(&txid).ok_or_else(unknown)?.tx.clone();
             let status = TxStatus {
                 state: TxState::Mempool,
                 block_hash: None,
@@ -130,7 +133,7 @@ pub async fn get_transaction(
             height,
             position,
         } => {
-            let stored = chain.block(&block).await.map_err(store_error)?;
+            let stored = node.store().block(&block).await.map_err(store_error)?;
             let tx = stored
                 .and_then(|b| b.transactions.into_iter().nth(position as usize))
                 .ok_or_else(|| {
@@ -140,13 +143,12 @@ pub async fn get_transaction(
                 state: TxState::Confirmed,
                 block_hash: Some(block),
                 height: Some(height),
-                confirmations: Some(chain.height().saturating_sub(height).saturating_add(1)),
+                confirmations: Some(state.height().saturating_sub(height).saturating_add(1)),
             };
             (tx, status)
         }
     };
-    let network = chain.params().network;
-    drop(chain);
+    let network = state.params().network;
     Ok(web::Json(TransactionInfo {
         txid,
         status,
