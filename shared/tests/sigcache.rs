@@ -513,3 +513,46 @@ fn a_valid_block_connects_alike_sequentially_in_parallel_and_from_the_cache() {
         (signatures - evicted, evicted)
     );
 }
+
+/// verify.py's report (`verify_in_detail`: the verdict and each input's) verifies each distinct
+/// signature once: a transaction repeating one input 300 times costs one verification, and a
+/// second report costs none (the signature is cached). A forged signature repeated is also
+/// verified once, and never cached.
+#[tokio::test]
+async fn a_detailed_verification_verifies_each_distinct_signature_once() {
+    let f = funded(2).await;
+    let coin = f.coinbase_at(1).await;
+    let mut repeated = spend(&[coin; 300], 0, &[(1_000, pkh(1))]);
+    let signature = signature_of(&repeated, 0);
+    for input in 1..300 {
+        *signature_mut(&mut repeated, input) = signature;
+    }
+    let before = f.chain.sigcache().stats();
+    let report = f.chain.verify_in_detail(&repeated);
+    // One cache lookup missed, then the memo answered the other 299.
+    assert_eq!(delta(f.chain.sigcache().stats(), before), (0, 1));
+    assert!(
+        matches!(report.verdict, Err(TxError::DuplicateInput { .. })),
+        "{report:?}"
+    );
+    assert_eq!(report.inputs.len(), 300);
+    assert!(
+        report.inputs.iter().all(Result::is_ok),
+        "each input alone is valid"
+    );
+    let before = f.chain.sigcache().stats();
+    f.chain.verify_in_detail(&repeated);
+    assert_eq!(delta(f.chain.sigcache().stats(), before), (1, 0));
+
+    let mut forged = spend(&[coin; 50], 0, &[(1_000, pkh(1))]);
+    let mut bad = signature_of(&forged, 0);
+    bad.0[10] ^= 1;
+    for input in 0..50 {
+        *signature_mut(&mut forged, input) = bad;
+    }
+    let before = f.chain.sigcache().stats();
+    let report = f.chain.verify_in_detail(&forged);
+    assert_eq!(delta(f.chain.sigcache().stats(), before), (0, 1));
+    assert!(report.inputs.iter().all(|r| r.is_err()));
+    assert_eq!(f.chain.sigcache().stats().entries, before.entries);
+}

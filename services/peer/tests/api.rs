@@ -1304,3 +1304,234 @@ async fn post_peers_refuses_bad_input() {
     let peers: Vec<PeerView> = app.get_ok("/peers").await;
     assert_eq!(peers.len(), mycoin_peer::configuration::MAX_PEERS);
 }
+
+// ---------------------------------------------------------------------------------------------
+// One writer: readers never wait for it
+
+/// A verification hook that, once armed, holds each verification until released, and says when
+/// one is held.
+struct Gate {
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    entered: tokio::sync::mpsc::UnboundedReceiver<()>,
+    release: std::sync::mpsc::Sender<()>,
+}
+
+/// A service whose verifications pass through a [`Gate`].
+async fn spawn_gated_app() -> (TestApp, Gate) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/peer.sqlite", dir.path().display());
+    let settings = Settings::new(NETWORK, "127.0.0.1", 0, url);
+    let app = Application::build(settings).await.unwrap();
+    let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (entered_tx, entered) = tokio::sync::mpsc::unbounded_channel();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = std::sync::Mutex::new(release_rx);
+    let hook_armed = armed.clone();
+    app.node()
+        .writer()
+        .set_verification_hook(std::sync::Arc::new(move || {
+            if hook_armed.load(Ordering::SeqCst) {
+                let _ = entered_tx.send(());
+                let _ = release_rx.lock().unwrap().recv();
+            }
+        }));
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let app = TestApp {
+        base,
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        _dir: Some(dir),
+    };
+    (
+        app,
+        Gate {
+            armed,
+            entered,
+            release,
+        },
+    )
+}
+
+impl Gate {
+    /// Waits until a verification is held at the gate.
+    async fn held(&mut self) {
+        tokio::time::timeout(std::time::Duration::from_secs(30), self.entered.recv())
+            .await
+            .expect("a verification reaches the gate")
+            .expect("the hook is alive");
+    }
+
+    fn open(&self) {
+        self.armed.store(false, Ordering::SeqCst);
+        self.release.send(()).unwrap();
+    }
+}
+
+/// While a transaction's and then a block's verification is held, `GET /chain`, `/healthz`,
+/// a block and an address are read: they complete, and see the state before the change. Shown
+/// by ordering: the reads finish while the submissions cannot have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_complete_while_a_verification_is_held() {
+    let (app, mut gate) = spawn_gated_app().await;
+    let first = app.mine(&address(0)).await;
+    app.mine(&address(9)).await;
+    let coin = coinbase_of(&app, &first).await;
+    let before = app.chain().await;
+
+    // A transaction held in verification.
+    let pay = spend(
+        &[coin],
+        &key(0),
+        &[(60_000_000, pkh(1)), (39_000_000, pkh(0))],
+    );
+    gate.armed.store(true, Ordering::SeqCst);
+    let submit = {
+        let (http, url, hex) = (app.http.clone(), app.url("/transactions"), encode_hex(&pay));
+        tokio::spawn(async move {
+            http.post(url)
+                .json(&json!({ "hex": hex }))
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    gate.held().await;
+    assert_eq!(app.chain().await, before);
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+    let utxos: Vec<UtxoView> = app
+        .get_ok(&format!("/addresses/{}/utxos", address(0)))
+        .await;
+    assert!(utxos.iter().all(|u| !u.spent_in_mempool));
+    assert!(!submit.is_finished(), "the submission waits at the gate");
+    gate.open();
+    let accepted: SubmitTransactionResponse = ok(submit.await.unwrap()).await;
+    assert_eq!(accepted.txid, pay.txid());
+    assert_eq!(app.mempool().await.count, 1);
+
+    // A block held in verification.
+    let block = app.solved_block(&address(0)).await;
+    gate.armed.store(true, Ordering::SeqCst);
+    let submit = {
+        let (http, url, hex) = (app.http.clone(), app.url("/blocks"), encode_hex(&block));
+        tokio::spawn(async move {
+            http.post(url)
+                .json(&json!({ "hex": hex }))
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    gate.held().await;
+    let during = app.chain().await;
+    assert_eq!((during.height, during.tip), (before.height, before.tip));
+    let _: BlockView = app
+        .get_ok(&format!("/blocks/height/{}", before.height))
+        .await;
+    assert!(!submit.is_finished(), "the submission waits at the gate");
+    gate.open();
+    let accepted: SubmitBlockResponse = ok(submit.await.unwrap()).await;
+    assert_eq!(accepted.status, BlockStatus::NewTip);
+    assert_eq!(app.chain().await.height, before.height + 1);
+}
+
+/// A block whose child waited as an orphan: `POST /blocks` reports the block's own height, and
+/// the tip (the child) beside it.
+#[tokio::test]
+async fn post_blocks_reports_its_own_height_after_connecting_orphans() {
+    let app = spawn_app().await;
+    let parent = app.solved_block(&address(0)).await;
+    // The child, built by hand on the parent (regtest keeps the same bits).
+    let mut child = parent.clone();
+    child.header.prev_hash = parent.block_hash();
+    child.header.time = parent.header.time + 1;
+    child.transactions = vec![Transaction::coinbase(
+        2,
+        7,
+        vec![TxOut {
+            amount: NETWORK.params().block_subsidy(2),
+            pubkey_hash: pkh(1),
+        }],
+    )];
+    reseal(&mut child);
+    let orphan: SubmitBlockResponse = ok(app.submit_block(&child).await).await;
+    assert_eq!(
+        (orphan.status, orphan.height, orphan.tip),
+        (BlockStatus::Orphan, None, None)
+    );
+
+    let answer: SubmitBlockResponse = ok(app.submit_block(&parent).await).await;
+    assert_eq!(answer.hash, parent.block_hash());
+    assert_eq!(answer.status, BlockStatus::NewTip);
+    assert_eq!(answer.height, Some(1), "the submitted block's own height");
+    assert_eq!(
+        answer.tip,
+        Some(mycoin_api::peer::TipView {
+            hash: child.block_hash(),
+            height: 2
+        })
+    );
+    // A block that is the tip itself names no other tip.
+    let next: SubmitBlockResponse = app.mine(&address(0)).await;
+    assert_eq!((next.height, next.tip), (Some(3), None));
+}
+
+/// `POST /addresses/utxos` answers, for each address, what the per-address endpoints answer.
+#[tokio::test]
+async fn the_batch_address_endpoint_agrees_with_the_single_ones() {
+    let (app, coin) = funded_app().await;
+    let pay = spend(
+        &[coin],
+        &key(0),
+        &[(60_000_000, pkh(1)), (39_000_000, pkh(0))],
+    );
+    ok::<SubmitTransactionResponse>(app.submit_tx(&pay).await).await;
+    app.mine(&address(2)).await;
+    let pending = spend(
+        &[OutPoint::new(pay.txid(), 0)],
+        &key(1),
+        &[(50_000_000, pkh(3))],
+    );
+    ok::<SubmitTransactionResponse>(app.submit_tx(&pending).await).await;
+    let addresses: Vec<String> = (0..5).map(|i| address(i).to_string()).collect();
+    let answer: Vec<mycoin_api::peer::AddressUtxos> = app
+        .post_ok("/addresses/utxos", &json!({ "addresses": addresses }))
+        .await;
+    assert_eq!(answer.len(), 5);
+    for (found, asked) in answer.iter().zip(&addresses) {
+        assert_eq!(&found.address, asked);
+        let utxos: Vec<UtxoView> = app.get_ok(&format!("/addresses/{asked}/utxos")).await;
+        let balance: Balance = app.get_ok(&format!("/addresses/{asked}/balance")).await;
+        assert_eq!((&found.utxos, &found.balance), (&utxos, &balance));
+    }
+    assert_eq!(answer[3].balance.pending_in, 50_000_000);
+    assert!(answer[1].utxos[0].spent_in_mempool);
+}
+
+#[tokio::test]
+async fn the_batch_address_endpoint_refuses_bad_input() {
+    let (app, _) = funded_app().await;
+    let before = app.snapshot().await;
+    let demo = Address::new(Network::Demo, pkh(0)).to_string();
+    let too_many: Vec<String> = (0..10_001).map(|_| address(0).to_string()).collect();
+    for (body, code) in [
+        (json!({ "addresses": ["nope"] }), "invalid_address"),
+        (
+            json!({ "addresses": [address(0).to_string(), demo] }),
+            "wrong_network",
+        ),
+        (json!({ "addresses": too_many }), "too_many_addresses"),
+        (json!({ "addresses": "x" }), "invalid_body"),
+        (json!({}), "invalid_body"),
+    ] {
+        let response = app.post("/addresses/utxos", &body).await;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"], code, "{body}");
+    }
+    let empty: Vec<mycoin_api::peer::AddressUtxos> = app
+        .post_ok("/addresses/utxos", &json!({ "addresses": [] }))
+        .await;
+    assert!(empty.is_empty());
+    app.assert_unchanged(&before).await;
+}
