@@ -443,7 +443,7 @@ impl<S: ChainStore> Chain<S> {
             created,
         };
         // Nothing was disconnected, so nothing returns to the mempool.
-        if let Err(e) = self.commit_move(&stored, &update, &[]).await {
+        if let Err(e) = self.commit_move(&stored, &update, &[], &[]).await {
             for (entry, _) in &stored {
                 self.state.index.remove(&entry.hash);
             }
@@ -572,16 +572,6 @@ impl<S: ChainStore> Chain<S> {
     /// it connects are `new_blocks` followed by `stored_blocks`. Returns the disconnected
     /// blocks' transactions that went back to the mempool.
     async fn commit_move(
-        &mut self,
-        new_blocks: &[(BlockEntry, Block)],
-        update: &ChainUpdate,
-        disconnected: &[(BlockHash, Block)],
-    ) -> Result<Vec<Txid>, StoreError> {
-        self.commit_move_with(new_blocks, update, disconnected, &[])
-            .await
-    }
-
-    async fn commit_move_with(
         &mut self,
         new_blocks: &[(BlockEntry, Block)],
         update: &ChainUpdate,
@@ -763,7 +753,7 @@ impl<S: ChainStore> Chain<S> {
             created,
         };
         let returned = self
-            .commit_move_with(&[], &update, &disconnected_blocks, &connected_blocks)
+            .commit_move(&[], &update, &disconnected_blocks, &connected_blocks)
             .await?;
         Ok(Ok(Undone {
             blocks: disconnected_blocks.len(),
