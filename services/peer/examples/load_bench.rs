@@ -492,6 +492,8 @@ fn start_wallet(
     keys: &str,
     token: &str,
 ) -> ServiceProcess {
+    // The wallet creates its SQLite file, not its directory.
+    std::fs::create_dir_all(dir).expect("the wallet's data directory");
     ServiceProcess::start_binary(
         name,
         "mycoin-wallet",

@@ -386,7 +386,7 @@ pub fn parse_text(text: &str) -> Result<Vec<Sample>, String> {
             }
             continue;
         }
-        let sample = parse_sample(line).map_err(|why| bad(why))?;
+        let sample = parse_sample(line).map_err(bad)?;
         let declared = families.iter().any(|(family, kind)| {
             let suffixes: &[&str] = match kind.as_str() {
                 "histogram" => &["_bucket", "_sum", "_count"],
@@ -418,9 +418,7 @@ fn is_label_name(name: &str) -> bool {
 }
 
 fn parse_sample(line: &str) -> Result<Sample, &'static str> {
-    let name_end = line
-        .find(|c: char| c == '{' || c == ' ')
-        .ok_or("no value")?;
+    let name_end = line.find(['{', ' ']).ok_or("no value")?;
     let name = &line[..name_end];
     if !is_metric_name(name) {
         return Err("bad metric name");

@@ -65,10 +65,10 @@ pub fn target_dir() -> PathBuf {
 /// The service binary `name` (`mycoin-peer`, `mycoin-keys`...) of the build this example runs
 /// from (`target/<profile>/`); `MYCOIN_PEER_BIN` overrides the peer's.
 pub fn binary(name: &str) -> PathBuf {
-    if name == "mycoin-peer" {
-        if let Ok(bin) = std::env::var("MYCOIN_PEER_BIN") {
-            return PathBuf::from(bin);
-        }
+    if name == "mycoin-peer"
+        && let Ok(bin) = std::env::var("MYCOIN_PEER_BIN")
+    {
+        return PathBuf::from(bin);
     }
     let exe = std::env::current_exe().expect("the running executable's path");
     let profile_dir = exe
