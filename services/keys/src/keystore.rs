@@ -15,6 +15,8 @@ use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -230,6 +232,8 @@ pub struct KeyStore {
     db: Database,
     network: Network,
     cipher: Cipher,
+    /// Keys of this network in the store: counted at opening, then one more per new key.
+    count: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for KeyStore {
@@ -338,11 +342,22 @@ impl KeyStore {
             },
             "key store unlocked"
         );
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM keys_entries WHERE network = $1")
+            .bind(network.name())
+            .fetch_one(db.pool())
+            .await?;
         Ok(Self {
             db,
             network,
             cipher,
+            count: Arc::new(AtomicU64::new(u64::try_from(count).unwrap_or(0))),
         })
+    }
+
+    /// Keys of this network in the store (counted when it was opened, plus the keys this
+    /// process added since): cheap, for the metrics.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
     }
 
     /// The network whose keys this store serves.
@@ -393,6 +408,9 @@ impl KeyStore {
         .await?
         .rows_affected()
             == 1;
+        if inserted {
+            self.count.fetch_add(1, Ordering::Relaxed);
+        }
         let stored = self
             .get(&address)
             .await?

@@ -3,6 +3,7 @@
 use actix_web::web;
 use mycoin_core::{Database, StoreError};
 use mycoin_web::Application;
+use mycoin_web::metrics::gauge_fn;
 use utoipa::OpenApi;
 
 use crate::configuration::Settings;
@@ -75,10 +76,22 @@ pub async fn build_with_database(
     db: Database,
 ) -> Result<Application, StartupError> {
     let store = KeyStore::open(db, settings.network, settings.protection()).await?;
+    let counted = store.clone();
     let store = web::Data::new(store);
-    let app = Application::build(settings.server, ApiDoc::openapi(), move |cfg| {
-        cfg.app_data(store.clone()).configure(routes::configure);
-    })?;
+    let app = Application::build_with_metrics(
+        settings.server,
+        ApiDoc::openapi(),
+        |registry| {
+            registry.register(
+                "keys",
+                "Keys of this network in the key store",
+                gauge_fn(move || counted.count()),
+            );
+        },
+        move |cfg| {
+            cfg.app_data(store.clone()).configure(routes::configure);
+        },
+    )?;
     Ok(app)
 }
 

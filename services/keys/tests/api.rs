@@ -9,6 +9,7 @@ use actix_web::dev::ServerHandle;
 use mycoin_api::keys::{KeyInfo, NewKey, SignResponse, WifResponse};
 use mycoin_core::{Address, Database, Network, PrivateKey, PubKeyHash};
 use mycoin_keys::{ApiDoc, KeyStoreError, Settings, StartupError, build};
+use mycoin_web::metrics::{Sample, parse_text, sample_value};
 use mycoin_web::{ApiToken, ErrorBody};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -293,6 +294,55 @@ async fn an_exported_wif_imports_into_another_app() {
         first.sign(&key.address, DIGEST).await.signature
     );
     assert_eq!(second.export(&key.address).await.wif, exported.wif);
+}
+
+/// `GET /metrics`, checked as Prometheus' text format and parsed.
+async fn metrics(app: &TestApp) -> Vec<Sample> {
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    let text = response.text().await.unwrap();
+    parse_text(&text).unwrap_or_else(|err| panic!("{err}\n{text}"))
+}
+
+#[tokio::test]
+async fn metrics_count_keys_and_requests_and_need_no_token() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let app = spawn_in(settings_in(&dir)).await;
+    assert_eq!(
+        sample_value(&metrics(&app).await, "mycoin_keys", &[]),
+        Some(0.0)
+    );
+    let key = app.create_key().await;
+    app.create_key().await;
+    let wif = app.get(&format!("/keys/{}/wif", key.address)).await;
+    assert_eq!(wif.status(), StatusCode::UNAUTHORIZED);
+
+    let samples = metrics(&app).await;
+    assert_eq!(sample_value(&samples, "mycoin_keys", &[]), Some(2.0));
+    let count = |method: &str, route: &str, status: &str| {
+        let labels = [("method", method), ("route", route), ("status", status)];
+        sample_value(&samples, "mycoin_http_requests_total", &labels)
+    };
+    assert_eq!(count("POST", "/keys", "201"), Some(2.0));
+    assert_eq!(count("GET", "/keys/{address}/wif", "401"), Some(1.0));
+    app.stop().await;
+
+    // The count is read from the store when it opens.
+    let app = spawn_in(settings_in(&dir)).await;
+    assert_eq!(
+        sample_value(&metrics(&app).await, "mycoin_keys", &[]),
+        Some(2.0)
+    );
+    app.stop().await;
 }
 
 #[tokio::test]

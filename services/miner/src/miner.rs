@@ -144,13 +144,28 @@ impl Miner {
         self.network
     }
 
+    /// Hashes per second over the last sample (0 while no search runs).
+    pub fn hash_rate(&self) -> f64 {
+        f64::from_bits(self.hash_rate.load(Ordering::Relaxed))
+    }
+
+    /// Blocks this miner found that the peer accepted, since it started.
+    pub fn blocks_found(&self) -> u64 {
+        self.blocks_found.load(Ordering::Relaxed)
+    }
+
+    /// Whether background mining runs.
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
+    }
+
     /// The background miner's state.
     pub fn status(&self) -> MinerStatus {
         let running = self.running.load(Ordering::Relaxed);
         MinerStatus {
             running,
-            hash_rate: f64::from_bits(self.hash_rate.load(Ordering::Relaxed)),
-            blocks_found: self.blocks_found.load(Ordering::Relaxed),
+            hash_rate: self.hash_rate(),
+            blocks_found: self.blocks_found(),
             threads: self.threads,
             address: if running {
                 lock(&self.address).clone()

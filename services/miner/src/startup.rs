@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 use mycoin_web::Application;
+use mycoin_web::metrics::{Registry, counter_fn, gauge_fn};
 use utoipa::OpenApi;
 
 use crate::configuration::Settings;
@@ -45,8 +46,36 @@ pub async fn build(settings: Settings) -> io::Result<Application> {
         // retries while the other services start).
         miner.start(None).await.map_err(io::Error::other)?;
     }
-    let data = web::Data::from(miner);
-    Application::build(settings.server, ApiDoc::openapi(), move |cfg| {
-        cfg.app_data(data.clone()).configure(routes::configure);
-    })
+    let data = web::Data::from(miner.clone());
+    Application::build_with_metrics(
+        settings.server,
+        ApiDoc::openapi(),
+        |registry| register_metrics(registry, &miner),
+        move |cfg| {
+            cfg.app_data(data.clone()).configure(routes::configure);
+        },
+    )
+}
+
+/// The miner's metrics, read at each scrape: `mycoin_miner_hash_rate`,
+/// `mycoin_miner_blocks_found_total`, `mycoin_miner_running`.
+fn register_metrics(registry: &mut Registry, miner: &Arc<Miner>) {
+    let read = miner.clone();
+    registry.register(
+        "miner_hash_rate",
+        "Hashes per second of the nonce search, sampled each second (0 while none runs)",
+        gauge_fn(move || read.hash_rate()),
+    );
+    let read = miner.clone();
+    registry.register(
+        "miner_blocks_found",
+        "Blocks found by this miner and accepted by the peer since the service started",
+        counter_fn(move || read.blocks_found()),
+    );
+    let read = miner.clone();
+    registry.register(
+        "miner_running",
+        "1 while background mining runs, else 0",
+        gauge_fn(move || i64::from(read.is_running())),
+    );
 }

@@ -7,6 +7,7 @@ use mycoin_api::miner::{MineResponse, MinerStatus};
 use mycoin_api::peer::{BlockStatus, ChainInfo};
 use mycoin_core::{Address, Network, PubKeyHash};
 use mycoin_miner::{ApiDoc, Settings, build};
+use mycoin_web::metrics::{Sample, parse_text, sample_value};
 use mycoin_web::{ApiToken, ErrorBody};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -174,6 +175,67 @@ async fn mine_with_an_address_extends_the_peers_chain() {
     assert_eq!(again.block.header.prev_hash, mined.hash);
     assert_eq!(stack.chain().await.height, 2);
     assert_eq!(stack.status().await.blocks_found, 2);
+}
+
+/// `GET {base}/metrics`, checked as Prometheus' text format and parsed.
+async fn metrics(http: &reqwest::Client, base: &str) -> Vec<Sample> {
+    let response = http.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    let text = response.text().await.unwrap();
+    parse_text(&text).unwrap_or_else(|err| panic!("{err}\n{text}"))
+}
+
+#[tokio::test]
+async fn metrics_count_blocks_found_and_the_peers_height_follows() {
+    let stack = spawn_stack(false).await;
+    let before = metrics(&stack.http, &stack.miner).await;
+    assert_eq!(
+        sample_value(&before, "mycoin_miner_blocks_found_total", &[]),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample_value(&before, "mycoin_miner_hash_rate", &[]),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample_value(&before, "mycoin_miner_running", &[]),
+        Some(0.0)
+    );
+    let peer_before = metrics(&stack.http, &stack.peer).await;
+    assert_eq!(
+        sample_value(&peer_before, "mycoin_chain_height", &[]),
+        Some(0.0)
+    );
+
+    let response = stack.post("/mine", json!({ "address": address(3) })).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let bad = stack.post_raw("/mine", "{").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+
+    let after = metrics(&stack.http, &stack.miner).await;
+    assert_eq!(
+        sample_value(&after, "mycoin_miner_blocks_found_total", &[]),
+        Some(1.0)
+    );
+    let count = |status: &str| {
+        let labels = [("method", "POST"), ("route", "/mine"), ("status", status)];
+        sample_value(&after, "mycoin_http_requests_total", &labels)
+    };
+    assert_eq!(count("200"), Some(1.0));
+    assert_eq!(count("400"), Some(1.0));
+    let peer_after = metrics(&stack.http, &stack.peer).await;
+    assert_eq!(
+        sample_value(&peer_after, "mycoin_chain_height", &[]),
+        Some(1.0)
+    );
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@
 
 pub mod configuration;
 pub mod error;
+pub mod metrics;
 pub mod node;
 pub mod p2p;
 pub mod peerbook;

@@ -12,8 +12,8 @@ use utoipa::OpenApi;
 
 use crate::configuration::{DEFAULT_SYNC_INTERVAL_MS, Settings};
 use crate::node::Node;
-use crate::p2p;
 use crate::routes::{self, ApiDoc, BodyLimits};
+use crate::{metrics, p2p};
 
 /// The peer service, bound and ready to run.
 #[derive(Debug)]
@@ -58,9 +58,12 @@ impl Application {
         let server = server.with_body_limit(limits.block);
         let node = web::Data::new(node);
         let shared = node.clone();
-        let server = mycoin_web::Application::build(server, ApiDoc::openapi(), move |cfg| {
-            routes::configure(cfg, shared, limits)
-        })?;
+        let server = mycoin_web::Application::build_with_metrics(
+            server,
+            ApiDoc::openapi(),
+            |registry| metrics::register(registry, &node),
+            move |cfg| routes::configure(cfg, shared, limits),
+        )?;
         let address = server.address();
         let host = if address.ip().is_unspecified() {
             "127.0.0.1".to_owned()

@@ -14,6 +14,7 @@ use mycoin_core::{
     Transaction, TxIn, TxOut, Txid,
 };
 use mycoin_peer::{ApiDoc, Application, Settings};
+use mycoin_web::metrics::{Sample, UNMATCHED_ROUTE, parse_text, sample_value};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -759,6 +760,7 @@ async fn docs_and_health_are_served() {
         "/addresses/{address}/balance",
         "/peers",
         "/sync",
+        "/metrics",
     ] {
         assert!(
             served["paths"].get(path).is_some(),
@@ -767,6 +769,120 @@ async fn docs_and_health_are_served() {
     }
     let docs = app.get("/docs/").await;
     assert_eq!(docs.status(), StatusCode::OK);
+}
+
+impl TestApp {
+    /// `GET /metrics`, checked as Prometheus' text format and parsed.
+    async fn metrics(&self) -> Vec<Sample> {
+        let response = self.get("/metrics").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            content_type.starts_with("text/plain; version=0.0.4"),
+            "{content_type}"
+        );
+        let text = response.text().await.unwrap();
+        parse_text(&text).unwrap_or_else(|err| panic!("{err}\n{text}"))
+    }
+
+    /// `mycoin_http_requests_total` of `method route status`, 0 when absent.
+    async fn requests(&self, method: &str, route: &str, status: &str) -> f64 {
+        let labels = [("method", method), ("route", route), ("status", status)];
+        sample_value(&self.metrics().await, "mycoin_http_requests_total", &labels).unwrap_or(0.0)
+    }
+}
+
+fn gauge(samples: &[Sample], name: &str) -> f64 {
+    sample_value(samples, name, &[]).unwrap_or_else(|| panic!("no {name}"))
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_pattern_and_status() {
+    let app = spawn_app().await;
+    let genesis = app.chain().await.genesis;
+    assert_eq!(app.requests("GET", "/blocks/{hash}", "200").await, 0.0);
+
+    app.get_ok::<BlockView>(&format!("/blocks/{genesis}")).await;
+    app.get_ok::<BlockView>(&format!("/blocks/{genesis}")).await;
+    assert_error(
+        app.get(&format!("/blocks/{}", "ab".repeat(32))).await,
+        404,
+        "unknown_block",
+    )
+    .await;
+    assert_error(app.get("/no/such/route/42").await, 404, "not_found").await;
+    assert_error(app.get("/no/such/route/43").await, 404, "not_found").await;
+
+    let samples = app.metrics().await;
+    let count = |route: &str, status: &str| {
+        let labels = [("method", "GET"), ("route", route), ("status", status)];
+        sample_value(&samples, "mycoin_http_requests_total", &labels)
+    };
+    assert_eq!(count("/blocks/{hash}", "200"), Some(2.0));
+    assert_eq!(count("/blocks/{hash}", "404"), Some(1.0));
+    // Unknown paths share one label: the label set stays bounded.
+    assert_eq!(count(UNMATCHED_ROUTE, "404"), Some(2.0));
+    assert!(
+        samples.iter().all(|s| s
+            .label("route")
+            .is_none_or(|r| !r.contains(&genesis.to_string()))),
+        "a raw path became a label"
+    );
+    let observed = sample_value(
+        &samples,
+        "mycoin_http_request_duration_seconds_count",
+        &[("route", "/blocks/{hash}"), ("status", "200")],
+    );
+    assert_eq!(observed, Some(2.0));
+    let all = sample_value(
+        &samples,
+        "mycoin_http_request_duration_seconds_bucket",
+        &[
+            ("route", "/blocks/{hash}"),
+            ("status", "200"),
+            ("le", "+Inf"),
+        ],
+    );
+    assert_eq!(all, Some(2.0));
+    // The scrape itself is counted by the next one, without a token.
+    assert!(app.requests("GET", "/metrics", "200").await >= 1.0);
+}
+
+#[tokio::test]
+async fn metrics_follow_the_chain_the_mempool_and_the_peers() {
+    let (app, coin) = funded_app().await;
+    let samples = app.metrics().await;
+    assert_eq!(gauge(&samples, "mycoin_chain_height"), 2.0);
+    assert_eq!(gauge(&samples, "mycoin_mempool_transactions"), 0.0);
+    assert_eq!(gauge(&samples, "mycoin_mempool_bytes"), 0.0);
+    assert_eq!(gauge(&samples, "mycoin_orphan_blocks"), 0.0);
+
+    app.mine(&address(1)).await;
+    let tx = spend(&[coin], &key(0), &[(COIN / 2, pkh(2))]);
+    let accepted = app.submit_tx(&tx).await;
+    assert_eq!(accepted.status(), StatusCode::OK);
+    let unreachable = "http://127.0.0.1:9".to_owned();
+    app.post_ok::<Vec<PeerView>>("/peers", &json!({ "url": unreachable }))
+        .await;
+
+    let samples = app.metrics().await;
+    assert_eq!(
+        gauge(&samples, "mycoin_chain_height"),
+        3.0,
+        "the height follows a mined block"
+    );
+    assert_eq!(gauge(&samples, "mycoin_mempool_transactions"), 1.0);
+    assert_eq!(
+        gauge(&samples, "mycoin_mempool_bytes"),
+        mycoin_core::Encode::to_bytes(&tx).len() as f64
+    );
+    let peers = |state: &str| sample_value(&samples, "mycoin_peers", &[("state", state)]);
+    assert_eq!(peers("reached"), Some(0.0));
+    assert_eq!(peers("unreached"), Some(1.0));
+    assert_eq!(peers("banned"), Some(0.0));
 }
 
 #[test]

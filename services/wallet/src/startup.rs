@@ -4,6 +4,7 @@ use std::io;
 
 use actix_web::web;
 use mycoin_web::Application;
+use mycoin_web::metrics::counter_fn;
 use utoipa::OpenApi;
 
 use crate::configuration::Settings;
@@ -46,7 +47,19 @@ pub struct ApiDoc;
 pub async fn build(settings: Settings) -> io::Result<Application> {
     let wallet = Wallet::new(&settings).await.map_err(io::Error::other)?;
     let data = web::Data::new(wallet);
-    Application::build(settings.server, ApiDoc::openapi(), move |cfg| {
-        cfg.app_data(data.clone()).configure(routes::configure);
-    })
+    let counted = data.clone();
+    Application::build_with_metrics(
+        settings.server,
+        ApiDoc::openapi(),
+        |registry| {
+            registry.register(
+                "wallet_payments_sent",
+                "Payments sent and accepted by the peer since the service started",
+                counter_fn(move || counted.payments_sent()),
+            );
+        },
+        move |cfg| {
+            cfg.app_data(data.clone()).configure(routes::configure);
+        },
+    )
 }

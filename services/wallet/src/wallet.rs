@@ -21,6 +21,7 @@
 //! `spent_in_mempool`, so two payments never spend the same output.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mycoin_api::keys::{KeyInfo, NewKey, SignRequest, SignResponse};
@@ -68,6 +69,8 @@ pub struct Wallet {
     store: WalletStore,
     /// Held for the whole of a payment: selection → signing → submission.
     send_lock: Mutex<()>,
+    /// Payments the peer accepted since the service started.
+    payments_sent: AtomicU64,
 }
 
 fn sum(values: impl IntoIterator<Item = u64>) -> Result<u64, WalletError> {
@@ -93,7 +96,13 @@ impl Wallet {
             )?),
             store: WalletStore::open(&settings.database_url).await?,
             send_lock: Mutex::new(()),
+            payments_sent: AtomicU64::new(0),
         })
+    }
+
+    /// Payments the peer accepted since the service started (for the metrics).
+    pub fn payments_sent(&self) -> u64 {
+        self.payments_sent.load(Ordering::Relaxed)
     }
 
     /// The network the wallet works for.
@@ -303,6 +312,7 @@ impl Wallet {
             // The payment is in the mempool whatever happens here; only the history misses it.
             tracing::error!(%txid, error = %err, "the payment was sent but not recorded");
         }
+        self.payments_sent.fetch_add(1, Ordering::Relaxed);
         tracing::info!(%txid, amount = amount.units(), fee, "payment sent");
         Ok(SendResponse {
             txid,

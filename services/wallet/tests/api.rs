@@ -11,6 +11,7 @@ use mycoin_api::wallet::{
 };
 use mycoin_core::{Address, COIN, Network, PubKeyHash, Transaction, TxIn};
 use mycoin_wallet::{ApiDoc, Settings, build};
+use mycoin_web::metrics::{Sample, parse_text, sample_value};
 use mycoin_web::{ApiToken, ErrorBody};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -419,6 +420,50 @@ async fn two_sends_before_a_block_never_spend_the_same_output() {
     assert_eq!(view.unspent_keys.len(), 2);
     let third = stack.send_ok(&payee, 50_000_000, 0).await;
     assert_eq!(third.inputs.len(), 2);
+}
+
+impl Stack {
+    /// The wallet's `GET /metrics`, checked as Prometheus' text format and parsed.
+    async fn metrics(&self) -> Vec<Sample> {
+        let response = self.get("/metrics").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            content_type.starts_with("text/plain; version=0.0.4"),
+            "{content_type}"
+        );
+        let text = response.text().await.unwrap();
+        parse_text(&text).unwrap_or_else(|err| panic!("{err}\n{text}"))
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_payments_and_requests() {
+    let stack = spawn_stack().await;
+    let sent = |samples: &[Sample]| sample_value(samples, "mycoin_wallet_payments_sent_total", &[]);
+    assert_eq!(sent(&stack.metrics().await), Some(0.0));
+
+    let a = stack.new_address().await;
+    stack.mine_to(&a).await;
+    stack.view().await;
+    stack.send_ok(&address(0xbb), 1_000, 100).await;
+    let refused = stack
+        .send(json!({ "to": address(1), "amount": 100 * REWARD, "fee": 1 }))
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let samples = stack.metrics().await;
+    assert_eq!(sent(&samples), Some(1.0));
+    let count = |method: &str, route: &str, status: &str| {
+        let labels = [("method", method), ("route", route), ("status", status)];
+        sample_value(&samples, "mycoin_http_requests_total", &labels)
+    };
+    assert_eq!(count("GET", "/wallet", "200"), Some(1.0));
+    assert_eq!(count("POST", "/wallet/send", "200"), Some(1.0));
+    assert_eq!(count("POST", "/wallet/send", "422"), Some(1.0));
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 //! | `GET /api-docs/openapi.json` | the service's OpenAPI document, completed by [`complete`] |
 //! | `GET /docs/` (and `/docs`, redirected) | Swagger UI, served from files built into the binary |
 //! | `GET /healthz` | `{"status": "ok", "service": "<name>"}` |
+//! | `GET /metrics` | Prometheus' text format, registered by [`crate::server`] ([`crate::metrics`]) |
 //!
 //! Each service commits its document as `openapi/<name>.json`; a test of the service keeps the
 //! file in step with the code through [`assert_openapi_file`].
@@ -62,9 +63,12 @@ async fn healthz(service: web::Data<ServiceName>) -> HttpResponse {
     })
 }
 
-/// What every service's document shares: `/healthz` and the error body.
+/// What every service's document shares: `/healthz`, `/metrics` and the error body.
 #[derive(OpenApi)]
-#[openapi(paths(healthz), components(schemas(ErrorBody, Health)))]
+#[openapi(
+    paths(healthz, crate::metrics::serve),
+    components(schemas(ErrorBody, Health))
+)]
 struct CommonApi;
 
 /// Adds the bearer scheme named [`API_TOKEN_SCHEME`] to a document.
@@ -90,7 +94,7 @@ impl Modify for ApiTokenScheme {
     }
 }
 
-/// A service's document as served: its own paths plus `/healthz`, the [`ErrorBody`] and
+/// A service's document as served: its own paths plus `/healthz` and `/metrics`, the [`ErrorBody`] and
 /// [`Health`] schemas, and the API token scheme when an operation requires it. Idempotent.
 pub fn complete(mut openapi: OpenApiDoc) -> OpenApiDoc {
     openapi.merge(CommonApi::openapi());

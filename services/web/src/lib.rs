@@ -10,6 +10,8 @@
 //!   extractor ([`auth`]), and [`SecretString`] for other secrets ([`secret`]);
 //! - documentation routes: `/api-docs/openapi.json`, Swagger UI at `/docs`, and `/healthz`
 //!   ([`docs`]);
+//! - metrics: `GET /metrics` in Prometheus' text format, requests counted and timed by route
+//!   pattern and status, and each service's own gauges ([`metrics`]);
 //! - server: [`Application`] binds, reports its port and runs ([`server`]), with request logs
 //!   and [`init_tracing`] ([`telemetry`]);
 //! - client for calling the other services: [`RestClient`] ([`client`]);
@@ -56,6 +58,7 @@ pub mod config;
 pub mod docs;
 pub mod error;
 pub mod json;
+pub mod metrics;
 pub mod secret;
 pub mod server;
 pub mod telemetry;

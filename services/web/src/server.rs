@@ -12,6 +12,9 @@
 //! - the API token as `web::Data<ApiToken>`, when [`ServerSettings::api_token`] is set
 //!   ([`crate::auth`]);
 //! - a log line per request ([`crate::telemetry`]);
+//! - `GET /metrics`, with a request counter and latency histogram by route pattern and status,
+//!   and the service's own metrics when built with [`Application::build_with_metrics`]
+//!   ([`crate::metrics`]);
 //! - a JSON 404 for unknown routes, and JSON bodies for actix's own error responses.
 
 use std::io;
@@ -23,7 +26,8 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use utoipa::openapi::OpenApi;
 
-use crate::{ApiToken, docs, json, telemetry};
+use crate::metrics::{Metrics, Registry};
+use crate::{ApiToken, docs, json, metrics, telemetry};
 
 /// Worker threads per service: four services may share one process on a small machine.
 pub const DEFAULT_WORKERS: usize = 2;
@@ -109,6 +113,21 @@ impl Application {
     where
         F: FnOnce(&mut web::ServiceConfig) + Clone + Send + 'static,
     {
+        Self::build_with_metrics(settings, openapi, |_| {}, routes)
+    }
+
+    /// Like [`Application::build`], with the service's own metrics: `register_metrics` adds
+    /// them to the registry served at `/metrics` (see [`crate::metrics`]), once.
+    pub fn build_with_metrics<M, F>(
+        settings: ServerSettings,
+        openapi: OpenApi,
+        register_metrics: M,
+        routes: F,
+    ) -> io::Result<Self>
+    where
+        M: FnOnce(&mut Registry),
+        F: FnOnce(&mut web::ServiceConfig) + Clone + Send + 'static,
+    {
         let listener =
             TcpListener::bind((settings.host.as_str(), settings.port)).map_err(|err| {
                 io::Error::new(
@@ -125,11 +144,15 @@ impl Application {
         let body_limit = settings.body_limit;
         let token = settings.api_token.map(web::Data::new);
         let openapi = docs::complete(openapi);
+        let metrics = web::Data::new(Metrics::new(register_metrics));
         let server = HttpServer::new(move || {
             let mut app = App::new()
                 // The last `wrap` is the outermost: the log sees the final status.
                 .wrap(json::error_normalizer())
                 .wrap(from_fn(telemetry::log_request))
+                // Outside the log: its time includes the log line's.
+                .wrap(from_fn(metrics::observe_request))
+                .app_data(metrics.clone())
                 .app_data(json::json_config(body_limit))
                 .app_data(json::payload_config(body_limit))
                 .app_data(json::path_config())
@@ -139,6 +162,7 @@ impl Application {
             }
             let openapi = openapi.clone();
             app.configure(|cfg| docs::configure(cfg, &name, openapi))
+                .configure(|cfg| metrics::configure(cfg, metrics.clone()))
                 .configure(routes.clone())
                 .default_service(web::to(json::route_not_found))
         })
