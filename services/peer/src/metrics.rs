@@ -9,17 +9,19 @@
 //! | `mycoin_orphan_blocks` | blocks waiting for their parent |
 //! | `mycoin_peers{state}` | listed peers by state: `reached`, `unreached`, `banned` |
 //!
-//! Each value is read when Prometheus scrapes. A chain value is read only when the chain's lock
-//! is free at once: a scrape never waits for a writer, and while one holds the lock the gauge
-//! repeats the last value it read.
-
-use std::sync::atomic::{AtomicI64, Ordering};
+//! | `mycoin_writer_queue` | changes waiting for the chain's writer |
+//! | `mycoin_relay_queue{peer}` | items waiting in each peer's relay queue |
+//! | `mycoin_relay_dropped{peer}` | items each peer's full relay queue dropped, ever |
+//!
+//! Each value is read when Prometheus scrapes, chain values from the latest snapshot: a scrape
+//! never waits for the writer.
 
 use actix_web::web;
-use mycoin_core::{Chain, SqlStore};
+use mycoin_core::ChainState;
 use mycoin_web::metrics::{GaugeFamilyFn, GaugeFn, Registry, as_gauge, gauge_family_fn, gauge_fn};
 
 use crate::node::Node;
+use crate::relay::QueueStats;
 
 /// Registers the peer's metrics (names without the `mycoin_` prefix, which the registry adds).
 /// One line per metric: a new one (a relay queue's depth, say) is one more `register` call.
@@ -37,14 +39,30 @@ pub fn register(registry: &mut Registry, node: &web::Data<Node>) {
     registry.register(
         "mempool_bytes",
         "Size of the mempool's transactions in their canonical encoding, in bytes",
-        chain_gauge(node, |chain| {
-            as_gauge(chain.mempool().iter().map(|entry| entry.size).sum())
-        }),
+        chain_gauge(node, |chain| as_gauge(chain.mempool().bytes())),
     );
     registry.register(
         "orphan_blocks",
         "Blocks received before their parent, waiting for it",
         chain_gauge(node, |chain| as_gauge(chain.orphan_count())),
+    );
+    let writer = node.clone();
+    registry.register(
+        "writer_queue",
+        "Changes (blocks, sync batches, transactions) waiting for the chain's writer",
+        gauge_fn(move || as_gauge(writer.writer().queued())),
+    );
+    registry.register(
+        "relay_queue",
+        "Blocks and transactions waiting in each peer's relay queue",
+        relay_gauge(node, |stats| as_gauge(stats.depth)),
+    );
+    registry.register(
+        "relay_dropped",
+        "Items each peer's full relay queue dropped (the oldest first), since start",
+        relay_gauge(node, |stats| {
+            i64::try_from(stats.dropped).unwrap_or(i64::MAX)
+        }),
     );
     registry.register(
         "peers",
@@ -54,21 +72,27 @@ pub fn register(registry: &mut Registry, node: &web::Data<Node>) {
     );
 }
 
-/// A gauge read from the chain at each scrape, or its last value while the chain is locked
-/// for writing.
+/// A gauge read from the chain's latest snapshot at each scrape.
 fn chain_gauge(
     node: &web::Data<Node>,
-    read: impl Fn(&Chain<SqlStore>) -> i64 + Send + Sync + 'static,
+    read: impl Fn(&ChainState) -> i64 + Send + Sync + 'static,
 ) -> GaugeFn<i64> {
     let node = node.clone();
-    let last = AtomicI64::new(0);
-    gauge_fn(move || match node.chain().try_read() {
-        Ok(chain) => {
-            let value = read(&chain);
-            last.store(value, Ordering::Relaxed);
-            value
-        }
-        Err(_) => last.load(Ordering::Relaxed),
+    gauge_fn(move || read(&node.state()))
+}
+
+/// A gauge per peer with a relay queue, from the relay's statistics.
+fn relay_gauge(
+    node: &web::Data<Node>,
+    read: impl Fn(&QueueStats) -> i64 + Send + Sync + 'static,
+) -> GaugeFamilyFn<i64> {
+    let node = node.clone();
+    gauge_family_fn("peer", move || {
+        node.relay()
+            .stats()
+            .iter()
+            .map(|stats| (stats.peer.clone(), read(stats)))
+            .collect()
     })
 }
 
