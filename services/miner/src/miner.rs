@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use mycoin_api::keys::NewKey;
-use mycoin_api::miner::MinerStatus;
+use mycoin_api::miner::{BackendRate, MinerStatus, SearchBackend};
 use mycoin_api::peer::{
     BlockStatus, BlockTemplate, BlockView, ChainInfo, SubmitBlockRequest, SubmitBlockResponse,
     TemplateQuery, decode_hex, encode_hex,
@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 
 use crate::configuration::Settings;
 use crate::error::MinerError;
-use crate::search::{NONCE_SPACE, Outcome, Target, search};
+use crate::search::{Backend, NONCE_SPACE, Outcome, Target, search_with};
 
 /// Pause of the background miner after a failure (e.g. the peer service unreachable).
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
@@ -78,6 +78,11 @@ struct Background {
 pub struct Miner {
     network: Network,
     threads: usize,
+    /// How the search hashes: measured at start or forced by the settings.
+    backend: Backend,
+    backend_forced: bool,
+    /// Each backend this CPU runs with its measured rate (one thread).
+    backend_rates: Vec<(Backend, f64)>,
     tip_poll: Duration,
     peer: RestClient,
     /// The peer with a short timeout, for the tip checks during a search.
@@ -109,8 +114,16 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Miner {
-    /// The miner of `settings`, with its clients for the peer and keys services.
+    /// The miner of `settings`, with its clients for the peer and keys services. Times the
+    /// search's backends unless the process already did ([`crate::search::fastest`], a
+    /// fraction of a second, blocking); a forced backend this CPU lacks falls back to the
+    /// measured choice ([`crate::build`] refuses it first).
     pub fn new(settings: &Settings) -> Result<Miner, ClientError> {
+        let measured = crate::search::fastest();
+        let forced = settings
+            .backend
+            .forced()
+            .filter(|backend| backend.is_available());
         let with_token = |client: RestClient| match &settings.server.api_token {
             Some(token) => client.with_token(token.clone()),
             None => client,
@@ -119,6 +132,9 @@ impl Miner {
         Ok(Miner {
             network: settings.network,
             threads: settings.threads.max(1),
+            backend: forced.unwrap_or(measured.chosen),
+            backend_forced: forced.is_some(),
+            backend_rates: measured.rates.clone(),
             tip_poll: settings.tip_poll,
             peer: with_token(RestClient::new(
                 &settings.peer_url,
@@ -139,6 +155,16 @@ impl Miner {
         })
     }
 
+    /// The backend the search hashes with.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Each backend this CPU runs with the nonces per second (one thread) measured at start.
+    pub fn backend_rates(&self) -> &[(Backend, f64)] {
+        &self.backend_rates
+    }
+
     /// The network the miner works for.
     pub fn network(&self) -> Network {
         self.network
@@ -152,6 +178,16 @@ impl Miner {
             hash_rate: f64::from_bits(self.hash_rate.load(Ordering::Relaxed)),
             blocks_found: self.blocks_found.load(Ordering::Relaxed),
             threads: self.threads,
+            backend: search_backend(self.backend),
+            backend_forced: self.backend_forced,
+            backend_rates: self
+                .backend_rates
+                .iter()
+                .map(|&(backend, rate)| BackendRate {
+                    backend: search_backend(backend),
+                    rate,
+                })
+                .collect(),
             address: if running {
                 lock(&self.address).clone()
             } else {
@@ -220,8 +256,7 @@ impl Miner {
                 continue;
             };
             let elapsed = started.elapsed();
-            block.header.nonce = nonce;
-            check_proof_of_work(&block, &params).map_err(MinerError::InvalidProof)?;
+            let block = with_checked_nonce(block, nonce, &params)?;
 
             let submitted: SubmitBlockResponse = self
                 .peer
@@ -304,11 +339,12 @@ impl Miner {
         let stop = Arc::new(AtomicBool::new(false));
         let _guard = StopOnDrop(stop.clone());
         let header = block.header;
-        let threads = self.threads;
+        let (threads, backend) = (self.threads, self.backend);
         let counters = (attempts.clone(), self.total_hashes.clone());
         let flag = stop.clone();
         let mut task = tokio::task::spawn_blocking(move || {
-            search(
+            search_with(
+                backend,
                 &header,
                 target,
                 nonces,
@@ -439,6 +475,29 @@ impl Miner {
             miner.hash_rate.store(rate.to_bits(), Ordering::Relaxed);
             last = now;
         }
+    }
+}
+
+/// `block` with `nonce`, once the consensus code's own proof-of-work check
+/// (`check_proof_of_work`, plain SHA-256, no search backend) accepts it: whatever backend found
+/// the nonce, nothing it got wrong is ever submitted.
+fn with_checked_nonce(
+    mut block: Block,
+    nonce: u32,
+    params: &mycoin_core::Params,
+) -> Result<Block, MinerError> {
+    block.header.nonce = nonce;
+    check_proof_of_work(&block, params).map_err(MinerError::InvalidProof)?;
+    Ok(block)
+}
+
+/// The API's name of a backend.
+fn search_backend(backend: Backend) -> SearchBackend {
+    match backend {
+        Backend::Portable => SearchBackend::Portable,
+        Backend::ShaNi => SearchBackend::ShaNi,
+        Backend::Avx2 => SearchBackend::Avx2,
+        Backend::Avx512 => SearchBackend::Avx512,
     }
 }
 
