@@ -529,6 +529,35 @@ mod tests {
         base
     }
 
+    /// Whatever backend found a nonce, the block goes out only once the consensus code's own
+    /// check accepts it: a nonce that does not meet the target (as a faulty backend would
+    /// report) is refused with `InvalidProof`, and `mine_block` submits only what this
+    /// helper returns.
+    #[test]
+    fn a_nonce_the_consensus_check_rejects_is_never_submitted() {
+        let params = Network::Regtest.params();
+        let mut block = params.genesis_block();
+        // About one hash in 2^16 meets this target.
+        block.header.bits = mycoin_core::CompactTarget(0x1f00_00ff);
+        let target = Target::from_bits(block.header.bits).unwrap();
+        let meets = |nonce: u32| {
+            let header = Header {
+                nonce,
+                ..block.header
+            };
+            target.is_met_by(&header.block_hash().0)
+        };
+        let bad = (0..).find(|&nonce| !meets(nonce)).unwrap();
+        let good = (0..).find(|&nonce| meets(nonce)).unwrap();
+        assert!(matches!(
+            with_checked_nonce(block.clone(), bad, &params),
+            Err(MinerError::InvalidProof(_))
+        ));
+        let checked = with_checked_nonce(block, good, &params).unwrap();
+        assert_eq!(checked.header.nonce, good);
+        check_proof_of_work(&checked, &params).unwrap();
+    }
+
     /// The daemon's promise: when the tip changes under a running search, the miner drops its
     /// work within a fraction of a second. The search here can never succeed (only an all-zero
     /// hash would meet its target), so only the tip change can end it: a second miner finds a

@@ -376,8 +376,8 @@ macro_rules! sha256d_kernel {
         #[target_feature(enable = $features)]
         fn second_hash_to_round_60(p: &Prepared, h1: [V; 8]) -> ([V; 8], [V; 64]) {
             let iv = SHA256_INIT.map(|x| splat(x));
-            let mut w = [splat(0); 64];
-            w[..8].copy_from_slice(&h1);
+            // Words 8..15 are fixed: they enter only through constants below.
+            let mut w: [V; 64] = std::array::from_fn(|i| if i < 8 { h1[i] } else { splat(0) });
             // Round 0, from the initial state.
             let mut s = [
                 add(w[0], splat(p.b3_a1)),
