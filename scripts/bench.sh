@@ -129,6 +129,8 @@ for k, v in re.findall(r"(\w+)=(\S+)", open(os.path.join(out, "live.txt")).read(
 # Per CPU-second of the process (criterion timed with CPU time): load-independent.
 one_cpu = rate_if("nonce_search_cpu", "one_thread", 1 << 21)
 cores_cpu = rate_if("nonce_search_cpu", "all_cores", 1 << 21)
+backend_cpu = {b: rate_if("nonce_search_cpu", f"{b}_one_thread", 1 << 21) for b in BACKENDS}
+sha_ni_cpu = backend_cpu["sha_ni"]
 lane1 = rate_if("sha_ni_scan", "one_lane", 1 << 21)
 lanes = rate_if("sha_ni_scan", "interleaved", 1 << 21)
 book = fields(os.path.join(out, "book.txt"))["book_rate"]
@@ -152,6 +154,8 @@ rows += [
     ("(a) chosen, 1 thread (nonces/s)", one, "sha2 compress256 x2", sha2, one / sha2, "(info)"),
     ("(a) chosen, 1 thread, per CPU s", one_cpu, "(b) OpenSSL limit/core", limit, ratio(one_cpu, limit), "(both on CPU time)"),
     ("(a) chosen, all cores, per CPU s", cores_cpu, "(a) 1 thread, per CPU s", one_cpu, ratio(cores_cpu, one_cpu), "(cost of the split: 1.0 = none)"),
+    (f"(a) chosen ({chosen}), 1 thread, per CPU s", one_cpu, "(a) sha_ni, 1 thread, per CPU s", sha_ni_cpu, ratio(one_cpu, sha_ni_cpu), ">= 2.0 (load-independent view)"),
+    ("(a) avx2, 1 thread, per CPU s", backend_cpu["avx2"], "(a) sha_ni, 1 thread, per CPU s", sha_ni_cpu, ratio(backend_cpu["avx2"], sha_ni_cpu), "(info: AVX2 vs SHA-NI)"),
     ("(a) SHA-NI scan, interleaved", lanes, "SHA-NI scan, one lane", lane1, ratio(lanes, lane1), "(info: interleaving)"),
 ]
 if not miner_only:

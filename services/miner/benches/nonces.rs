@@ -6,7 +6,8 @@
 //!
 //! - `backend/<name>_one_thread`, `backend/<name>_all_cores`: the same two searches with each
 //!   backend this CPU runs (`portable`, `sha_ni`, `avx2`, `avx512`);
-//! - `nonce_search_cpu/*`: the chosen backend's two searches timed in **CPU time** of the process (user +
+//! - `nonce_search_cpu/*`: the chosen backend's two searches, and each backend's one-thread
+//!   search (`<name>_one_thread`), timed in **CPU time** of the process (user +
 //!   system, from `/proc/self/stat`, Linux only) rather than wall-clock time: on a machine
 //!   shared with other work, nonces per CPU-second is what stays comparable, and all cores ÷
 //!   one thread in CPU time shows what the split costs (1.0 = nothing);
@@ -110,6 +111,14 @@ fn nonce_search(c: &mut Criterion) {
             // Long samples: the CPU clock ticks 100 times a second.
             .measurement_time(Duration::from_secs(6))
             .throughput(Throughput::Elements(RANGE));
+        // Each backend on one thread too: the ratios between backends on a loaded machine.
+        let per_backend = Backend::available()
+            .into_iter()
+            .map(|backend| (format!("{backend}_one_thread"), backend, 1));
+        let searches = searches
+            .map(|(name, backend, threads)| (name.to_owned(), backend, threads))
+            .into_iter()
+            .chain(per_backend);
         for (name, backend, threads) in searches {
             group.bench_function(name, |b| {
                 b.iter_custom(|iters| {

@@ -134,6 +134,8 @@ impl Settings {
     }
 
     /// The settings the flags and `MYCOIN_*` variables give (reads or creates the API token file).
+    /// [`Cli`] has no `--backend` flag (`mycoind` builds it); `MYCOIN_MINER_BACKEND` still
+    /// applies.
     pub fn from_cli(cli: &Cli) -> io::Result<Self> {
         let common = &cli.common;
         let server = common
@@ -146,13 +148,14 @@ impl Settings {
             keys_url: common.base_url(ServiceKind::Keys),
             threads: cli.threads.map_or_else(default_threads, usize::from),
             mine_on_start: cli.mine,
-            backend: BackendSetting::Auto,
+            backend: backend_from_env()?,
             tip_poll: DEFAULT_TIP_POLL,
             client_timeout: mycoin_web::client::DEFAULT_TIMEOUT,
         })
     }
 
-    /// The settings of the `mycoin-miner` binary's command line.
+    /// The settings of the `mycoin-miner` binary's command line (its `--backend` flag, or
+    /// else `MYCOIN_MINER_BACKEND`).
     pub fn from_command(command: &Command) -> io::Result<Self> {
         Ok(Self::from_cli(&command.cli)?.with_backend(command.search.backend))
     }
@@ -179,6 +182,20 @@ impl Settings {
     pub fn with_api_token(mut self, token: ApiToken) -> Self {
         self.server = self.server.with_api_token(token);
         self
+    }
+}
+
+/// `MYCOIN_MINER_BACKEND` for callers that build a [`Cli`] themselves (`mycoind`), which
+/// clap did not parse it for: `auto` when unset.
+fn backend_from_env() -> io::Result<BackendSetting> {
+    match std::env::var("MYCOIN_MINER_BACKEND") {
+        Ok(value) => BackendSetting::from_str(&value, true).map_err(|err| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("MYCOIN_MINER_BACKEND: {err}"),
+            )
+        }),
+        Err(_) => Ok(BackendSetting::Auto),
     }
 }
 
