@@ -49,7 +49,14 @@ pub struct MineResponse {
 /// State of the background miner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
-    "running": true, "hash_rate": 2_500_000.0, "blocks_found": 3, "threads": 2,
+    "running": true, "hash_rate": 50_000_000.0, "blocks_found": 3, "threads": 2,
+    "backend": "avx512", "backend_forced": false,
+    "backend_rates": [
+        {"backend": "portable", "rate": 4_000_000.0},
+        {"backend": "sha_ni", "rate": 12_500_000.0},
+        {"backend": "avx2", "rate": 14_000_000.0},
+        {"backend": "avx512", "rate": 26_000_000.0}
+    ],
     "address": "MJp6tQWwVvDtv7Ju5XADEzBDQSDkAcgHBt"
 }))]
 pub struct MinerStatus {
@@ -61,6 +68,14 @@ pub struct MinerStatus {
     pub blocks_found: u64,
     /// Threads that search nonces.
     pub threads: usize,
+    /// How the search hashes nonces: the fastest backend measured at start, or the one the
+    /// `--backend` setting forces.
+    pub backend: SearchBackend,
+    /// Whether the `--backend` setting forced `backend` (rather than the measurement).
+    pub backend_forced: bool,
+    /// Each backend this CPU runs with the nonces per second (one thread) it reached when the
+    /// service timed them at start.
+    pub backend_rates: Vec<BackendRate>,
     /// Address the background miner pays, while it runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
@@ -68,4 +83,27 @@ pub struct MinerStatus {
     /// by the next block found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+}
+
+/// A way to hash nonces in the miner's search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchBackend {
+    /// Any CPU: the `sha2` crate's compression, one nonce at a time.
+    Portable,
+    /// x86-64 SHA extensions, 4 nonces interleaved.
+    ShaNi,
+    /// x86-64 AVX2, 8 nonces per vector.
+    Avx2,
+    /// x86-64 AVX-512, 16 nonces per vector.
+    Avx512,
+}
+
+/// A backend's rate as the miner measured it at start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BackendRate {
+    /// The backend.
+    pub backend: SearchBackend,
+    /// Nonces per second on one thread.
+    pub rate: f64,
 }

@@ -1,12 +1,13 @@
 //! Nonce search throughput: `search::search_with(Backend::detect(), ..)` (what `search` does)
 //! called directly over a fixed nonce range with an
 //! impossible target (so every nonce of the range is hashed), on one thread and on one thread
-//! per core, with the backend this CPU does best (SHA-NI where present); and, as same-run
-//! baselines:
+//! per core, with the backend chosen the way the miner chooses it (each one this CPU runs timed
+//! for a fraction of a second, [`search::fastest`]); and, as same-run baselines:
 //!
-//! - `nonce_search/portable_one_thread`: the same search with [`Backend::Portable`] (the `sha2`
-//!   crate's compression twice per nonce, as before SHA-NI), on one thread;
-//! - `nonce_search_cpu/*`: the same three searches timed in **CPU time** of the process (user +
+//! - `backend/<name>_one_thread`, `backend/<name>_all_cores`: the same two searches with each
+//!   backend this CPU runs (`portable`, `sha_ni`, `avx2`, `avx512`);
+//! - `nonce_search_cpu/*`: the chosen backend's two searches, and each backend's one-thread
+//!   search (`<name>_one_thread`), timed in **CPU time** of the process (user +
 //!   system, from `/proc/self/stat`, Linux only) rather than wall-clock time: on a machine
 //!   shared with other work, nonces per CPU-second is what stays comparable, and all cores ÷
 //!   one thread in CPU time shows what the split costs (1.0 = nothing);
@@ -16,7 +17,9 @@
 //!   per nonce.
 //!
 //! Run with `cargo bench -p mycoin-miner --bench nonces`; `scripts/bench.sh` reads the
-//! estimates criterion writes under `target/criterion/` and turns them into ratios.
+//! estimates criterion writes under `target/criterion/` and turns them into ratios. The
+//! chosen backend and the start-up measurement's rates are printed, and written as
+//! `key=value` lines to the file `MYCOIN_BENCH_CHOSEN` names, when set.
 
 use std::hint::black_box;
 use std::sync::atomic::AtomicBool;
@@ -24,7 +27,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use mycoin_core::{Header, Network};
-use mycoin_miner::search::{Backend, Outcome, Target, default_threads, search_with};
+use mycoin_miner::search::{self, Backend, Outcome, Target, default_threads, search_with};
 use sha2::block_api::compress256;
 
 /// Nonces per iteration: 2^21, a few tenths of a second on one core.
@@ -57,11 +60,17 @@ fn exhaust(backend: Backend, header: &Header, threads: usize) {
 fn nonce_search(c: &mut Criterion) {
     let header = Network::Regtest.params().genesis_block().header;
     let cores = default_threads();
-    let searches = [
-        ("one_thread", Backend::detect(), 1),
-        ("all_cores", Backend::detect(), cores),
-        ("portable_one_thread", Backend::Portable, 1),
-    ];
+    let measured = search::fastest();
+    let chosen = measured.chosen;
+    let mut report = format!("chosen={chosen}\n");
+    for (backend, rate) in &measured.rates {
+        report += &format!("measured_{backend}={rate:.0}\n");
+    }
+    eprint!("{report}");
+    if let Ok(path) = std::env::var("MYCOIN_BENCH_CHOSEN") {
+        std::fs::write(path, &report).expect("MYCOIN_BENCH_CHOSEN names a writable file");
+    }
+    let searches = [("one_thread", chosen, 1), ("all_cores", chosen, cores)];
 
     let mut group = c.benchmark_group("nonce_search");
     group
@@ -77,6 +86,22 @@ fn nonce_search(c: &mut Criterion) {
     }
     group.finish();
 
+    let mut group = c.benchmark_group("backend");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .throughput(Throughput::Elements(RANGE));
+    for backend in Backend::available() {
+        for (suffix, threads) in [("one_thread", 1), ("all_cores", cores)] {
+            group.bench_function(format!("{backend}_{suffix}"), |b| {
+                b.iter(|| exhaust(backend, black_box(&header), threads))
+            });
+        }
+    }
+    group.finish();
+
     if cpu_time().is_some() {
         let mut group = c.benchmark_group("nonce_search_cpu");
         group
@@ -86,6 +111,14 @@ fn nonce_search(c: &mut Criterion) {
             // Long samples: the CPU clock ticks 100 times a second.
             .measurement_time(Duration::from_secs(6))
             .throughput(Throughput::Elements(RANGE));
+        // Each backend on one thread too: the ratios between backends on a loaded machine.
+        let per_backend = Backend::available()
+            .into_iter()
+            .map(|backend| (format!("{backend}_one_thread"), backend, 1));
+        let searches = searches
+            .map(|(name, backend, threads)| (name.to_owned(), backend, threads))
+            .into_iter()
+            .chain(per_backend);
         for (name, backend, threads) in searches {
             group.bench_function(name, |b| {
                 b.iter_custom(|iters| {

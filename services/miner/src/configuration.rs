@@ -4,11 +4,11 @@
 use std::io;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Args, Parser, ValueEnum};
 use mycoin_core::Network;
 use mycoin_web::{ApiToken, CommonArgs, ServerSettings, ServiceKind};
 
-use crate::search::default_threads;
+use crate::search::{Backend, default_threads};
 
 /// Largest request body the miner accepts: its bodies hold at most an address.
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -16,13 +16,63 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 /// How often a running search looks at the peer's tip (and at its stop flag).
 pub const DEFAULT_TIP_POLL: Duration = Duration::from_millis(200);
 
-/// `mycoin-miner`: the miner service of one user's stack.
+/// The `mycoin-miner` binary's command line: the flags it shares with `mycoind` ([`Cli`]) and
+/// the nonce search's ([`SearchArgs`]).
 #[derive(Debug, Parser)]
 #[command(
     name = "mycoin-miner",
     version,
     about = "mycoin miner service: proof of work on the peer's block templates (the book's mine.py)"
 )]
+pub struct Command {
+    #[command(flatten)]
+    pub cli: Cli,
+
+    #[command(flatten)]
+    pub search: SearchArgs,
+}
+
+/// The nonce search's flags.
+#[derive(Debug, Clone, Args)]
+pub struct SearchArgs {
+    /// How to hash nonces: `auto` times each backend this CPU runs at start and takes the
+    /// fastest; the others force one (the service refuses to start if the CPU lacks it).
+    #[arg(long, env = "MYCOIN_MINER_BACKEND", value_enum, default_value_t = BackendSetting::Auto)]
+    pub backend: BackendSetting,
+}
+
+/// The `--backend` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum BackendSetting {
+    /// The fastest backend this CPU runs, measured at start.
+    #[default]
+    Auto,
+    /// Any CPU: the `sha2` crate's compression.
+    Portable,
+    /// x86-64 SHA extensions, 4 nonces interleaved.
+    #[value(name = "sha-ni", alias = "sha_ni")]
+    ShaNi,
+    /// x86-64 AVX2, 8 nonces per vector.
+    Avx2,
+    /// x86-64 AVX-512 (F and BW), 16 nonces per vector.
+    Avx512,
+}
+
+impl BackendSetting {
+    /// The backend forced, or `None` for the measured choice.
+    pub fn forced(self) -> Option<Backend> {
+        match self {
+            BackendSetting::Auto => None,
+            BackendSetting::Portable => Some(Backend::Portable),
+            BackendSetting::ShaNi => Some(Backend::ShaNi),
+            BackendSetting::Avx2 => Some(Backend::Avx2),
+            BackendSetting::Avx512 => Some(Backend::Avx512),
+        }
+    }
+}
+
+/// The flags the miner service shares with `mycoind` (which builds this struct itself).
+#[derive(Debug, Parser)]
 pub struct Cli {
     #[command(flatten)]
     pub common: CommonArgs,
@@ -52,6 +102,8 @@ pub struct Settings {
     pub threads: usize,
     /// Whether to start background mining as soon as the service is built.
     pub mine_on_start: bool,
+    /// The nonce search's backend: measured at start, or forced.
+    pub backend: BackendSetting,
     /// How often a running search looks at the peer's tip.
     pub tip_poll: Duration,
     /// Timeout of each call to the peer and keys services.
@@ -75,12 +127,15 @@ impl Settings {
             keys_url: keys_url.into(),
             threads: default_threads(),
             mine_on_start: false,
+            backend: BackendSetting::Auto,
             tip_poll: DEFAULT_TIP_POLL,
             client_timeout: mycoin_web::client::DEFAULT_TIMEOUT,
         }
     }
 
     /// The settings the flags and `MYCOIN_*` variables give (reads or creates the API token file).
+    /// [`Cli`] has no `--backend` flag (`mycoind` builds it); `MYCOIN_MINER_BACKEND` still
+    /// applies.
     pub fn from_cli(cli: &Cli) -> io::Result<Self> {
         let common = &cli.common;
         let server = common
@@ -93,9 +148,22 @@ impl Settings {
             keys_url: common.base_url(ServiceKind::Keys),
             threads: cli.threads.map_or_else(default_threads, usize::from),
             mine_on_start: cli.mine,
+            backend: backend_from_env()?,
             tip_poll: DEFAULT_TIP_POLL,
             client_timeout: mycoin_web::client::DEFAULT_TIMEOUT,
         })
+    }
+
+    /// The settings of the `mycoin-miner` binary's command line (its `--backend` flag, or
+    /// else `MYCOIN_MINER_BACKEND`).
+    pub fn from_command(command: &Command) -> io::Result<Self> {
+        Ok(Self::from_cli(&command.cli)?.with_backend(command.search.backend))
+    }
+
+    /// The same settings with the nonce search's backend measured or forced.
+    pub fn with_backend(mut self, backend: BackendSetting) -> Self {
+        self.backend = backend;
+        self
     }
 
     /// The same settings with `threads` search threads (at least one).
@@ -117,13 +185,27 @@ impl Settings {
     }
 }
 
+/// `MYCOIN_MINER_BACKEND` for callers that build a [`Cli`] themselves (`mycoind`), which
+/// clap did not parse it for: `auto` when unset.
+fn backend_from_env() -> io::Result<BackendSetting> {
+    match std::env::var("MYCOIN_MINER_BACKEND") {
+        Ok(value) => BackendSetting::from_str(&value, true).map_err(|err| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("MYCOIN_MINER_BACKEND: {err}"),
+            )
+        }),
+        Err(_) => Ok(BackendSetting::Auto),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn flags_give_settings() {
-        let cli = Cli::try_parse_from([
+        let command = Command::try_parse_from([
             "mycoin-miner",
             "--user",
             "2",
@@ -134,15 +216,39 @@ mod tests {
             "--threads",
             "3",
             "--mine",
+            "--backend",
+            "sha-ni",
         ])
         .unwrap();
-        let settings = Settings::from_cli(&cli).unwrap();
+        let settings = Settings::from_command(&command).unwrap();
         assert_eq!(settings.server.port, 8032);
         assert_eq!(settings.network, Network::Regtest);
         assert_eq!(settings.peer_url, "http://127.0.0.1:8002");
         assert_eq!(settings.keys_url, "http://127.0.0.1:8012");
         assert_eq!(settings.threads, 3);
         assert!(settings.mine_on_start);
-        assert!(Cli::try_parse_from(["mycoin-miner", "--threads", "0"]).is_err());
+        assert_eq!(settings.backend.forced(), Some(Backend::ShaNi));
+        assert!(Command::try_parse_from(["mycoin-miner", "--threads", "0"]).is_err());
+    }
+
+    #[test]
+    fn the_backend_is_measured_unless_forced() {
+        let auto = Command::try_parse_from(["mycoin-miner"]).unwrap();
+        assert_eq!(auto.search.backend, BackendSetting::Auto);
+        assert_eq!(
+            Settings::from_command(&auto).unwrap().backend.forced(),
+            None
+        );
+        for (name, backend) in [
+            ("portable", Backend::Portable),
+            ("sha-ni", Backend::ShaNi),
+            ("sha_ni", Backend::ShaNi),
+            ("avx2", Backend::Avx2),
+            ("avx512", Backend::Avx512),
+        ] {
+            let command = Command::try_parse_from(["mycoin-miner", "--backend", name]).unwrap();
+            assert_eq!(command.search.backend.forced(), Some(backend), "{name}");
+        }
+        assert!(Command::try_parse_from(["mycoin-miner", "--backend", "avx1024"]).is_err());
     }
 }

@@ -12,6 +12,7 @@
 //! | [`miner`] | template → search → submit, background mining |
 //! | [`search`] | the multi-threaded nonce search, no HTTP |
 //! | `sha_ni` | the search's hashing with the x86-64 SHA extensions (x86-64 only) |
+//! | `simd` | the search's hashing on AVX2 and AVX-512 vectors, 8 or 16 nonces at once (x86-64 only) |
 //! | [`error`] | errors as HTTP answers |
 //!
 //! ```no_run
@@ -37,6 +38,8 @@ pub mod routes;
 pub mod search;
 #[cfg(target_arch = "x86_64")]
 pub mod sha_ni;
+#[cfg(target_arch = "x86_64")]
+pub mod simd;
 pub mod startup;
 
 pub use configuration::{Cli, Settings};

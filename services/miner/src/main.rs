@@ -3,14 +3,15 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use mycoin_miner::{Cli, Settings, build};
+use mycoin_miner::configuration::Command;
+use mycoin_miner::{Settings, build};
 
 #[actix_web::main]
 async fn main() -> ExitCode {
     mycoin_web::init_tracing();
-    let cli = Cli::parse();
+    let command = Command::parse();
     let result = async {
-        let app = build(Settings::from_cli(&cli)?).await?;
+        let app = build(Settings::from_command(&command)?).await?;
         app.run_until_stopped().await
     };
     match result.await {

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use mycoin_api::keys::NewKey;
-use mycoin_api::miner::MinerStatus;
+use mycoin_api::miner::{BackendRate, MinerStatus, SearchBackend};
 use mycoin_api::peer::{
     BlockStatus, BlockTemplate, BlockView, ChainInfo, SubmitBlockRequest, SubmitBlockResponse,
     TemplateQuery, decode_hex, encode_hex,
@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 
 use crate::configuration::Settings;
 use crate::error::MinerError;
-use crate::search::{NONCE_SPACE, Outcome, Target, search};
+use crate::search::{Backend, NONCE_SPACE, Outcome, Target, search_with};
 
 /// Pause of the background miner after a failure (e.g. the peer service unreachable).
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
@@ -78,6 +78,11 @@ struct Background {
 pub struct Miner {
     network: Network,
     threads: usize,
+    /// How the search hashes: measured at start or forced by the settings.
+    backend: Backend,
+    backend_forced: bool,
+    /// Each backend this CPU runs with its measured rate (one thread).
+    backend_rates: Vec<(Backend, f64)>,
     tip_poll: Duration,
     peer: RestClient,
     /// The peer with a short timeout, for the tip checks during a search.
@@ -109,8 +114,16 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Miner {
-    /// The miner of `settings`, with its clients for the peer and keys services.
+    /// The miner of `settings`, with its clients for the peer and keys services. Times the
+    /// search's backends unless the process already did ([`crate::search::fastest`], a
+    /// fraction of a second, blocking); a forced backend this CPU lacks falls back to the
+    /// measured choice ([`crate::build`] refuses it first).
     pub fn new(settings: &Settings) -> Result<Miner, ClientError> {
+        let measured = crate::search::fastest();
+        let forced = settings
+            .backend
+            .forced()
+            .filter(|backend| backend.is_available());
         let with_token = |client: RestClient| match &settings.server.api_token {
             Some(token) => client.with_token(token.clone()),
             None => client,
@@ -119,6 +132,9 @@ impl Miner {
         Ok(Miner {
             network: settings.network,
             threads: settings.threads.max(1),
+            backend: forced.unwrap_or(measured.chosen),
+            backend_forced: forced.is_some(),
+            backend_rates: measured.rates.clone(),
             tip_poll: settings.tip_poll,
             peer: with_token(RestClient::new(
                 &settings.peer_url,
@@ -137,6 +153,16 @@ impl Miner {
             address: Mutex::new(None),
             last_error: Mutex::new(None),
         })
+    }
+
+    /// The backend the search hashes with.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Each backend this CPU runs with the nonces per second (one thread) measured at start.
+    pub fn backend_rates(&self) -> &[(Backend, f64)] {
+        &self.backend_rates
     }
 
     /// The network the miner works for.
@@ -167,6 +193,16 @@ impl Miner {
             hash_rate: self.hash_rate(),
             blocks_found: self.blocks_found(),
             threads: self.threads,
+            backend: search_backend(self.backend),
+            backend_forced: self.backend_forced,
+            backend_rates: self
+                .backend_rates
+                .iter()
+                .map(|&(backend, rate)| BackendRate {
+                    backend: search_backend(backend),
+                    rate,
+                })
+                .collect(),
             address: if running {
                 lock(&self.address).clone()
             } else {
@@ -235,8 +271,7 @@ impl Miner {
                 continue;
             };
             let elapsed = started.elapsed();
-            block.header.nonce = nonce;
-            check_proof_of_work(&block, &params).map_err(MinerError::InvalidProof)?;
+            let block = with_checked_nonce(block, nonce, &params)?;
 
             let submitted: SubmitBlockResponse = self
                 .peer
@@ -319,11 +354,12 @@ impl Miner {
         let stop = Arc::new(AtomicBool::new(false));
         let _guard = StopOnDrop(stop.clone());
         let header = block.header;
-        let threads = self.threads;
+        let (threads, backend) = (self.threads, self.backend);
         let counters = (attempts.clone(), self.total_hashes.clone());
         let flag = stop.clone();
         let mut task = tokio::task::spawn_blocking(move || {
-            search(
+            search_with(
+                backend,
                 &header,
                 target,
                 nonces,
@@ -457,6 +493,29 @@ impl Miner {
     }
 }
 
+/// `block` with `nonce`, once the consensus code's own proof-of-work check
+/// (`check_proof_of_work`, plain SHA-256, no search backend) accepts it: whatever backend found
+/// the nonce, nothing it got wrong is ever submitted.
+fn with_checked_nonce(
+    mut block: Block,
+    nonce: u32,
+    params: &mycoin_core::Params,
+) -> Result<Block, MinerError> {
+    block.header.nonce = nonce;
+    check_proof_of_work(&block, params).map_err(MinerError::InvalidProof)?;
+    Ok(block)
+}
+
+/// The API's name of a backend.
+fn search_backend(backend: Backend) -> SearchBackend {
+    match backend {
+        Backend::Portable => SearchBackend::Portable,
+        Backend::ShaNi => SearchBackend::ShaNi,
+        Backend::Avx2 => SearchBackend::Avx2,
+        Backend::Avx512 => SearchBackend::Avx512,
+    }
+}
+
 /// How one search on a header ended, seen from the miner.
 #[derive(Debug)]
 enum Searched {
@@ -483,6 +542,35 @@ mod tests {
         let base = format!("http://127.0.0.1:{}", peer.port());
         tokio::spawn(peer.run_until_stopped());
         base
+    }
+
+    /// Whatever backend found a nonce, the block goes out only once the consensus code's own
+    /// check accepts it: a nonce that does not meet the target (as a faulty backend would
+    /// report) is refused with `InvalidProof`, and `mine_block` submits only what this
+    /// helper returns.
+    #[test]
+    fn a_nonce_the_consensus_check_rejects_is_never_submitted() {
+        let params = Network::Regtest.params();
+        let mut block = params.genesis_block();
+        // About one hash in 2^16 meets this target.
+        block.header.bits = mycoin_core::CompactTarget(0x1f00_00ff);
+        let target = Target::from_bits(block.header.bits).unwrap();
+        let meets = |nonce: u32| {
+            let header = Header {
+                nonce,
+                ..block.header
+            };
+            target.is_met_by(&header.block_hash().0)
+        };
+        let bad = (0..).find(|&nonce| !meets(nonce)).unwrap();
+        let good = (0..).find(|&nonce| meets(nonce)).unwrap();
+        assert!(matches!(
+            with_checked_nonce(block.clone(), bad, &params),
+            Err(MinerError::InvalidProof(_))
+        ));
+        let checked = with_checked_nonce(block, good, &params).unwrap();
+        assert_eq!(checked.header.nonce, good);
+        check_proof_of_work(&checked, &params).unwrap();
     }
 
     /// The daemon's promise: when the tip changes under a running search, the miner drops its

@@ -10,11 +10,16 @@
 //! ([`Target::top_word`]) rejects almost every nonce; the full comparison is made only for the
 //! others ([`Hasher::find`]).
 //!
-//! Two [`Backend`]s hash: [`Backend::Portable`] (any CPU: [`Midstate::hash`], the `sha2`
-//! crate's compression twice per nonce) and [`Backend::ShaNi`] (x86-64 with the SHA
-//! extensions, detected at run time: `crate::sha_ni`, several nonces interleaved per thread,
-//! only the work that depends on the nonce). [`search`] takes the fastest this CPU has;
-//! [`search_with`] takes one explicitly (tests and benchmarks compare them).
+//! Four [`Backend`]s hash: [`Backend::Portable`] (any CPU: [`Midstate::hash`], the `sha2`
+//! crate's compression twice per nonce, the oracle of the others), [`Backend::ShaNi`] (x86-64
+//! with the SHA extensions: `crate::sha_ni`, several nonces interleaved per thread), and
+//! [`Backend::Avx2`] and [`Backend::Avx512`] (`crate::simd`: 8 or 16 nonces per vector). The
+//! three fast ones do only the work that depends on the nonce, and exist only where
+//! `is_x86_feature_detected!` finds their features. Which of them is fastest depends on the
+//! core, so it is measured: [`measure`] times each one this CPU has for a fraction of a second,
+//! and [`Backend::detect`] is the winner of one such measurement per process ([`fastest`]).
+//! [`search`] takes that one; [`search_with`] takes one explicitly (tests, benchmarks, and a
+//! miner told which to use).
 //!
 //! [`search`] splits a nonce range into one disjoint part per thread ([`split_range`]), runs
 //! the threads with [`std::thread::scope`], and stops them all as soon as one finds a nonce,
@@ -100,35 +105,149 @@ fn top_word(hash: &[u8; 32]) -> u32 {
 }
 
 /// How the search hashes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     /// Any CPU: [`Midstate::hash`], the `sha2` crate's compression twice per nonce.
     Portable,
     /// x86-64 SHA extensions (`crate::sha_ni`): several nonces interleaved per thread, the
     /// nonce-independent work done once per header, the last rounds left out.
     ShaNi,
+    /// x86-64 AVX2 (`crate::simd`): 8 nonces per 256-bit vector, with the same savings.
+    Avx2,
+    /// x86-64 AVX-512 F and BW (`crate::simd`): 16 nonces per 512-bit vector, with the same
+    /// savings.
+    Avx512,
 }
 
 impl Backend {
-    /// The fastest backend this CPU runs (checked at run time).
+    /// Every backend, the portable one first.
+    pub const ALL: [Backend; 4] = [
+        Backend::Portable,
+        Backend::ShaNi,
+        Backend::Avx2,
+        Backend::Avx512,
+    ];
+
+    /// The fastest backend this CPU runs, measured once per process ([`fastest`]).
     pub fn detect() -> Backend {
-        if Backend::ShaNi.is_available() {
-            Backend::ShaNi
-        } else {
-            Backend::Portable
-        }
+        fastest().chosen
     }
 
-    /// Whether this CPU runs the backend.
+    /// The backends this CPU runs, the portable one first.
+    pub fn available() -> Vec<Backend> {
+        Backend::ALL
+            .into_iter()
+            .filter(|backend| backend.is_available())
+            .collect()
+    }
+
+    /// Whether this CPU runs the backend (checked at run time).
     pub fn is_available(self) -> bool {
         match self {
             Backend::Portable => true,
             #[cfg(target_arch = "x86_64")]
             Backend::ShaNi => crate::sha_ni::is_available(),
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2 => crate::simd::Width::Avx2.is_available(),
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx512 => crate::simd::Width::Avx512.is_available(),
             #[cfg(not(target_arch = "x86_64"))]
-            Backend::ShaNi => false,
+            Backend::ShaNi | Backend::Avx2 | Backend::Avx512 => false,
         }
     }
+
+    /// The CPU features the backend needs, as `is_x86_feature_detected!` names them.
+    pub fn features(self) -> &'static str {
+        match self {
+            Backend::Portable => "none",
+            Backend::ShaNi => "sha, sse2, ssse3, sse4.1 (x86-64)",
+            Backend::Avx2 => "avx2 (x86-64)",
+            Backend::Avx512 => "avx512f, avx512bw (x86-64)",
+        }
+    }
+
+    /// The backend's name in settings, logs and the API: `portable`, `sha_ni`, `avx2`,
+    /// `avx512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Portable => "portable",
+            Backend::ShaNi => "sha_ni",
+            Backend::Avx2 => "avx2",
+            Backend::Avx512 => "avx512",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The outcome of [`measure`]: every backend this CPU runs with its rate, and the fastest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measured {
+    /// The fastest backend.
+    pub chosen: Backend,
+    /// Each backend this CPU runs with its nonces per second on one thread, in
+    /// [`Backend::ALL`]'s order.
+    pub rates: Vec<(Backend, f64)>,
+}
+
+/// Rounds of [`measure`]: each backend is timed once per round, the rounds interleaved, and
+/// its best round counts (a burst of other work on a shared machine slows one round, not all).
+const MEASURE_ROUNDS: u32 = 5;
+
+/// Times every backend this CPU runs on one thread for about `budget` in all, scanning nonces
+/// of a fixed header, and names the fastest.
+pub fn measure(budget: std::time::Duration) -> Measured {
+    use std::time::Instant;
+    let header = Header {
+        version: 1,
+        prev_hash: BlockHash([0x11; 32]),
+        merkle_root: mycoin_core::MerkleRoot([0x22; 32]),
+        time: 1_700_000_000,
+        bits: CompactTarget(0x1d00_ffff),
+        nonce: 0,
+    };
+    // A zero limit: only a hash whose top 32 bits are zero would be a candidate.
+    let impossible = Target::from_le_bytes([0; 32]);
+    let hashers: Vec<Hasher> = Backend::available()
+        .into_iter()
+        .map(|backend| Hasher::new(&header, backend))
+        .collect();
+    let slice = budget / (MEASURE_ROUNDS * hashers.len() as u32);
+    let mut best = vec![0f64; hashers.len()];
+    let mut next = 0u64;
+    for _ in 0..MEASURE_ROUNDS {
+        for (hasher, best) in hashers.iter().zip(&mut best) {
+            let started = Instant::now();
+            let mut hashed = 0u64;
+            while started.elapsed() < slice {
+                let from = next % (NONCE_SPACE.end - BATCH);
+                std::hint::black_box(hasher.first_candidate(from..from + BATCH, impossible));
+                hashed += BATCH;
+                next += BATCH;
+            }
+            *best = best.max(hashed as f64 / started.elapsed().as_secs_f64());
+        }
+    }
+    let rates: Vec<(Backend, f64)> = hashers.iter().map(Hasher::backend).zip(best).collect();
+    let chosen = rates
+        .iter()
+        .copied()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(Backend::Portable, |(backend, _)| backend);
+    Measured { chosen, rates }
+}
+
+/// How long [`fastest`] measures: a fraction of a second.
+pub const MEASURE_BUDGET: std::time::Duration = std::time::Duration::from_millis(400);
+
+/// [`measure`] over [`MEASURE_BUDGET`], done once per process (the CPU does not change).
+pub fn fastest() -> &'static Measured {
+    static FASTEST: std::sync::OnceLock<Measured> = std::sync::OnceLock::new();
+    FASTEST.get_or_init(|| measure(MEASURE_BUDGET))
 }
 
 /// A header prepared for hashing any nonce with one [`Backend`].
@@ -144,30 +263,41 @@ enum HasherImpl {
     Portable(Midstate),
     #[cfg(target_arch = "x86_64")]
     ShaNi(crate::sha_ni::ShaNi),
+    #[cfg(target_arch = "x86_64")]
+    Simd(crate::simd::Simd),
 }
 
 impl Hasher {
     /// Prepares `header` (its nonce is ignored) for `backend`, or for [`Backend::Portable`]
     /// when this CPU cannot run `backend`.
     pub fn new(header: &Header, backend: Backend) -> Hasher {
-        match backend {
-            Backend::Portable => Hasher(HasherImpl::Portable(Midstate::new(header))),
-            #[cfg(target_arch = "x86_64")]
-            Backend::ShaNi => match crate::sha_ni::ShaNi::new(header) {
-                Some(sha_ni) => Hasher(HasherImpl::ShaNi(sha_ni)),
-                None => Hasher::new(header, Backend::Portable),
-            },
-            #[cfg(not(target_arch = "x86_64"))]
-            Backend::ShaNi => Hasher::new(header, Backend::Portable),
+        #[cfg(target_arch = "x86_64")]
+        {
+            use crate::simd::{Simd, Width};
+            let fast = match backend {
+                Backend::Portable => None,
+                Backend::ShaNi => crate::sha_ni::ShaNi::new(header).map(HasherImpl::ShaNi),
+                Backend::Avx2 => Simd::new(header, Width::Avx2).map(HasherImpl::Simd),
+                Backend::Avx512 => Simd::new(header, Width::Avx512).map(HasherImpl::Simd),
+            };
+            if let Some(fast) = fast {
+                return Hasher(fast);
+            }
         }
+        Hasher(HasherImpl::Portable(Midstate::new(header)))
     }
 
     /// The backend actually used.
     pub fn backend(&self) -> Backend {
-        match self.0 {
+        match &self.0 {
             HasherImpl::Portable(_) => Backend::Portable,
             #[cfg(target_arch = "x86_64")]
             HasherImpl::ShaNi(_) => Backend::ShaNi,
+            #[cfg(target_arch = "x86_64")]
+            HasherImpl::Simd(simd) => match simd.width() {
+                crate::simd::Width::Avx2 => Backend::Avx2,
+                crate::simd::Width::Avx512 => Backend::Avx512,
+            },
         }
     }
 
@@ -177,6 +307,8 @@ impl Hasher {
             HasherImpl::Portable(midstate) => midstate.hash(nonce),
             #[cfg(target_arch = "x86_64")]
             HasherImpl::ShaNi(sha_ni) => sha_ni.hash(nonce),
+            #[cfg(target_arch = "x86_64")]
+            HasherImpl::Simd(simd) => simd.hash(nonce),
         }
     }
 
@@ -191,6 +323,8 @@ impl Hasher {
                 .find(|&nonce| top_word(&midstate.hash(nonce)) <= limit),
             #[cfg(target_arch = "x86_64")]
             HasherImpl::ShaNi(sha_ni) => sha_ni.scan(nonces, limit),
+            #[cfg(target_arch = "x86_64")]
+            HasherImpl::Simd(simd) => simd.scan(nonces, limit),
         }
     }
 
@@ -450,45 +584,68 @@ mod tests {
         }
     }
 
-    /// The backends this CPU runs.
+    /// The backends this CPU runs; each one it lacks is named on stderr with the reason (the
+    /// tests that compare backends then pass without it).
     fn backends() -> Vec<Backend> {
-        [Backend::Portable, Backend::ShaNi]
-            .into_iter()
-            .filter(|backend| backend.is_available())
-            .collect()
+        for backend in Backend::ALL {
+            if !backend.is_available() {
+                eprintln!(
+                    "backend {backend} skipped: this CPU lacks its features ({})",
+                    backend.features()
+                );
+            }
+        }
+        Backend::available()
     }
 
     fn with_nonce(header: &Header, nonce: u32) -> Header {
         Header { nonce, ..*header }
     }
 
+    /// The oracle: the first nonce of `range` whose hash (the consensus code's) has a top
+    /// word at most `limit`.
+    fn oracle_candidate(header: &Header, range: Range<u64>, limit: u32) -> Option<u32> {
+        range
+            .map(|nonce| nonce as u32)
+            .find(|&nonce| top_word(&with_nonce(header, nonce).block_hash().0) <= limit)
+    }
+
     #[test]
-    fn the_portable_backend_is_used_when_asked_or_when_sha_ni_is_missing() {
+    fn each_backend_is_used_when_asked_or_the_portable_one_when_the_cpu_lacks_it() {
         let header = Network::Regtest.params().genesis_block().header;
         assert!(Backend::Portable.is_available());
-        assert_eq!(
-            Hasher::new(&header, Backend::Portable).backend(),
-            Backend::Portable
-        );
-        let sha_ni = Backend::ShaNi.is_available();
-        assert_eq!(
-            Hasher::new(&header, Backend::ShaNi).backend(),
-            if sha_ni {
-                Backend::ShaNi
+        for backend in Backend::ALL {
+            let expected = if backend.is_available() {
+                backend
             } else {
                 Backend::Portable
-            }
-        );
-        assert_eq!(
-            Backend::detect(),
-            if sha_ni {
-                Backend::ShaNi
-            } else {
-                Backend::Portable
-            }
-        );
+            };
+            assert_eq!(Hasher::new(&header, backend).backend(), expected);
+        }
+        assert!(Backend::detect().is_available());
         #[cfg(target_arch = "x86_64")]
-        assert_eq!(crate::sha_ni::ShaNi::new(&header).is_some(), sha_ni);
+        assert_eq!(
+            crate::sha_ni::ShaNi::new(&header).is_some(),
+            Backend::ShaNi.is_available()
+        );
+    }
+
+    #[test]
+    fn the_measurement_rates_every_available_backend_and_picks_the_fastest() {
+        let measured = measure(std::time::Duration::from_millis(40));
+        let rated: Vec<Backend> = measured.rates.iter().map(|&(backend, _)| backend).collect();
+        assert_eq!(rated, Backend::available());
+        assert!(measured.rates.iter().all(|&(_, rate)| rate > 0.0));
+        let best = measured
+            .rates
+            .iter()
+            .map(|&(_, rate)| rate)
+            .fold(0.0, f64::max);
+        assert!(
+            measured.rates.contains(&(measured.chosen, best)),
+            "{measured:?}"
+        );
+        eprintln!("{measured:?}");
     }
 
     #[test]
@@ -560,36 +717,167 @@ mod tests {
         }
     }
 
-    #[cfg(target_arch = "x86_64")]
+    /// Every length of range around the vector widths (0..=17, 31..=33, ...), from random
+    /// starts and from starts just below the end of the nonce space, where a vector's last
+    /// lanes would wrap to nonce 0.
     #[test]
-    fn sha_ni_scans_like_the_consensus_code_one_lane_or_interleaved() {
-        use crate::sha_ni::ShaNi;
+    fn every_backend_scans_like_the_consensus_code_at_every_lane_position() {
         let mut rng = Rng(3);
-        for round in 0..40 {
+        let lens = (0..=17).chain([31, 32, 33, 63, 64, 65, 1_001]);
+        for round in 0..24 {
             let header = rng.header();
-            let shift = 4 + rng.u32() % 4;
+            let shift = 3 + rng.u32() % 4;
             let limit = rng.u32() >> shift;
-            let start = if round % 4 == 0 {
+            let start = if round % 3 == 0 {
                 NONCE_SPACE.end - 70
             } else {
                 u64::from(rng.u32())
             };
-            for len in [0, 1, 2, 3, 4, 5, 7, 8, 9, 63, 64, 65, 1_001] {
+            let hashers: Vec<Hasher> = backends()
+                .into_iter()
+                .map(|backend| Hasher::new(&header, backend))
+                .collect();
+            for len in lens.clone() {
                 let range = start..(start + len).min(NONCE_SPACE.end);
-                let expected = range
-                    .clone()
-                    .map(|nonce| nonce as u32)
-                    .find(|&nonce| top_word(&with_nonce(&header, nonce).block_hash().0) <= limit);
-                let Some(sha_ni) = ShaNi::new(&header) else {
-                    eprintln!("no SHA-NI on this CPU: not tested");
-                    return;
-                };
-                assert_eq!(sha_ni.scan(range.clone(), limit), expected, "{range:?}");
+                let expected = oracle_candidate(&header, range.clone(), limit);
+                for hasher in &hashers {
+                    let target = {
+                        let mut bytes = [0xff; 32];
+                        bytes[28..].copy_from_slice(&limit.to_le_bytes());
+                        Target::from_le_bytes(bytes)
+                    };
+                    assert_eq!(
+                        hasher.first_candidate(range.clone(), target),
+                        expected,
+                        "{:?} {range:?}",
+                        hasher.backend()
+                    );
+                }
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn sha_ni_one_lane_scans_like_interleaved() {
+        use crate::sha_ni::ShaNi;
+        let mut rng = Rng(5);
+        let header = rng.header();
+        let Some(sha_ni) = ShaNi::new(&header) else {
+            eprintln!(
+                "SHA-NI skipped: this CPU lacks {}",
+                Backend::ShaNi.features()
+            );
+            return;
+        };
+        for len in [0, 1, 3, 4, 5, 9, 1_001] {
+            let range = (NONCE_SPACE.end - 70)..(NONCE_SPACE.end - 70 + len).min(NONCE_SPACE.end);
+            let limit = rng.u32() >> 5;
+            let expected = oracle_candidate(&header, range.clone(), limit);
+            assert_eq!(sha_ni.scan(range.clone(), limit), expected, "{range:?}");
+            assert_eq!(sha_ni.scan_one_lane(range.clone(), limit), expected);
+        }
+    }
+
+    /// The miner's time roll: the end of the nonce space at one header time, then nonce 0 on
+    /// at the next second. The last vector's lanes past 2^32 wrap to nonces 0, 1, .. of the
+    /// same time: they are never reported, even when they would meet the target.
+    #[test]
+    fn the_end_of_the_nonce_space_and_the_rolled_time_are_searched_as_the_oracle_does() {
+        let mut rng = Rng(6);
+        for _ in 0..30 {
+            let header = rng.header();
+            let rolled = Header {
+                time: header.time.wrapping_add(1),
+                ..header
+            };
+            // A limit met by nonce 0 of the same time: a wrapped lane would be a candidate.
+            let limit = top_word(&with_nonce(&header, 0).block_hash().0);
+            let target = {
+                let mut bytes = [0xff; 32];
+                bytes[28..].copy_from_slice(&limit.to_le_bytes());
+                Target::from_le_bytes(bytes)
+            };
+            let tail = (NONCE_SPACE.end - u64::from(1 + rng.u32() % 20))..NONCE_SPACE.end;
+            let head = 0..u64::from(1 + rng.u32() % 40);
+            for backend in backends() {
+                let (before, after) =
+                    (Hasher::new(&header, backend), Hasher::new(&rolled, backend));
                 assert_eq!(
-                    sha_ni.scan_one_lane(range.clone(), limit),
-                    expected,
-                    "{range:?}"
+                    before.first_candidate(tail.clone(), target),
+                    oracle_candidate(&header, tail.clone(), limit),
+                    "{backend} {tail:?}"
                 );
+                assert_eq!(
+                    after.first_candidate(head.clone(), target),
+                    oracle_candidate(&rolled, head.clone(), limit),
+                    "{backend} {head:?} after the roll"
+                );
+                let found = before.find(tail.clone(), target);
+                assert!(
+                    found.is_none_or(|(nonce, _)| tail.contains(&u64::from(nonce))),
+                    "{backend}: {found:?} outside {tail:?}"
+                );
+            }
+        }
+    }
+
+    /// Candidates near the target: targets just below, at and just above a hash the range
+    /// holds, the nonce at every lane position. The top word alone cannot tell them apart;
+    /// the full comparison must, as the oracle does.
+    #[test]
+    fn candidates_near_the_target_are_settled_as_the_oracle_settles_them() {
+        let mut rng = Rng(7);
+        for _ in 0..20 {
+            let header = rng.header();
+            let start = u64::from(rng.u32() >> 1);
+            let nonce = start + u64::from(rng.u32() % 40);
+            let range = start..nonce + 1 + u64::from(rng.u32() % 20);
+            let hash = with_nonce(&header, nonce as u32).block_hash().0;
+            let as_number = |bytes: [u8; 32]| {
+                let mut n = [0u64; 4];
+                for (limb, chunk) in n.iter_mut().zip(bytes.chunks_exact(8)) {
+                    *limb = u64::from_le_bytes(chunk.try_into().unwrap());
+                }
+                n
+            };
+            let to_bytes = |n: [u64; 4]| {
+                let mut bytes = [0u8; 32];
+                for (chunk, limb) in bytes.chunks_exact_mut(8).zip(n) {
+                    chunk.copy_from_slice(&limb.to_le_bytes());
+                }
+                bytes
+            };
+            // hash - 1 and hash + 1 as 256-bit little-endian numbers (no hash is 0 or 2^256-1
+            // in practice; the carries are handled anyway).
+            let step = |delta: i64| {
+                let mut n = as_number(hash);
+                for limb in n.iter_mut() {
+                    let (next, carry) = if delta < 0 {
+                        limb.overflowing_sub(1)
+                    } else {
+                        limb.overflowing_add(1)
+                    };
+                    *limb = next;
+                    if !carry {
+                        break;
+                    }
+                }
+                Target::from_le_bytes(to_bytes(n))
+            };
+            for target in [step(-1), Target::from_le_bytes(hash), step(1)] {
+                let expected = range.clone().map(|n| n as u32).find_map(|n| {
+                    let hash = with_nonce(&header, n).block_hash().0;
+                    target.is_met_by(&hash).then_some((n, hash))
+                });
+                for backend in backends() {
+                    let hasher = Hasher::new(&header, backend);
+                    assert_eq!(
+                        hasher.find(range.clone(), target),
+                        expected,
+                        "{backend} {range:?} {target:?}"
+                    );
+                }
             }
         }
     }
