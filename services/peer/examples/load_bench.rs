@@ -526,7 +526,7 @@ struct Row {
 }
 
 fn ms(value: f64) -> String {
-    format!("{value:.1} ms")
+    format!("{value:.2} ms")
 }
 
 #[tokio::main]
