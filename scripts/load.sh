@@ -12,7 +12,7 @@
 # (after 10 coinbase-only ones), LOAD_JUNK [20000], LOAD_VALID [5000], LOAD_BAD_POW [2000],
 # LOAD_READERS [32], LOAD_WALLET_KEYS [5000], LOAD_MAX_SECONDS [900] (a bound on the sync and on
 # the load phase each), LOAD_IDLE_REQUESTS [200] and LOAD_IDLE_WALLET [5] (idle samples),
-# INDEX_SMALL_BLOCKS [100], LOAD_FLOODERS [8], BENCH_LOG [warn] (the services' RUST_LOG),
+# LOAD_MIN_SECONDS [30] (a shorter load is stretched), INDEX_SMALL_BLOCKS [100], LOAD_FLOODERS [8], BENCH_LOG [warn] (the services' RUST_LOG),
 # LOAD_BENCH_KEEP=1 (keep the run's directory and the services' logs).
 #
 # Everything runs on loopback, as real processes: the release mycoin-peer, mycoin-keys,

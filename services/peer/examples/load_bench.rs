@@ -26,6 +26,7 @@
 //! `LOAD_WALLET_KEYS` (5000), `LOAD_MAX_SECONDS` (900), `LOAD_IDLE_REQUESTS` (200 of each quick
 //! read), `LOAD_IDLE_WALLET` (5 wallet reads), `INDEX_SMALL_BLOCKS` (100), `LOAD_FLOODERS`
 //! (concurrent flood connections, 8), `BENCH_LOG` (the services' `RUST_LOG`, default `warn`),
+//! `LOAD_MIN_SECONDS` (30: a shorter load is stretched, readers and miner going on),
 //! `LOAD_BENCH_KEEP=1` (keep the run's directory and logs).
 //!
 //! ```sh
@@ -68,6 +69,7 @@ fn setting(name: &str, default: u64) -> u64 {
 struct Latencies {
     ms: Vec<f64>,
     server_errors: u64,
+    client_errors: u64,
     failures: u64,
 }
 
@@ -75,6 +77,7 @@ impl Latencies {
     fn merge(&mut self, other: Latencies) {
         self.ms.extend(other.ms);
         self.server_errors += other.server_errors;
+        self.client_errors += other.client_errors;
         self.failures += other.failures;
     }
 
@@ -106,6 +109,8 @@ async fn timed_get(http: &reqwest::Client, url: &str, into: &mut Latencies) {
             let body = response.bytes().await;
             if status.is_server_error() {
                 into.server_errors += 1;
+            } else if status.is_client_error() {
+                into.client_errors += 1;
             }
             if body.is_err() {
                 into.failures += 1;
@@ -521,7 +526,7 @@ struct Row {
 }
 
 fn ms(value: f64) -> String {
-    format!("{value:.1} ms")
+    format!("{value:.2} ms")
 }
 
 #[tokio::main]
@@ -537,6 +542,7 @@ async fn main() {
     let idle_wallet = setting("LOAD_IDLE_WALLET", 5).max(1);
     let small_blocks = setting("INDEX_SMALL_BLOCKS", 100) as u32;
     let flooders = setting("LOAD_FLOODERS", 8).max(1) as usize;
+    let min_seconds = setting("LOAD_MIN_SECONDS", 30);
     let token = "load-bench-token-0123456789abcdef";
 
     let chain_dir = cached_chain(full_blocks).await;
@@ -809,6 +815,10 @@ async fn main() {
     }
     stop_flood.store(true, Ordering::Relaxed);
     let (flood_answers, flood_failures) = flood_task.await.expect("the flood");
+    // A short load is stretched, so that its thirds mean something for the miner.
+    while load_started.elapsed() < Duration::from_secs(min_seconds) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let load_s = load_started.elapsed().as_secs_f64();
     stop_readers.store(true, Ordering::Relaxed);
     let mut under_load: BTreeMap<Read, Latencies> = BTreeMap::new();
@@ -831,6 +841,15 @@ async fn main() {
     eprintln!("  flood answers (kind, status: count), {flood_failures} without an answer:");
     for ((kind, status), count) in &flood_answers {
         eprintln!("    {kind:<26} {status}: {count}");
+    }
+    for (read, latencies) in idle.iter().chain(&under_load) {
+        if latencies.client_errors > 0 {
+            eprintln!(
+                "  {}: {} answers were 4xx",
+                read.label(),
+                latencies.client_errors
+            );
+        }
     }
     drop(load_fresh);
 
@@ -935,8 +954,8 @@ async fn main() {
         items.len()
     );
     println!(
-        "{:<58} {:>12} {:>14} {:>8}  {:<10} {}",
-        "measure", "idle / small", "load / large", "ratio", "target", "met"
+        "{:<58} {:>12} {:>14} {:>8}  {:<10} met",
+        "measure", "idle / small", "load / large", "ratio", "target"
     );
     for row in rows {
         let ratio = if row.ratio.is_nan() {

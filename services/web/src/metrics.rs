@@ -183,6 +183,7 @@ pub async fn observe_request(
 #[utoipa::path(
     get,
     path = "/metrics",
+    operation_id = "metrics",
     tag = "health",
     responses(
         (status = 200,
