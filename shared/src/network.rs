@@ -313,7 +313,10 @@ mod tests {
         );
         // On time: unchanged.
         assert_eq!(demo.next_bits(&window(&on_time, limit)), limit);
-        assert_eq!(demo.next_bits(&window(&on_time, hard)), CompactTarget(0x1d41_88f4));
+        assert_eq!(
+            demo.next_bits(&window(&on_time, hard)),
+            CompactTarget(0x1d41_88f4)
+        );
         // The parent dated 60 s late: 110/50 of the mean, inside the clamp.
         let mut late = window(&on_time[..10], hard);
         late.push((1045 + 60, hard));

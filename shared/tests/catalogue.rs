@@ -170,7 +170,10 @@ async fn demo_bits_past_the_fourfold_clamp() {
     let unclamped = CompactTarget::from_target(limit / ruint::aliases::U256::from(5u64));
     let clamped = CompactTarget(0x1e3f_ffc0);
     assert_eq!(
-        f.chain.header_context(&f.chain.tip().hash).unwrap().expected_bits,
+        f.chain
+            .header_context(&f.chain.tip().hash)
+            .unwrap()
+            .expected_bits,
         clamped
     );
     let mut block = f.block_with(vec![], 0);
@@ -232,8 +235,14 @@ fn demo_time_warp_at_the_future_limit_is_held_by_the_clamp() {
     }
     let targets: Vec<_> = chain.iter().map(|(_, b)| b.target().unwrap()).collect();
     let four = ruint::aliases::U256::from(4u64);
-    for (earlier, later) in targets.iter().zip(&targets[params.retarget_window as usize..]) {
-        assert!(*later <= *earlier * four, "eased more than 4x in one window");
+    for (earlier, later) in targets
+        .iter()
+        .zip(&targets[params.retarget_window as usize..])
+    {
+        assert!(
+            *later <= *earlier * four,
+            "eased more than 4x in one window"
+        );
     }
     // The clamp binds: blocks 7 to 11 of the attack sit exactly at 4 × the steady target.
     let steady_target = steady.target().unwrap();

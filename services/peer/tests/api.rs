@@ -1340,9 +1340,10 @@ async fn adding_a_peer_needs_the_token() {
             .header("origin", "http://evil.example")
             .body(body.clone()),
     ];
-    for (attempt, expected) in attempts
-        .into_iter()
-        .zip(["missing_token", "invalid_token", "missing_token"])
+    for (attempt, expected) in
+        attempts
+            .into_iter()
+            .zip(["missing_token", "invalid_token", "missing_token"])
     {
         assert_error(attempt.send().await.unwrap(), 401, expected).await;
     }

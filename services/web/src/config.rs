@@ -418,7 +418,12 @@ mod tests {
 
     #[test]
     fn allowed_hosts_repeat_or_come_as_a_list() {
-        let args = parse(&["--allowed-host", "user1-peer", "--allowed-host", "node:9001"]);
+        let args = parse(&[
+            "--allowed-host",
+            "user1-peer",
+            "--allowed-host",
+            "node:9001",
+        ]);
         let shown: Vec<String> = args.allowed_hosts.iter().map(ToString::to_string).collect();
         assert_eq!(shown, ["user1-peer", "node:9001"]);
         let listed = parse(&["--allowed-host", "a,b:1"]);

@@ -126,13 +126,23 @@ mod tests {
         let dir = root.path().join("data");
         fs::create_dir(&dir).unwrap();
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        for name in ["mycoin.sqlite", "mycoin.sqlite-wal", "mycoin.sqlite-shm", "api-token"] {
+        for name in [
+            "mycoin.sqlite",
+            "mycoin.sqlite-wal",
+            "mycoin.sqlite-shm",
+            "api-token",
+        ] {
             fs::write(dir.join(name), b"x").unwrap();
             fs::set_permissions(dir.join(name), fs::Permissions::from_mode(0o644)).unwrap();
         }
         secure_data_dir(&dir).unwrap();
         assert_eq!(mode(&dir), 0o700);
-        for name in ["mycoin.sqlite", "mycoin.sqlite-wal", "mycoin.sqlite-shm", "api-token"] {
+        for name in [
+            "mycoin.sqlite",
+            "mycoin.sqlite-wal",
+            "mycoin.sqlite-shm",
+            "api-token",
+        ] {
             assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
         }
     }

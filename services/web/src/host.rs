@@ -168,7 +168,12 @@ pub async fn check_host(
     let shown: String = req
         .headers()
         .get(header::HOST)
-        .map(|value| String::from_utf8_lossy(value.as_bytes()).chars().take(100).collect())
+        .map(|value| {
+            String::from_utf8_lossy(value.as_bytes())
+                .chars()
+                .take(100)
+                .collect()
+        })
         .unwrap_or_default();
     tracing::warn!(host = %shown, "refused a request for a host name this service does not serve");
     let error = ApiError::new(
@@ -248,6 +253,9 @@ mod tests {
         for bad in ["http://x", "x/y", "", "x:port", "a b"] {
             assert!(HostPattern::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(HostPattern::parse("[::1]:80").unwrap().to_string(), "[::1]:80");
+        assert_eq!(
+            HostPattern::parse("[::1]:80").unwrap().to_string(),
+            "[::1]:80"
+        );
     }
 }

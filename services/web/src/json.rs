@@ -279,13 +279,11 @@ impl<T> std::ops::Deref for JsonObject<T> {
 
 impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonObject<T> {
     type Error = actix_web::Error;
-    type Future =
-        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let object = actix_web::web::Json::<serde_json::Map<String, serde_json::Value>>::from_request(
-            req, payload,
-        );
+        type Object = actix_web::web::Json<serde_json::Map<String, serde_json::Value>>;
+        let object = <Object as actix_web::FromRequest>::from_request(req, payload);
         Box::pin(async move {
             let object = object.await?.into_inner();
             serde_json::from_value(serde_json::Value::Object(object))

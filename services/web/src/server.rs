@@ -135,7 +135,8 @@ impl Application {
         let name = settings.name.clone();
         let body_limit = settings.body_limit;
         let token = settings.api_token.map(web::Data::new);
-        let hosts = web::Data::new(AllowedHosts::for_address(address).allow(settings.allowed_hosts));
+        let hosts =
+            web::Data::new(AllowedHosts::for_address(address).allow(settings.allowed_hosts));
         let openapi = docs::complete(openapi);
         let server = HttpServer::new(move || {
             let mut app = App::new()
