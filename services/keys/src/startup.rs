@@ -15,7 +15,7 @@ use crate::routes;
     info(
         title = "mycoin keys service",
         description = "Key pairs in an encrypted key store, and signing (the book's key.py). \
-                       Endpoints that sign or reveal a private key need the stack's API token."
+                       Endpoints that make, import, sign with or reveal a key need the stack's API token."
     ),
     paths(
         routes::keys::create_key,
