@@ -78,8 +78,8 @@ impl Settings {
         })
     }
 
-    /// The same settings with the stack's API token: demanded by `POST /wallet/addresses` and `POST /wallet/send`, and
-    /// forwarded to the keys service.
+    /// The same settings with the stack's API token: demanded by `POST /wallet/addresses` and
+    /// `POST /wallet/send`, and forwarded to the keys service.
     pub fn with_api_token(mut self, token: ApiToken) -> Self {
         self.server = self.server.with_api_token(token);
         self
