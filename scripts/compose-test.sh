@@ -117,10 +117,15 @@ echo "   all eight containers healthy after $((SECONDS - started))s"
 [ -z "$(docker image inspect -f '{{json .Config.Env}}' "$image" | grep -i 'token\|passphrase')" ] ||
   fail "the image holds a secret"
 
+status=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: evil.example' "$peer1/chain")
+[ "$status" = 421 ] || fail "user1's peer answered $status to a foreign Host, not 421"
+status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$keys1/keys")
+[ "$status" = 401 ] || fail "user1's keys service answered $status to POST /keys without a token, not 401"
+
 echo "== step 7: user1 mines, pays user2 through its wallet; user2's wallet shows the coins"
-a1=$(post "$keys1/keys" | json '["address"]')
-post "$miner1/mine" -d "{\"address\":\"$a1\"}" | json '["height"]' >/dev/null
-a2=$(post "$wallet2/wallet/addresses" | json '["address"]')
+a1=$(post "$keys1/keys" -H "authorization: Bearer $token1" | json '["address"]')
+post "$miner1/mine" -H "authorization: Bearer $token1" -d "{\"address\":\"$a1\"}" | json '["height"]' >/dev/null
+a2=$(post "$wallet2/wallet/addresses" -H "authorization: Bearer $token2" | json '["address"]')
 txid=$(post "$wallet1/wallet/send" -H "authorization: Bearer $token1" \
   -d "{\"to\":\"$a2\",\"amount\":50000000,\"fee\":1000}" | json '["txid"]')
 echo "   user1 paid 0.5 coin to user2's $a2: txid $txid"
@@ -128,7 +133,7 @@ status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$wallet2/wallet/send" -
   -H 'content-type: application/json' -d "{\"to\":\"$a1\",\"amount\":1,\"fee\":0}")
 [ "$status" = 401 ] || fail "user2's wallet answered $status to user1's API token, not 401"
 wait_for 20 "payment in user2's mempool (gossip)" in_mempool "$peer2" "$txid"
-post "$miner1/mine" -d "{\"address\":\"$a1\"}" >/dev/null
+post "$miner1/mine" -H "authorization: Bearer $token1" -d "{\"address\":\"$a1\"}" >/dev/null
 wait_for 20 "payment confirmed on user2's peer" confirmed_on "$peer2" "$txid"
 wallet2_view=$(get "$wallet2/wallet")
 echo "   user2's wallet: $(json '["balance"]' <<<"$wallet2_view")"
@@ -141,11 +146,11 @@ assert view['balance']['confirmed'] == 50000000, view['balance']" "$wallet2_view
   fail "user2's wallet does not show the 0.5 coin"
 
 echo "== step 8: both miners race for 2 seconds, then stop; both peers hold one tip"
-post "$miner1/miner/start" -d '{}' >/dev/null
-post "$miner2/miner/start" -d '{}' >/dev/null
+post "$miner1/miner/start" -H "authorization: Bearer $token1" -d '{}' >/dev/null
+post "$miner2/miner/start" -H "authorization: Bearer $token2" -d '{}' >/dev/null
 sleep 2
-post "$miner1/miner/stop" >/dev/null
-post "$miner2/miner/stop" >/dev/null
+post "$miner1/miner/stop" -H "authorization: Bearer $token1" >/dev/null
+post "$miner2/miner/stop" -H "authorization: Bearer $token2" >/dev/null
 found1=$(get "$miner1/miner" | json '["blocks_found"]')
 found2=$(get "$miner2/miner" | json '["blocks_found"]')
 echo "   blocks found: user1 $found1, user2 $found2"
@@ -161,7 +166,7 @@ echo "   one tip at height $before: $(get "$peer2/chain" | json '["tip"]')"
 
 echo "== user2's stack stops; user1 mines on, then its peer stops; user2's stack starts again"
 quiet compose stop "${user2_services[@]}"
-for _ in 1 2 3; do post "$miner1/mine" -d "{\"address\":\"$a1\"}" >/dev/null; done
+for _ in 1 2 3; do post "$miner1/mine" -H "authorization: Bearer $token1" -d "{\"address\":\"$a1\"}" >/dev/null; done
 target=$(height "$peer1")
 # With user1's peer down, whatever user2 holds after the restart comes from its own volume.
 quiet compose stop user1-peer

@@ -23,32 +23,32 @@ done
 
 show() { echo "\$ $*"; "$@"; echo; }
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-token1=$(cat "$dir/user1/api-token")
+token1=$(cat "$dir/user1/api-token") token2=$(cat "$dir/user2/api-token")
 
 echo "== step 7: user1 mines, user2 follows; user1 pays user2"
-a1=$(curl -s -X POST localhost:8011/keys | json '["address"]')
-show curl -s -X POST localhost:8031/mine -H 'content-type: application/json' -d "{\"address\":\"$a1\"}" >/dev/null
-a2=$(curl -s -X POST localhost:8022/wallet/addresses | json '["address"]')
+a1=$(curl -s -X POST localhost:8011/keys -H "authorization: Bearer $token1" | json '["address"]')
+show curl -s -X POST localhost:8031/mine -H "authorization: Bearer $token1" -H 'content-type: application/json' -d "{\"address\":\"$a1\"}" >/dev/null
+a2=$(curl -s -X POST localhost:8022/wallet/addresses -H "authorization: Bearer $token2" | json '["address"]')
 echo "\$ curl -s -X POST localhost:8021/wallet/send -H 'authorization: Bearer \$TOKEN' -d '{\"to\":\"$a2\",\"amount\":50000000,\"fee\":1000}'"
 curl -s -X POST localhost:8021/wallet/send -H "authorization: Bearer $token1" \
   -H 'content-type: application/json' -d "{\"to\":\"$a2\",\"amount\":50000000,\"fee\":1000}"
 echo
 sleep 1
 show curl -s localhost:8002/mempool
-show curl -s -X POST localhost:8031/mine -H 'content-type: application/json' -d "{\"address\":\"$a1\"}" >/dev/null
+show curl -s -X POST localhost:8031/mine -H "authorization: Bearer $token1" -H 'content-type: application/json' -d "{\"address\":\"$a1\"}" >/dev/null
 sleep 1
 show curl -s localhost:8001/chain
 show curl -s localhost:8002/chain
 show curl -s localhost:8022/wallet
 
 echo "== step 8: both mine (the book's mycoind.py) for 5 seconds, then stop"
-curl -s -X POST localhost:8031/miner/start -d '{}' -H 'content-type: application/json' >/dev/null
-curl -s -X POST localhost:8032/miner/start -d '{}' -H 'content-type: application/json' >/dev/null
+curl -s -X POST localhost:8031/miner/start -H "authorization: Bearer $token1" -d '{}' -H 'content-type: application/json' >/dev/null
+curl -s -X POST localhost:8032/miner/start -H "authorization: Bearer $token2" -d '{}' -H 'content-type: application/json' >/dev/null
 sleep 5
 show curl -s localhost:8031/miner
 show curl -s localhost:8032/miner
-curl -s -X POST localhost:8031/miner/stop >/dev/null
-curl -s -X POST localhost:8032/miner/stop >/dev/null
+curl -s -X POST localhost:8031/miner/stop -H "authorization: Bearer $token1" >/dev/null
+curl -s -X POST localhost:8032/miner/stop -H "authorization: Bearer $token2" >/dev/null
 sleep 2
 show curl -s localhost:8001/chain
 show curl -s localhost:8002/chain

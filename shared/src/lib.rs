@@ -22,7 +22,7 @@ pub use block::{Block, Header};
 pub use encoding::{Decode, DecodeError, Encode, deserialize};
 pub use hash::{BlockHash, MerkleRoot, Txid, Wtxid};
 pub use keys::{PrivateKey, PublicKey, Signature};
-pub use network::{Network, Params};
+pub use network::{MAX_FUTURE_SPACINGS, MAX_RETARGET_FACTOR, Network, Params};
 pub use pow::CompactTarget;
 pub use transaction::{OutPoint, Transaction, TxIn, TxOut};
 pub mod chain;

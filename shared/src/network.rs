@@ -67,7 +67,6 @@ impl Network {
                 coinbase_maturity: 2,
                 max_block_size: 1_000_000,
                 max_tx_size: 100_000,
-                max_future_block_time: 2 * 60 * 60,
                 median_time_span: 11,
                 genesis_time: 1_795_651_200,
                 genesis_nonce: DEMO_GENESIS_NONCE,
@@ -76,14 +75,16 @@ impl Network {
                 network: self,
                 pow_limit: CompactTarget(0x207f_ffff),
                 retarget: false,
-                target_spacing: 1,
+                // Bitcoin's regtest spacing. Regtest never retargets, so the spacing only sets
+                // the future-time limit: 12 spacings = 7 200 s, room for blocks mined many a
+                // second (each must be dated after the median of the previous eleven).
+                target_spacing: 600,
                 retarget_window: 10,
                 initial_subsidy: Amount::ONE_COIN,
                 halving_interval: 150,
                 coinbase_maturity: 1,
                 max_block_size: 1_000_000,
                 max_tx_size: 100_000,
-                max_future_block_time: 2 * 60 * 60,
                 median_time_span: 11,
                 genesis_time: 1_795_651_200,
                 genesis_nonce: REGTEST_GENESIS_NONCE,
@@ -91,6 +92,13 @@ impl Network {
         }
     }
 }
+
+/// How many target spacings a block's time may be ahead of the node's clock (Bitcoin's 2 hours
+/// are 12 of its 10-minute spacings).
+pub const MAX_FUTURE_SPACINGS: u32 = 12;
+
+/// How much the target may change over one retarget window, either way (Bitcoin's factor 4).
+pub const MAX_RETARGET_FACTOR: u64 = 4;
 
 const DEMO_GENESIS_NONCE: u32 = 49_609;
 const REGTEST_GENESIS_NONCE: u32 = 0;
@@ -139,8 +147,6 @@ pub struct Params {
     pub max_block_size: usize,
     /// The largest transaction encoding, in bytes.
     pub max_tx_size: usize,
-    /// How far a block's time may be ahead of the node's clock, in seconds.
-    pub max_future_block_time: u32,
     /// A block's time must be after the median of this many previous blocks' times.
     pub median_time_span: usize,
     pub genesis_time: u32,
@@ -157,6 +163,15 @@ impl Params {
         }
         Amount::from_units(self.initial_subsidy.units() >> halvings)
             .expect("smaller than the subsidy")
+    }
+
+    /// How far a block's time may be ahead of the node's clock, in seconds:
+    /// [`MAX_FUTURE_SPACINGS`] target spacings (demo: 60 s; regtest: 7 200 s).
+    ///
+    /// Tied to the spacing so that a miner dating its blocks ahead of time gains at most a
+    /// dozen spacings on the clock, whatever the network's pace.
+    pub fn max_future_block_time(&self) -> u32 {
+        self.target_spacing.saturating_mul(MAX_FUTURE_SPACINGS)
     }
 
     pub fn pow_limit_target(&self) -> U256 {
@@ -200,8 +215,13 @@ impl Params {
     ///
     /// Over the `n` intervals in the window, with T the time from its first to its last block
     /// clamped to [n·spacing/4, 4·n·spacing] and A the mean target of its last `n` blocks, the
-    /// next target is A · T / (n·spacing), capped at the limit. The mean (not the last target)
-    /// keeps the adjustment from compounding block after block.
+    /// next target is A · T / (n·spacing). The mean (not the last target) keeps the adjustment
+    /// from compounding block after block.
+    ///
+    /// That target is then clamped to [R/4, 4·R], R being the target of the oldest of the last
+    /// `n` blocks (the block `n` heights below the new one), and capped at the limit: over any
+    /// `n` consecutive blocks the difficulty moves by at most [`MAX_RETARGET_FACTOR`] either
+    /// way, as over one of Bitcoin's 2016-block periods, however the blocks are dated.
     pub fn next_bits(&self, window: &[(u32, CompactTarget)]) -> CompactTarget {
         let Some(&(parent_time, parent_bits)) = window.last() else {
             return self.pow_limit;
@@ -223,7 +243,12 @@ impl Params {
             .iter()
             .map(|(_, bits)| bits.target().unwrap_or(limit) / U256::from(n))
             .fold(U256::ZERO, |acc, t| acc.saturating_add(t));
-        CompactTarget::from_target(scale_target(mean, actual, expected, limit))
+        let scaled = scale_target(mean, actual, expected, limit);
+        let reference = window[1].1.target().unwrap_or(limit);
+        let lowest = (reference / U256::from(MAX_RETARGET_FACTOR)).max(U256::from(1));
+        let highest = scale_target(reference, MAX_RETARGET_FACTOR, 1, limit);
+        // `max` then `min`: the cap at the limit wins should the two bounds ever cross.
+        CompactTarget::from_target(scaled.max(lowest).min(highest))
     }
 }
 
@@ -256,10 +281,10 @@ mod tests {
         assert_eq!(demo.next_bits(&[(0, limit)]), limit);
         // One interval on time (5 s): unchanged.
         assert_eq!(demo.next_bits(&[(0, limit), (5, limit)]), limit);
-        // One interval of 1 s (clamped to 5/4 = 1 s in whole seconds): the target shrinks 5×.
-        let expected =
-            CompactTarget::from_target(limit_target / U256::from(1u64) / U256::from(5u64));
-        assert_eq!(demo.next_bits(&[(0, limit), (1, limit)]), expected);
+        // One interval of 1 s: the window asks for 5× less, the clamp allows 4×.
+        let quarter = CompactTarget::from_target(limit_target / U256::from(4u64));
+        assert_eq!(demo.next_bits(&[(0, limit), (1, limit)]), quarter);
+        assert_eq!(quarter, CompactTarget(0x1e3f_ffc0));
         // Slow blocks cannot ease past the limit.
         assert_eq!(demo.next_bits(&[(0, limit), (1000, limit)]), limit);
         // Regtest never retargets.
@@ -268,5 +293,70 @@ mod tests {
             regtest.next_bits(&[(0, regtest.pow_limit), (1, regtest.pow_limit)]),
             regtest.pow_limit
         );
+    }
+
+    /// PROTOCOL.md's appendix A.3, computed there in Python from the written rule.
+    #[test]
+    fn the_retarget_vectors_of_the_protocol() {
+        let demo = Network::Demo.params();
+        let limit = demo.pow_limit;
+        let hard = CompactTarget(0x1d41_88f5);
+        let window = |times: &[u32], bits: CompactTarget| -> Vec<(u32, CompactTarget)> {
+            times.iter().map(|&t| (t, bits)).collect()
+        };
+        let seconds: Vec<u32> = (0..11).map(|i| 1000 + i).collect();
+        let on_time: Vec<u32> = (0..11).map(|i| 1000 + 5 * i).collect();
+        // 11 blocks one second apart: the window asks for 12/50 of the mean, the clamp gives 1/4.
+        assert_eq!(
+            demo.next_bits(&window(&seconds, limit)),
+            CompactTarget(0x1e3f_ffc0)
+        );
+        // On time: unchanged.
+        assert_eq!(demo.next_bits(&window(&on_time, limit)), limit);
+        assert_eq!(
+            demo.next_bits(&window(&on_time, hard)),
+            CompactTarget(0x1d41_88f4)
+        );
+        // The parent dated 60 s late: 110/50 of the mean, inside the clamp.
+        let mut late = window(&on_time[..10], hard);
+        late.push((1045 + 60, hard));
+        assert_eq!(demo.next_bits(&late), CompactTarget(0x1e00_899f));
+        // The parent dated 1 000 s late: 200/50 (the time clamp), also 4 × R (the target clamp).
+        let mut warped = window(&on_time[..10], hard);
+        warped.push((2045, hard));
+        assert_eq!(demo.next_bits(&warped), CompactTarget(0x1e01_0623));
+    }
+
+    /// The target clamp binds where the mean does not: after easier blocks in the window, the
+    /// next target may still be at most 4 × the target of the block `n` heights below it.
+    #[test]
+    fn the_target_moves_at_most_fourfold_per_window() {
+        let demo = Network::Demo.params();
+        let hard = CompactTarget(0x1d41_88f5);
+        let hard_target = hard.target().unwrap();
+        let easy = CompactTarget::from_target(hard_target * U256::from(8u64));
+        // The oldest of the last ten is hard, the nine after it eight times easier; late dates.
+        let mut window: Vec<(u32, CompactTarget)> = vec![(1000, hard), (1005, hard)];
+        window.extend((2..11).map(|i| (1000 + 20 * i, easy)));
+        assert_eq!(demo.next_bits(&window), CompactTarget(0x1e01_0623));
+        assert_eq!(
+            CompactTarget::from_target(hard_target * U256::from(4u64)),
+            CompactTarget(0x1e01_0623)
+        );
+        // And the other way: dates too close, after harder blocks.
+        let harder = CompactTarget::from_target(hard_target / U256::from(8u64));
+        let mut window: Vec<(u32, CompactTarget)> = vec![(1000, hard), (1001, hard)];
+        window.extend((2..11).map(|i| (1000 + i, harder)));
+        assert_eq!(demo.next_bits(&window), CompactTarget(0x1d10_623d));
+        assert_eq!(
+            CompactTarget::from_target(hard_target / U256::from(4u64)),
+            CompactTarget(0x1d10_623d)
+        );
+    }
+
+    #[test]
+    fn the_future_limit_is_twelve_spacings() {
+        assert_eq!(Network::Demo.params().max_future_block_time(), 60);
+        assert_eq!(Network::Regtest.params().max_future_block_time(), 7_200);
     }
 }

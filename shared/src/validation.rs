@@ -118,11 +118,13 @@ pub enum BlockError {
         hash: BlockHash,
         bits: CompactTarget,
     },
+    /// The bits differ from the retarget's, clamped to a factor 4 per window.
     #[error("bits are {found}, the retarget requires {expected}")]
     WrongBits {
         found: CompactTarget,
         expected: CompactTarget,
     },
+    /// The time is more than 12 target spacings ahead of the node's clock.
     #[error("block time {time} is more than the allowed {max_ahead} s ahead of the clock ({now})")]
     TimeTooNew { time: u32, now: u32, max_ahead: u32 },
     #[error("block time {time} is not after the median time {median} of the previous blocks")]
@@ -551,8 +553,14 @@ pub struct HeaderContext {
     pub median_time_past: u32,
 }
 
-/// Rules against the chain the header extends: the retarget's bits, a time after the median of
-/// the previous blocks and not too far ahead of `now`, and a coinbase claiming the right height.
+/// Rules against the chain the header extends:
+///
+/// - "The bits equal the retarget's ([`Params::next_bits`]), clamped to a factor 4 either way
+///   per window": [`BlockError::WrongBits`];
+/// - "the time is after the median of the previous blocks": [`BlockError::TimeTooOld`];
+/// - "the time is at most 12 target spacings ahead of the node's clock"
+///   ([`Params::max_future_block_time`]): [`BlockError::TimeTooNew`];
+/// - "the coinbase claims the block's height": [`BlockError::BadCoinbaseHeight`].
 pub fn contextual_check_block(
     block: &Block,
     context: &HeaderContext,
@@ -572,11 +580,12 @@ pub fn contextual_check_block(
             median: context.median_time_past,
         });
     }
-    if u64::from(header.time) > u64::from(now) + u64::from(params.max_future_block_time) {
+    let max_ahead = params.max_future_block_time();
+    if u64::from(header.time) > u64::from(now) + u64::from(max_ahead) {
         return Err(BlockError::TimeTooNew {
             time: header.time,
             now,
-            max_ahead: params.max_future_block_time,
+            max_ahead,
         });
     }
     match block.coinbase_height() {

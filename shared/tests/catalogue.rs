@@ -101,7 +101,7 @@ async fn bits_easier_than_the_limit() {
 async fn time_too_far_ahead_then_accepted_once_the_clock_catches_up() {
     let mut f = funded(0).await;
     let mut block = f.block_with(vec![], 0);
-    let max_ahead = f.params.max_future_block_time;
+    let max_ahead = f.params.max_future_block_time();
     block.header.time = f.now + max_ahead + 1;
     solve(&mut block, &f.params);
     let expected = BlockError::TimeTooNew {
@@ -134,6 +134,127 @@ async fn time_not_after_the_median_of_the_previous_eleven() {
         f.chain.submit_block(block, f.now).await.is_ok(),
         "one second later is fine"
     );
+}
+
+/// Demo's future limit is 12 spacings (60 s), not Bitcoin's flat two hours: a block dated 61 s
+/// ahead of the clock waits; one dated exactly 60 s ahead is accepted.
+#[tokio::test]
+async fn demo_time_more_than_twelve_spacings_ahead() {
+    let mut f = Fixture::new(Network::Demo.params()).await;
+    assert_eq!(f.params.max_future_block_time(), 60);
+    let mut block = f.block_with(vec![], 0);
+    block.header.time = f.now + 61;
+    solve(&mut block, &f.params);
+    let expected = BlockError::TimeTooNew {
+        time: f.now + 61,
+        now: f.now,
+        max_ahead: 60,
+    };
+    expect_block_error(&mut f, block, expected).await;
+    let mut block = f.block_with(vec![], 0);
+    block.header.time = f.now + 60;
+    solve(&mut block, &f.params);
+    let outcome = f.chain.submit_block(block, f.now).await.unwrap();
+    assert!(matches!(outcome, BlockAccepted::NewTip { height: 1, .. }));
+}
+
+/// Block 2 of demo, its parent one second after genesis: the window asks for a target 5 times
+/// smaller, the clamp allows 4. A block claiming the unclamped bits is refused.
+#[tokio::test]
+async fn demo_bits_past_the_fourfold_clamp() {
+    let mut f = Fixture::new(Network::Demo.params()).await;
+    f.now = f.params.genesis_time + 1;
+    let block = f.block_with(vec![], 0);
+    f.chain.submit_block(block, f.now).await.unwrap();
+    let limit = f.params.pow_limit_target();
+    let unclamped = CompactTarget::from_target(limit / ruint::aliases::U256::from(5u64));
+    let clamped = CompactTarget(0x1e3f_ffc0);
+    assert_eq!(
+        f.chain
+            .header_context(&f.chain.tip().hash)
+            .unwrap()
+            .expected_bits,
+        clamped
+    );
+    let mut block = f.block_with(vec![], 0);
+    block.header.bits = unclamped;
+    solve(&mut block, &f.params);
+    let expected = BlockError::WrongBits {
+        found: unclamped,
+        expected: clamped,
+    };
+    expect_block_error(&mut f, block, expected).await;
+}
+
+/// Time warp on demo: a miner dating every block at the future limit (60 s ahead of its
+/// clock, finding a block every target spacing) lowers the difficulty by at most the clamp,
+/// 4×, over any window of 10 blocks, and the clamp is what stops it. The chain starts at a
+/// steady difficulty a thousand times the limit's; every header passes the contextual rules,
+/// and one second later would not (proof of work aside: the bits, not the hashes, are under
+/// test). PROTOCOL.md's appendix A.3 gives the sequence.
+#[test]
+fn demo_time_warp_at_the_future_limit_is_held_by_the_clamp() {
+    use mycoin_core::validation::{HeaderContext, contextual_check_block};
+    let params = Network::Demo.params();
+    let limit = params.pow_limit_target();
+    let steady = CompactTarget::from_target(limit / ruint::aliases::U256::from(1000u64));
+    let window_len = params.retarget_window as usize + 1;
+    let mut chain: Vec<(u32, CompactTarget)> = (0..window_len as u32)
+        .map(|i| (params.genesis_time + 5 * i, steady))
+        .collect();
+    let mut clock = chain.last().unwrap().0;
+    for height in 0..60u32 {
+        clock += params.target_spacing;
+        let window = &chain[chain.len() - window_len..];
+        let bits = params.next_bits(window);
+        let mut times: Vec<u32> = chain.iter().rev().take(11).map(|(t, _)| *t).collect();
+        times.sort_unstable();
+        let context = HeaderContext {
+            height: height + 1,
+            expected_bits: bits,
+            median_time_past: times[times.len() / 2],
+        };
+        let mut block = Block {
+            header: mycoin_core::Header {
+                version: 1,
+                prev_hash: Default::default(),
+                merkle_root: Default::default(),
+                time: clock + params.max_future_block_time(),
+                bits,
+                nonce: 0,
+            },
+            transactions: vec![Transaction::coinbase(height + 1, 0, vec![])],
+        };
+        contextual_check_block(&block, &context, &params, clock).unwrap();
+        block.header.time += 1;
+        assert!(matches!(
+            contextual_check_block(&block, &context, &params, clock),
+            Err(BlockError::TimeTooNew { max_ahead: 60, .. })
+        ));
+        chain.push((clock + params.max_future_block_time(), bits));
+    }
+    let targets: Vec<_> = chain.iter().map(|(_, b)| b.target().unwrap()).collect();
+    let four = ruint::aliases::U256::from(4u64);
+    for (earlier, later) in targets
+        .iter()
+        .zip(&targets[params.retarget_window as usize..])
+    {
+        assert!(
+            *later <= *earlier * four,
+            "eased more than 4x in one window"
+        );
+    }
+    // The clamp binds: blocks 7 to 11 of the attack sit exactly at 4 × the steady target.
+    let steady_target = steady.target().unwrap();
+    let clamped = CompactTarget::from_target(steady_target * four);
+    let at_clamp: Vec<usize> = (0..chain.len())
+        .filter(|&i| chain[i].1 == clamped)
+        .map(|i| i + 1 - window_len)
+        .collect();
+    assert_eq!(at_clamp, [7, 8, 9, 10, 11]);
+    // And it never got easier than that: the old rules (2 h ahead allowed, no target clamp)
+    // reached the limit, 1000× easier, within about 23 blocks.
+    assert!(targets.iter().all(|t| *t <= steady_target * four));
 }
 
 // ---- body against header --------------------------------------------------------------------

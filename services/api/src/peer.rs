@@ -283,10 +283,16 @@ impl BlockView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct BlocksQuery {
-    /// First height (default 0).
+    /// First height (default 0), 0 to 4 294 967 295; a larger value is refused (400
+    /// `invalid_query`), a height above the tip gives no blocks.
     #[serde(default)]
+    #[param(minimum = 0, maximum = 4_294_967_295_u64)]
+    #[schema(minimum = 0, maximum = 4_294_967_295_u64)]
     pub from: u32,
-    /// How many blocks, at most 500 (default 100). Fewer come back at the tip.
+    /// How many blocks, 0 to 500 (default 100); above 500 is refused (400 `invalid_query`).
+    /// Fewer come back at the tip.
+    #[param(minimum = 0, maximum = 500)]
+    #[schema(minimum = 0, maximum = 500)]
     pub count: Option<u32>,
 }
 
@@ -611,10 +617,11 @@ pub struct SyncRequest {
     /// Block hashes of the asker's active chain, its tip first, going back with steps that
     /// double, ending at genesis (at most 64). The first one on the answering node's active
     /// chain is the fork point.
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<String>, max_items = 64)]
     pub locator: Vec<BlockHash>,
-    /// How many blocks to return, at most 500 (default 100).
+    /// How many blocks to return, 0 to 500 (default 100); above 500 is refused (400).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 500)]
     pub count: Option<u32>,
 }
 

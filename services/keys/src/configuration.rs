@@ -121,7 +121,9 @@ mod tests {
 
     #[test]
     fn flags_give_settings_and_debug_hides_secrets() {
-        let dir = std::env::temp_dir();
+        // A directory of the test's own: building settings tightens the data directory.
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
         let cli = Cli::try_parse_from([
             "mycoin-keys",
             "--user",

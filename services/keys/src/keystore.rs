@@ -31,7 +31,7 @@ static KEYS_SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static KEYS_POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Name of the key file in the data directory.
-pub const KEY_FILE_NAME: &str = "keys.key";
+pub const KEY_FILE_NAME: &str = mycoin_web::files::KEY_FILE_NAME;
 
 const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 24;

@@ -16,7 +16,7 @@ use crate::routes;
     info(
         title = "mycoin keys service",
         description = "Key pairs in an encrypted key store, and signing (the book's key.py). \
-                       Endpoints that sign or reveal a private key need the stack's API token."
+                       Endpoints that make, import, sign with or reveal a key need the stack's API token."
     ),
     paths(
         routes::keys::create_key,
@@ -57,10 +57,11 @@ pub enum StartupError {
 
 /// Connects to the database of `settings`, unlocks the key store and binds the server.
 ///
-/// Creates the data directory (mode 0700) if it is missing: the SQLite file and the key file
-/// live there.
+/// Creates the data directory (mode 0700) if it is missing, or tightens it (0700, its files
+/// 0600): the SQLite file and the key file live there. A SQLite file is created 0600.
 pub async fn build(settings: Settings) -> Result<Application, StartupError> {
-    create_private_dir(&settings.data_dir)?;
+    mycoin_web::files::secure_data_dir(&settings.data_dir)?;
+    mycoin_web::files::secure_sqlite_file(&settings.database_url)?;
     let db = Database::connect(&settings.database_url)
         .await
         .map_err(|source| StartupError::Database {
@@ -93,17 +94,4 @@ pub async fn build_with_database(
         },
     )?;
     Ok(app)
-}
-
-fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(|err| {
-        std::io::Error::new(
-            err.kind(),
-            format!("cannot create the data directory {}: {err}", dir.display()),
-        )
-    })
 }

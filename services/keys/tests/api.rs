@@ -106,7 +106,13 @@ impl TestApp {
     }
 
     async fn create_key(&self) -> NewKey {
-        let response = self.http.post(self.url("/keys")).send().await.unwrap();
+        let response = self
+            .http
+            .post(self.url("/keys"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::CREATED);
         response.json().await.unwrap()
     }
@@ -530,6 +536,7 @@ async fn the_served_openapi_document_is_the_committed_file() {
     let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(served, committed);
     for (path, method) in [
+        ("/keys", "post"),
         ("/keys/{address}/sign", "post"),
         ("/keys/{address}/wif", "get"),
         ("/keys/import", "post"),
@@ -539,8 +546,12 @@ async fn the_served_openapi_document_is_the_committed_file() {
             json!([{ "api_token": [] }]),
             "{method} {path}"
         );
+        assert!(
+            served["paths"][path][method]["responses"]["401"].is_object(),
+            "{method} {path}"
+        );
     }
-    assert!(served["paths"]["/keys"]["post"]["security"].is_null());
+    assert!(served["paths"]["/keys"]["get"]["security"].is_null());
 
     let health: Value = app.get("/healthz").await.json().await.unwrap();
     assert_eq!(health["service"], "keys");
@@ -794,6 +805,12 @@ async fn protected_routes_need_the_right_token() {
             code,
         )
         .await;
+        assert_error(
+            app.post_raw("/keys", token, "").await,
+            StatusCode::UNAUTHORIZED,
+            code,
+        )
+        .await;
         let mut request = app.http.get(app.url(&wif_path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -810,6 +827,24 @@ async fn protected_routes_need_the_right_token() {
         .await
         .unwrap();
     assert_error(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
+
+    // A cross-site form post (text/plain, no token, as a web page sends it) makes no key and
+    // imports none.
+    for (path, body) in [
+        ("/keys", String::new()),
+        ("/keys/import", import_body.clone()),
+    ] {
+        let response = app
+            .http
+            .post(app.url(path))
+            .header("Content-Type", "text/plain")
+            .header("Origin", "http://evil.example")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_error(response, StatusCode::UNAUTHORIZED, "missing_token").await;
+    }
 
     assert_eq!(app.list().await.len(), 1, "the import stored nothing");
     assert_eq!(count_rows(&app.database_url).await, 1);
@@ -857,7 +892,7 @@ async fn wrong_methods_and_routes_get_json_errors() {
     )
     .await;
     // A body on POST /keys is ignored: the route takes none.
-    let response = app.post_raw("/keys", None, "{\"junk\": ").await;
+    let response = app.post_raw("/keys", Some(TOKEN), "{\"junk\": ").await;
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(app.list().await.len(), 2);
 }
@@ -951,4 +986,128 @@ async fn app_info(app: &TestApp, address: &Address) -> KeyInfo {
         .json()
         .await
         .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile neighbours: Host allowlist, JSON that is not an object, file modes.
+
+/// A page whose name was rebound to 127.0.0.1 reads no key and makes none: 421.
+#[tokio::test]
+async fn a_foreign_host_is_misdirected() {
+    let (app, _dir) = spawn_app().await;
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let foreign = format!("evil.example:{port}");
+    let response = app
+        .http
+        .get(app.url("/keys"))
+        .header("Host", &foreign)
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        response,
+        StatusCode::MISDIRECTED_REQUEST,
+        "misdirected_host",
+    )
+    .await;
+    let response = app
+        .http
+        .post(app.url("/keys"))
+        .header("Host", &foreign)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        response,
+        StatusCode::MISDIRECTED_REQUEST,
+        "misdirected_host",
+    )
+    .await;
+    assert!(app.list().await.is_empty());
+    let response = app
+        .http
+        .get(app.url("/keys"))
+        .header("Host", format!("localhost:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// `["…"]` would fill a request struct field by field; a JSON body must be an object.
+#[tokio::test]
+async fn json_bodies_that_are_not_objects_are_refused() {
+    let (app, _dir) = spawn_app().await;
+    let key = app.create_key().await;
+    let wif = PrivateKey::generate().to_wif(NETWORK);
+    let sign_path = format!("/keys/{}/sign", key.address);
+    let array_sign = format!("[\"{DIGEST}\"]");
+    let array_import = format!("[\"{wif}\"]");
+    for (path, body) in [
+        (sign_path.as_str(), array_sign.as_str()),
+        ("/keys/import", array_import.as_str()),
+        ("/keys/import", "[]"),
+        ("/keys/import", "\"x\""),
+        ("/keys/import", "7"),
+        ("/keys/import", "null"),
+    ] {
+        assert_error(
+            app.post_raw(path, Some(TOKEN), body).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        )
+        .await;
+    }
+    assert_eq!(app.list().await.len(), 1, "nothing imported");
+}
+
+/// The data directory ends 0700 and every file in it 0600 (SQLite's -wal and -shm included),
+/// whether the service made it or found it looser.
+#[cfg(unix)]
+#[tokio::test]
+async fn data_files_are_private_in_a_fresh_and_in_an_existing_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let root = tempfile::tempdir().unwrap();
+    for existing in [false, true] {
+        let dir = root
+            .path()
+            .join(if existing { "existing" } else { "fresh" });
+        if existing {
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+            for name in [
+                "mycoin.sqlite",
+                "mycoin.sqlite-wal",
+                "mycoin.sqlite-shm",
+                "api-token",
+            ] {
+                let path = dir.join(name);
+                std::fs::write(&path, b"").unwrap();
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            }
+            // An empty -wal/-shm pair is what SQLite leaves; the token file is rewritten below.
+            std::fs::write(dir.join("api-token"), format!("{TOKEN}\n")).unwrap();
+        }
+        let app = spawn_in(settings_in(&dir)).await;
+        app.create_key().await;
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        for name in [
+            "mycoin.sqlite",
+            "mycoin.sqlite-wal",
+            "mycoin.sqlite-shm",
+            "keys.key",
+        ] {
+            assert!(dir.join(name).exists(), "{name} missing in {files:?}");
+        }
+        for file in files {
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+    }
 }

@@ -15,6 +15,12 @@ use tempfile::TempDir;
 use utoipa::OpenApi;
 
 const NETWORK: Network = Network::Regtest;
+/// The API token of the stacks under test.
+const TOKEN: &str = "miner-test-token-0123456789abcdef";
+
+fn token() -> ApiToken {
+    ApiToken::new(TOKEN).unwrap()
+}
 
 struct Stack {
     miner: String,
@@ -27,6 +33,7 @@ impl Stack {
     async fn post(&self, path: &str, body: Value) -> reqwest::Response {
         self.http
             .post(format!("{}{path}", self.miner))
+            .bearer_auth(TOKEN)
             .json(&body)
             .send()
             .await
@@ -36,6 +43,7 @@ impl Stack {
     async fn post_raw(&self, path: &str, body: &'static str) -> reqwest::Response {
         self.http
             .post(format!("{}{path}", self.miner))
+            .bearer_auth(TOKEN)
             .header("content-type", "application/json")
             .body(body)
             .send()
@@ -92,12 +100,11 @@ async fn spawn_peer(dir: &TempDir) -> String {
 }
 
 async fn spawn_keys(dir: &TempDir) -> String {
-    let token = ApiToken::generate().unwrap();
     let keys = mycoin_keys::build(mycoin_keys::Settings::new(
         NETWORK,
         dir.path().join("keys"),
         0,
-        token,
+        token(),
     ))
     .await
     .expect("the keys service starts");
@@ -107,7 +114,9 @@ async fn spawn_keys(dir: &TempDir) -> String {
 }
 
 async fn spawn_miner(peer: String, keys: String) -> String {
-    let settings = Settings::new(NETWORK, 0, peer, keys).with_threads(1);
+    let settings = Settings::new(NETWORK, 0, peer, keys)
+        .with_threads(1)
+        .with_api_token(token());
     let miner = build(settings).await.expect("the miner service starts");
     let base = format!("http://127.0.0.1:{}", miner.port());
     tokio::spawn(miner.run_until_stopped());
@@ -375,6 +384,7 @@ async fn unreachable_services_are_503() {
     for body in [json!({ "address": address(3) }), json!({})] {
         let response = http
             .post(format!("{miner}/mine"))
+            .bearer_auth(TOKEN)
             .json(&body)
             .send()
             .await
@@ -389,6 +399,7 @@ async fn unreachable_services_are_503() {
     // Without an address the keys service is needed at once.
     let response = http
         .post(format!("{miner}/miner/start"))
+        .bearer_auth(TOKEN)
         .json(&json!({}))
         .send()
         .await
@@ -403,6 +414,7 @@ async fn unreachable_services_are_503() {
     // With one, background mining runs and reports that the peer cannot be reached.
     let response = http
         .post(format!("{miner}/miner/start"))
+        .bearer_auth(TOKEN)
         .json(&json!({ "address": address(3) }))
         .send()
         .await
@@ -427,6 +439,7 @@ async fn unreachable_services_are_503() {
     }
     let response = http
         .post(format!("{miner}/miner/stop"))
+        .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap();
@@ -452,4 +465,134 @@ async fn the_served_openapi_document_is_the_committed_one() {
     for route in ["/mine", "/miner", "/miner/start", "/miner/stop"] {
         assert!(served["paths"][route].is_object(), "{route}");
     }
+    for route in ["/mine", "/miner/start", "/miner/stop"] {
+        assert_eq!(
+            served["paths"][route]["post"]["security"],
+            json!([{ "api_token": [] }]),
+            "{route}"
+        );
+        assert!(served["paths"][route]["post"]["responses"]["401"].is_object());
+    }
+    assert!(served["paths"]["/miner"]["get"]["security"].is_null());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile neighbours: the token, the Host allowlist, JSON that is not an object.
+
+/// `POST /mine`, `/miner/start` (which would redirect the rewards) and `/miner/stop` without
+/// the token, with a wrong one, or as a cross-site form post (`text/plain`, no token, as a
+/// web page sends it) are refused: no block mined, the miner neither started nor stopped.
+#[tokio::test]
+async fn mining_needs_the_token() {
+    let stack = spawn_stack(false).await;
+    let thief = json!({ "address": address(66) }).to_string();
+    let attempts = |path: &str| {
+        let url = format!("{}{path}", stack.miner);
+        [
+            (
+                stack
+                    .http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(thief.clone()),
+                "missing_token",
+            ),
+            (
+                stack
+                    .http
+                    .post(&url)
+                    .bearer_auth("not-the-token-0123456789abcdef")
+                    .header("content-type", "application/json")
+                    .body(thief.clone()),
+                "invalid_token",
+            ),
+            (
+                stack
+                    .http
+                    .post(&url)
+                    .header("content-type", "text/plain")
+                    .header("origin", "http://evil.example")
+                    .body(thief.clone()),
+                "missing_token",
+            ),
+        ]
+    };
+    for path in ["/mine", "/miner/start"] {
+        for (attempt, code) in attempts(path) {
+            assert_error(
+                attempt.send().await.unwrap(),
+                StatusCode::UNAUTHORIZED,
+                code,
+            )
+            .await;
+        }
+    }
+    assert!(!stack.status().await.running);
+    assert_eq!(stack.chain().await.height, 0);
+
+    // Running with the owner's address, it cannot be stopped without the token.
+    let response = stack
+        .post("/miner/start", json!({ "address": address(9) }))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    for (attempt, code) in attempts("/miner/stop") {
+        assert_error(
+            attempt.send().await.unwrap(),
+            StatusCode::UNAUTHORIZED,
+            code,
+        )
+        .await;
+    }
+    let status = stack.status().await;
+    assert!(status.running);
+    assert_eq!(status.address, Some(address(9)));
+    assert_eq!(
+        stack.post("/miner/stop", json!(null)).await.status(),
+        StatusCode::OK
+    );
+}
+
+/// A page whose name was rebound to 127.0.0.1 neither reads the miner nor starts it: 421.
+#[tokio::test]
+async fn a_foreign_host_is_misdirected() {
+    let stack = spawn_stack(false).await;
+    let port = stack.miner.rsplit(':').next().unwrap().to_owned();
+    let read = stack
+        .http
+        .get(format!("{}/miner", stack.miner))
+        .header("host", format!("evil.example:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(read, StatusCode::MISDIRECTED_REQUEST, "misdirected_host").await;
+    let write = stack
+        .http
+        .post(format!("{}/mine", stack.miner))
+        .header("host", format!("evil.example:{port}"))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "address": address(66) }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(write, StatusCode::MISDIRECTED_REQUEST, "misdirected_host").await;
+    assert_eq!(stack.chain().await.height, 0);
+    assert!(!stack.status().await.running);
+}
+
+/// `["address"]` would fill a `MineRequest`; the body must be an object.
+#[tokio::test]
+async fn mine_bodies_that_are_not_objects_are_refused() {
+    let stack = spawn_stack(false).await;
+    for path in ["/mine", "/miner/start"] {
+        for body in [json!([address(66)]), json!([]), json!("x"), json!(null)] {
+            assert_error(
+                stack.post(path, body).await,
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+            )
+            .await;
+        }
+    }
+    assert_eq!(stack.chain().await.height, 0);
+    assert!(!stack.status().await.running);
 }

@@ -26,7 +26,8 @@ struct Cli {
 async fn main() -> io::Result<()> {
     init_tracing();
     let cli = Cli::parse();
-    std::fs::create_dir_all(cli.common.data_dir())?;
+    // 0700, its files 0600: also a directory left looser by an older version or by hand.
+    mycoin_web::files::secure_data_dir(&cli.common.data_dir())?;
 
     // One after the other: each service runs its own migrations on the shared store.
     let peer =

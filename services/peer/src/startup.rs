@@ -2,7 +2,6 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
@@ -30,9 +29,10 @@ pub async fn build(settings: Settings) -> io::Result<Application> {
 
 impl Application {
     /// Opens the chain in the database (creating the SQLite file's directory and the tables
-    /// when missing), then binds the listener (port 0 picks a free port).
+    /// when missing; the file and SQLite's `-wal`/`-shm` files mode 0600), then binds the
+    /// listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> io::Result<Self> {
-        create_sqlite_dir(&settings.database_url)?;
+        mycoin_web::files::secure_sqlite_file(&settings.database_url)?;
         let node = Node::open(settings.network, &settings.database_url, settings.peers)
             .await
             .map_err(|err| {
@@ -110,21 +110,5 @@ impl Application {
         let result = self.server.run_until_stopped().await;
         sync.abort();
         result
-    }
-}
-
-/// SQLite creates a missing file (`mode=rwc`) but not its directory.
-fn create_sqlite_dir(database_url: &str) -> io::Result<()> {
-    let Some(rest) = database_url.strip_prefix("sqlite:") else {
-        return Ok(());
-    };
-    let path = rest.trim_start_matches("//");
-    let path = path.split('?').next().unwrap_or(path);
-    if path.is_empty() || path == ":memory:" {
-        return Ok(());
-    }
-    match Path::new(path).parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
-        _ => Ok(()),
     }
 }

@@ -31,6 +31,9 @@ struct TestApp {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// The API token of the peers under test: `POST /peers` demands it.
+const TOKEN: &str = "peer-test-token-0123456789abcdef";
+
 async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/peer.sqlite", dir.path().display());
@@ -38,7 +41,10 @@ async fn spawn_app() -> TestApp {
 }
 
 async fn spawn_app_on(database_url: String, dir: Option<tempfile::TempDir>) -> TestApp {
-    let settings = Settings::new(NETWORK, "127.0.0.1", 0, database_url);
+    let mut settings = Settings::new(NETWORK, "127.0.0.1", 0, database_url);
+    settings.server = settings
+        .server
+        .with_api_token(mycoin_web::ApiToken::new(TOKEN).unwrap());
     let app = Application::build(settings)
         .await
         .expect("the service starts");
@@ -87,9 +93,11 @@ impl TestApp {
         self.http.get(self.url(path)).send().await.unwrap()
     }
 
+    /// A POST with the stack's API token (the peer-to-peer endpoints ignore it).
     async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
         self.http
             .post(self.url(path))
+            .bearer_auth(TOKEN)
             .json(body)
             .send()
             .await
@@ -99,6 +107,7 @@ impl TestApp {
     async fn post_raw(&self, path: &str, content_type: &str, body: String) -> reqwest::Response {
         self.http
             .post(self.url(path))
+            .bearer_auth(TOKEN)
             .header("content-type", content_type)
             .body(body)
             .send()
@@ -1638,6 +1647,7 @@ async fn the_batch_address_endpoint_refuses_bad_input() {
         (json!({ "addresses": too_many }), "too_many_addresses"),
         (json!({ "addresses": "x" }), "invalid_body"),
         (json!({}), "invalid_body"),
+        (json!([address(0).to_string()]), "invalid_body"),
     ] {
         let response = app.post("/addresses/utxos", &body).await;
         let status = response.status().as_u16();
@@ -1650,4 +1660,129 @@ async fn the_batch_address_endpoint_refuses_bad_input() {
         .await;
     assert!(empty.is_empty());
     app.assert_unchanged(&before).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile neighbours: the token, the Host allowlist, JSON that is not an object.
+
+/// `POST /peers` without the token, with a wrong one, or as a cross-site form post
+/// (`text/plain`, no token, as a web page sends it) is refused and adds no peer.
+#[tokio::test]
+async fn adding_a_peer_needs_the_token() {
+    let app = spawn_app().await;
+    let body = json!({ "url": "http://10.0.0.9:8002" }).to_string();
+    let url = app.url("/peers");
+    let attempts = [
+        app.http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.clone()),
+        app.http
+            .post(&url)
+            .bearer_auth("peer-test-token-0123456789abcdeX")
+            .header("content-type", "application/json")
+            .body(body.clone()),
+        app.http
+            .post(&url)
+            .header("content-type", "text/plain")
+            .header("origin", "http://evil.example")
+            .body(body.clone()),
+    ];
+    for (attempt, expected) in
+        attempts
+            .into_iter()
+            .zip(["missing_token", "invalid_token", "missing_token"])
+    {
+        assert_error(attempt.send().await.unwrap(), 401, expected).await;
+    }
+    let peers: Vec<PeerView> = app.get_ok("/peers").await;
+    assert!(peers.is_empty(), "{peers:?}");
+}
+
+/// The peer-to-peer endpoints stay open: without a token they judge the body, not the caller.
+#[tokio::test]
+async fn peer_to_peer_endpoints_need_no_token() {
+    let app = spawn_app().await;
+    for path in ["/blocks", "/transactions", "/transactions/verify"] {
+        let response = app
+            .http
+            .post(app.url(path))
+            .json(&json!({ "hex": "00" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+    }
+    let response = app
+        .http
+        .post(app.url("/sync"))
+        .json(&json!({ "locator": [] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+/// DNS rebinding: a request for a name the node does not serve gets 421, a read as well as a
+/// write; the loopback names with the port pass.
+#[tokio::test]
+async fn a_foreign_host_is_misdirected() {
+    let app = spawn_app().await;
+    let port = app.base.rsplit(':').next().unwrap().to_owned();
+    let foreign = format!("evil.example:{port}");
+    let read = app
+        .http
+        .get(app.url("/chain"))
+        .header("host", &foreign)
+        .send()
+        .await
+        .unwrap();
+    assert_error(read, 421, "misdirected_host").await;
+    let write = app
+        .http
+        .post(app.url("/peers"))
+        .header("host", &foreign)
+        .bearer_auth(TOKEN)
+        .json(&json!({ "url": "http://10.0.0.9:8002" }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(write, 421, "misdirected_host").await;
+    let peers: Vec<PeerView> = app.get_ok("/peers").await;
+    assert!(peers.is_empty(), "{peers:?}");
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let response = app
+            .http
+            .get(app.url("/chain"))
+            .header("host", &host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{host}");
+    }
+}
+
+/// A JSON body must be an object where the schema says object: arrays, strings and numbers get
+/// 400 `invalid_body`, and nothing changes.
+#[tokio::test]
+async fn json_bodies_that_are_not_objects_are_refused() {
+    let app = spawn_app().await;
+    let before = app.chain().await;
+    for path in [
+        "/peers",
+        "/blocks",
+        "/transactions",
+        "/transactions/verify",
+        "/sync",
+    ] {
+        for body in ["[]", "\"x\"", "5", "null", "[\"http://10.0.0.9:8002\"]"] {
+            let response = app
+                .post_raw(path, "application/json", body.to_owned())
+                .await;
+            assert_error(response, 400, "invalid_body").await;
+        }
+    }
+    let peers: Vec<PeerView> = app.get_ok("/peers").await;
+    assert!(peers.is_empty(), "{peers:?}");
+    assert_eq!(app.chain().await, before);
 }

@@ -26,7 +26,7 @@ pub struct Cli {
 /// Everything [`crate::build`] needs.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Where to listen, body limit, API token (demanded by `POST /wallet/send`).
+    /// Where to listen, body limit, API token (demanded by `POST /wallet/addresses` and `POST /wallet/send`).
     pub server: ServerSettings,
     /// The network whose addresses the wallet accepts.
     pub network: Network,
@@ -78,8 +78,8 @@ impl Settings {
         })
     }
 
-    /// The same settings with the stack's API token: demanded by `POST /wallet/send` and
-    /// forwarded to the keys service.
+    /// The same settings with the stack's API token: demanded by `POST /wallet/addresses` and
+    /// `POST /wallet/send`, and forwarded to the keys service.
     pub fn with_api_token(mut self, token: ApiToken) -> Self {
         self.server = self.server.with_api_token(token);
         self

@@ -44,7 +44,10 @@ pub struct ApiDoc;
 
 /// Opens the wallet's store (running its migrations) and binds its server. Must run inside a
 /// Tokio runtime (as any actix-web server).
+///
+/// A SQLite file is created with mode 0600 (SQLite's `-wal` and `-shm` files follow it).
 pub async fn build(settings: Settings) -> io::Result<Application> {
+    mycoin_web::files::secure_sqlite_file(&settings.database_url)?;
     let wallet = Wallet::new(&settings).await.map_err(io::Error::other)?;
     let data = web::Data::new(wallet);
     let counted = data.clone();

@@ -55,6 +55,7 @@ impl Stack {
         let response = self
             .http
             .post(format!("{}/wallet/addresses", self.wallet))
+            .bearer_auth(self.token.expose_secret())
             .send()
             .await
             .unwrap();
@@ -89,6 +90,7 @@ impl Stack {
         let response = self
             .http
             .post(format!("{}/mine", self.miner))
+            .bearer_auth(self.token.expose_secret())
             .json(&json!({ "address": address }))
             .send()
             .await
@@ -172,8 +174,10 @@ async fn spawn_keys(dir: &TempDir, token: ApiToken) -> String {
     base
 }
 
-async fn spawn_miner(peer: String, keys: String) -> String {
-    let settings = mycoin_miner::Settings::new(NETWORK, 0, peer, keys).with_threads(1);
+async fn spawn_miner(peer: String, keys: String, token: ApiToken) -> String {
+    let settings = mycoin_miner::Settings::new(NETWORK, 0, peer, keys)
+        .with_threads(1)
+        .with_api_token(token);
     let miner = mycoin_miner::build(settings)
         .await
         .expect("the miner service starts");
@@ -196,7 +200,7 @@ async fn spawn_stack() -> Stack {
     let token = ApiToken::generate().unwrap();
     let peer = spawn_peer(&dir).await;
     let keys = spawn_keys(&dir, token.clone()).await;
-    let miner = spawn_miner(peer.clone(), keys.clone()).await;
+    let miner = spawn_miner(peer.clone(), keys.clone(), token.clone()).await;
     let wallet = spawn_wallet(&dir, peer.clone(), keys, token.clone()).await;
     Stack {
         wallet,
@@ -658,7 +662,8 @@ async fn unreachable_services_are_503() {
     let send = json!({ "to": address(1), "amount": 1, "fee": 0 });
     for request in [
         http.get(format!("{wallet}/wallet")),
-        http.post(format!("{wallet}/wallet/addresses")),
+        http.post(format!("{wallet}/wallet/addresses"))
+            .bearer_auth(token.expose_secret()),
         http.get(format!("{wallet}/wallet/history")),
         http.post(format!("{wallet}/wallet/send"))
             .bearer_auth(token.expose_secret())
@@ -677,6 +682,7 @@ async fn unreachable_services_are_503() {
     let wallet = spawn_wallet(&dir, closed_url(), keys, token.clone()).await;
     let response = http
         .post(format!("{wallet}/wallet/addresses"))
+        .bearer_auth(token.expose_secret())
         .send()
         .await
         .unwrap();
@@ -706,12 +712,22 @@ async fn a_keys_service_with_another_token_is_a_clear_502() {
     let wallet_token = ApiToken::generate().unwrap();
     let keys_token = ApiToken::generate().unwrap();
     let peer = spawn_peer(&dir).await;
-    let keys = spawn_keys(&dir, keys_token).await;
-    let miner = spawn_miner(peer.clone(), keys.clone()).await;
-    let wallet = spawn_wallet(&dir, peer, keys, wallet_token.clone()).await;
+    let keys = spawn_keys(&dir, keys_token.clone()).await;
+    let miner = spawn_miner(peer.clone(), keys.clone(), keys_token.clone()).await;
+    let wallet = spawn_wallet(&dir, peer, keys.clone(), wallet_token.clone()).await;
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let a: WalletAddress = http
+    // The wallet's own request for a key is refused by the keys service.
+    let response = http
         .post(format!("{wallet}/wallet/addresses"))
+        .bearer_auth(wallet_token.expose_secret())
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::BAD_GATEWAY, "keys_refused_token").await;
+    // A key made at the keys service itself, with its token, still shows in the wallet.
+    let a: Value = http
+        .post(format!("{keys}/keys"))
+        .bearer_auth(keys_token.expose_secret())
         .send()
         .await
         .unwrap()
@@ -720,7 +736,8 @@ async fn a_keys_service_with_another_token_is_a_clear_502() {
         .unwrap();
     let response = http
         .post(format!("{miner}/mine"))
-        .json(&json!({ "address": a.address }))
+        .bearer_auth(keys_token.expose_secret())
+        .json(&json!({ "address": a["address"] }))
         .send()
         .await
         .unwrap();
@@ -757,7 +774,15 @@ async fn the_served_openapi_document_is_the_committed_one() {
     ] {
         assert!(served["paths"][route].is_object(), "{route}");
     }
-    assert!(served["paths"]["/wallet/send"]["post"]["security"].is_array());
+    for route in ["/wallet/send", "/wallet/addresses"] {
+        assert_eq!(
+            served["paths"][route]["post"]["security"],
+            json!([{ "api_token": [] }]),
+            "{route}"
+        );
+        assert!(served["paths"][route]["post"]["responses"]["401"].is_object());
+    }
+    assert!(served["paths"]["/wallet"]["get"]["security"].is_null());
 }
 
 #[tokio::test]
@@ -766,7 +791,7 @@ async fn a_restarted_wallet_remembers_its_payments() {
     let token = ApiToken::generate().unwrap();
     let peer = spawn_peer(&dir).await;
     let keys = spawn_keys(&dir, token.clone()).await;
-    let miner = spawn_miner(peer.clone(), keys.clone()).await;
+    let miner = spawn_miner(peer.clone(), keys.clone(), token.clone()).await;
     let wallet = spawn_wallet(&dir, peer.clone(), keys.clone(), token.clone()).await;
     let stack = Stack {
         wallet,
@@ -798,4 +823,109 @@ async fn a_restarted_wallet_remembers_its_payments() {
     assert_eq!(history[0].sent, REWARD - 100);
     assert_eq!(history[0].status, HistoryStatus::Confirmed);
     assert_eq!(history[0].height, Some(2));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile neighbours: the token, the Host allowlist, JSON that is not an object.
+
+/// `POST /wallet/addresses` and `POST /wallet/send` without the token, with a wrong one, or as
+/// a cross-site form post (`text/plain`, no token) are refused: no key made, nothing sent.
+#[tokio::test]
+async fn making_addresses_and_sending_need_the_token() {
+    let stack = spawn_stack().await;
+    let a = stack.new_address().await;
+    stack.mine_to(&a).await;
+    stack.mine_to(&address(9)).await;
+    let before = stack.view().await;
+    let send = json!({ "to": address(1), "amount": 1, "fee": 0 }).to_string();
+    for path in ["/wallet/addresses", "/wallet/send"] {
+        let url = format!("{}{path}", stack.wallet);
+        let attempts = [
+            (
+                stack
+                    .http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(send.clone()),
+                "missing_token",
+            ),
+            (
+                stack
+                    .http
+                    .post(&url)
+                    .bearer_auth("not-the-token-0123456789abcdef")
+                    .header("content-type", "application/json")
+                    .body(send.clone()),
+                "invalid_token",
+            ),
+            (
+                stack
+                    .http
+                    .post(&url)
+                    .header("content-type", "text/plain")
+                    .header("origin", "http://evil.example")
+                    .body(send.clone()),
+                "missing_token",
+            ),
+        ];
+        for (attempt, code) in attempts {
+            assert_error(
+                attempt.send().await.unwrap(),
+                StatusCode::UNAUTHORIZED,
+                code,
+            )
+            .await;
+        }
+    }
+    assert_eq!(stack.view().await, before, "no key made, nothing spent");
+    let mempool: MempoolView = stack.peer_get("/mempool").await;
+    assert_eq!(mempool.count, 0);
+}
+
+/// A page whose name was rebound to 127.0.0.1 reads no balance and sends nothing: 421.
+#[tokio::test]
+async fn a_foreign_host_is_misdirected() {
+    let stack = spawn_stack().await;
+    let port = stack.wallet.rsplit(':').next().unwrap().to_owned();
+    let read = stack
+        .http
+        .get(format!("{}/wallet", stack.wallet))
+        .header("host", format!("evil.example:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(read, StatusCode::MISDIRECTED_REQUEST, "misdirected_host").await;
+    let write = stack
+        .http
+        .post(format!("{}/wallet/addresses", stack.wallet))
+        .header("host", format!("evil.example:{port}"))
+        .bearer_auth(stack.token.expose_secret())
+        .send()
+        .await
+        .unwrap();
+    assert_error(write, StatusCode::MISDIRECTED_REQUEST, "misdirected_host").await;
+    assert!(stack.view().await.unused_keys.is_empty(), "no key made");
+    let ok = stack
+        .http
+        .get(format!("{}/wallet", stack.wallet))
+        .header("host", format!("localhost:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+}
+
+/// `["…", 1, 0]` would fill a `SendRequest` field by field; the body must be an object.
+#[tokio::test]
+async fn a_send_body_that_is_not_an_object_is_refused() {
+    let stack = spawn_stack().await;
+    for body in [json!([address(1), 1, 0]), json!([]), json!("x"), json!(5)] {
+        assert_error(
+            stack.send(body).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        )
+        .await;
+    }
+    assert!(stack.history().await.is_empty());
 }

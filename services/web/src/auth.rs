@@ -1,6 +1,8 @@
 //! The stack's API token, and the extractor that demands it.
 //!
-//! Endpoints that sign or reveal a private key need the API token of the user's stack, sent as
+//! Every endpoint that changes state or spends resources (making, importing, signing with or
+//! revealing a key, making an address, sending, mining, starting or stopping the miner, adding a
+//! peer) needs the API token of the user's stack, sent as
 //! `Authorization: Bearer <token>`. The token is a random 32-byte value in hex, kept in
 //! `<data_dir>/api-token` (mode 0600) so that every service of the stack, and the user's `curl`,
 //! can read it; `--api-token` / `MYCOIN_API_TOKEN` may set it instead.

@@ -30,6 +30,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use crate::host::HostPattern;
 use crate::{ApiToken, SecretString, ServerSettings};
 
 /// Which network a stack runs. The core crate maps it to its parameters.
@@ -141,6 +142,18 @@ pub struct CommonArgs {
         default_value = "127.0.0.1"
     )]
     pub bind: String,
+
+    /// Another name the services answer to, `NAME` (any port) or `NAME:PORT` (repeatable;
+    /// the environment variable takes a comma-separated list). `localhost`, 127.0.0.1 and
+    /// [::1] with the service's port, and the bound address, are always allowed; a request
+    /// for any other `Host` gets 421 (against DNS rebinding).
+    #[arg(
+        long = "allowed-host",
+        env = "MYCOIN_ALLOWED_HOSTS",
+        value_name = "HOST",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<HostPattern>,
 
     /// Port of the peer service [default: 8000+N].
     #[arg(long, env = "MYCOIN_PEER_PORT", value_name = "PORT")]
@@ -280,10 +293,19 @@ impl CommonArgs {
         }
     }
 
-    /// Server settings for `service`: its name, `--bind`, its port and the stack's API token.
+    /// Server settings for `service`: its name, `--bind`, its port, the `--allowed-host`
+    /// names and the stack's API token.
+    ///
+    /// Tightens the data directory first, when it exists ([`crate::files::secure_data_dir`]:
+    /// 0700, its files 0600); the token file is then read or created in it.
     pub fn server_settings(&self, service: ServiceKind) -> io::Result<ServerSettings> {
+        let data_dir = self.data_dir();
+        if data_dir.is_dir() {
+            crate::files::secure_data_dir(&data_dir)?;
+        }
         Ok(
             ServerSettings::new(service.as_str(), self.bind.clone(), self.port(service))
+                .with_allowed_hosts(self.allowed_hosts.clone())
                 .with_api_token(self.api_token()?),
         )
     }
@@ -300,6 +322,7 @@ impl fmt::Debug for CommonArgs {
                 &self.database_url.as_deref().map(redact_url),
             )
             .field("bind", &self.bind)
+            .field("allowed_hosts", &self.allowed_hosts)
             .field("peer_port", &self.peer_port)
             .field("keys_port", &self.keys_port)
             .field("wallet_port", &self.wallet_port)
@@ -391,6 +414,21 @@ mod tests {
         assert_eq!(args.port(ServiceKind::Keys), 9000);
         assert_eq!(args.base_url(ServiceKind::Keys), "http://127.0.0.1:9000");
         assert_eq!(args.base_url(ServiceKind::Peer), "http://peer1:8001");
+    }
+
+    #[test]
+    fn allowed_hosts_repeat_or_come_as_a_list() {
+        let args = parse(&[
+            "--allowed-host",
+            "user1-peer",
+            "--allowed-host",
+            "node:9001",
+        ]);
+        let shown: Vec<String> = args.allowed_hosts.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["user1-peer", "node:9001"]);
+        let listed = parse(&["--allowed-host", "a,b:1"]);
+        assert_eq!(listed.allowed_hosts.len(), 2);
+        assert!(Cli::try_parse_from(["test", "--allowed-host", "http://x"]).is_err());
     }
 
     #[test]

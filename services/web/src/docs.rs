@@ -16,8 +16,11 @@ use std::path::Path;
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{Components, OpenApi as OpenApiDoc};
+use utoipa::openapi::{
+    Components, ContentBuilder, OpenApi as OpenApiDoc, Ref, RefOr, Response, ResponseBuilder,
+};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
@@ -94,14 +97,118 @@ impl Modify for ApiTokenScheme {
     }
 }
 
-/// A service's document as served: its own paths plus `/healthz` and `/metrics`, the [`ErrorBody`] and
-/// [`Health`] schemas, and the API token scheme when an operation requires it. Idempotent.
+/// A service's document as served: its own paths plus `/healthz` and `/metrics`, the
+/// [`ErrorBody`] and [`Health`] schemas, the API token scheme when an operation requires it, and
+/// on every operation the error statuses the shared plumbing answers ([`CommonResponses`]).
+/// Idempotent.
 pub fn complete(mut openapi: OpenApiDoc) -> OpenApiDoc {
     openapi.merge(CommonApi::openapi());
     if requires_api_token(&openapi) {
         ApiTokenScheme.modify(&mut openapi);
     }
+    CommonResponses.modify(&mut openapi);
     openapi
+}
+
+/// Adds to each operation the statuses that the shared plumbing may answer for it, unless the
+/// operation already documents them (its own description, more precise, is kept):
+///
+/// | when | status | codes |
+/// |---|---|---|
+/// | always | 421 | `misdirected_host` ([`crate::host`]) |
+/// | always | 500 | `internal` |
+/// | a request body | 400 | `malformed_json`, `invalid_body` (also a body that is not an object) |
+/// | a request body | 413 | `payload_too_large` |
+/// | a request body | 415 | `unsupported_media_type` |
+/// | the API token | 401 | `missing_token`, `invalid_token` |
+/// | path parameters | 400 | `invalid_path` |
+/// | query parameters | 400 | `invalid_query` |
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                add_common_responses(operation);
+            }
+        }
+    }
+}
+
+fn add_common_responses(operation: &mut Operation) {
+    let parameter_in = |place: ParameterIn| {
+        operation
+            .parameters
+            .iter()
+            .flatten()
+            .any(|parameter| match parameter {
+                RefOr::T(parameter) => parameter.parameter_in == place,
+                RefOr::Ref(_) => false,
+            })
+    };
+    let mut added: Vec<(&str, &str)> = Vec::new();
+    if operation.request_body.is_some() {
+        added.push((
+            "400",
+            "Malformed JSON (`malformed_json`), or a body that is not a JSON object or does not \
+             fit the schema (`invalid_body`)",
+        ));
+        added.push(("413", "Body too large (`payload_too_large`)"));
+        added.push((
+            "415",
+            "The body is not sent as `Content-Type: application/json` (`unsupported_media_type`)",
+        ));
+    }
+    if parameter_in(ParameterIn::Path) {
+        added.push(("400", "A path parameter of the wrong type (`invalid_path`)"));
+    }
+    if parameter_in(ParameterIn::Query) {
+        added.push(("400", "A bad query parameter (`invalid_query`)"));
+    }
+    if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+        added.push((
+            "401",
+            "Missing or wrong API token (`missing_token`, `invalid_token`)",
+        ));
+    }
+    added.push((
+        "421",
+        "The `Host` header names a host this service does not answer to (`misdirected_host`)",
+    ));
+    added.push((
+        "500",
+        "Internal error (`internal`); the detail is only in the service's log",
+    ));
+    for (status, description) in added {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| RefOr::T(error_response(description)));
+    }
+}
+
+fn error_response(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
 }
 
 fn requires_api_token(openapi: &OpenApiDoc) -> bool {
@@ -228,5 +335,44 @@ mod tests {
                 .security_schemes
                 .contains_key(API_TOKEN_SCHEME)
         );
+    }
+
+    #[test]
+    fn common_error_statuses_are_added_where_they_apply() {
+        let mut doc = Empty::openapi();
+        let mut write = utoipa::openapi::path::Operation::new();
+        write.security = Some(vec![SecurityRequirement::new(
+            API_TOKEN_SCHEME,
+            Vec::<String>::new(),
+        )]);
+        write.request_body = Some(RefOr::T(utoipa::openapi::request_body::RequestBody::new()));
+        write
+            .responses
+            .responses
+            .insert("400".to_owned(), RefOr::T(error_response("its own words")));
+        let mut item = utoipa::openapi::PathItem::default();
+        item.post = Some(write);
+        item.get = Some(utoipa::openapi::path::Operation::new());
+        doc.paths.paths.insert("/thing".to_owned(), item);
+        let done = complete(doc);
+        let item = &done.paths.paths["/thing"];
+        let statuses = |operation: &Option<Operation>| -> Vec<String> {
+            operation
+                .as_ref()
+                .unwrap()
+                .responses
+                .responses
+                .keys()
+                .cloned()
+                .collect()
+        };
+        assert_eq!(
+            statuses(&item.post),
+            ["400", "401", "413", "415", "421", "500"]
+        );
+        assert_eq!(statuses(&item.get), ["421", "500"]);
+        let kept = &item.post.as_ref().unwrap().responses.responses["400"];
+        assert!(matches!(kept, RefOr::T(r) if r.description == "its own words"));
+        assert!(complete(done.clone()) == done);
     }
 }

@@ -249,3 +249,52 @@ mod tests {
         );
     }
 }
+
+/// A JSON request body that must be an object, decoded into `T`.
+///
+/// `web::Json<T>` lets serde read a struct from a JSON array too (`["http://a:1"]` fills the
+/// first field), so a body the schema calls an object could come as a list. This extractor
+/// reads the body as a JSON object first: an array, a string, a number or `null` gets 400
+/// `invalid_body` ("invalid type: sequence, expected a map"), like any body of the wrong shape.
+/// Content type, size limit and errors are those of `web::Json` ([`json_config`]).
+///
+/// It dereferences to `T` and has [`JsonObject::into_inner`], as `web::Json` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonObject<T>(pub T);
+
+impl<T> JsonObject<T> {
+    /// The decoded body.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for JsonObject<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonObject<T> {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        type Object = actix_web::web::Json<serde_json::Map<String, serde_json::Value>>;
+        let object = <Object as actix_web::FromRequest>::from_request(req, payload);
+        Box::pin(async move {
+            let object = object.await?.into_inner();
+            serde_json::from_value(serde_json::Value::Object(object))
+                .map(JsonObject)
+                .map_err(|err| {
+                    ApiError::bad_request(
+                        "invalid_body",
+                        format!("the request body does not fit this endpoint: {err}"),
+                    )
+                    .into()
+                })
+        })
+    }
+}

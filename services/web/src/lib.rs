@@ -15,6 +15,8 @@
 //! - server: [`Application`] binds, reports its port and runs ([`server`]), with request logs
 //!   and [`init_tracing`] ([`telemetry`]);
 //! - client for calling the other services: [`RestClient`] ([`client`]);
+//! - `Host` allowlist against DNS rebinding: [`host::AllowedHosts`] ([`host`]);
+//! - private files: data directory 0700, its files 0600 ([`files`]);
 //! - command line: [`CommonArgs`], the `--user`, `--network`, `--data-dir`, ports and URLs that
 //!   every binary shares ([`config`]).
 //!
@@ -57,6 +59,8 @@ pub mod client;
 pub mod config;
 pub mod docs;
 pub mod error;
+pub mod files;
+pub mod host;
 pub mod json;
 pub mod metrics;
 pub mod secret;
@@ -67,7 +71,7 @@ pub use auth::{ApiToken, Authorized, InvalidApiToken};
 pub use client::{ClientError, RestClient};
 pub use config::{CommonArgs, NetworkName, ServiceKind};
 pub use error::{ApiError, ErrorBody};
-pub use json::DEFAULT_BODY_LIMIT;
+pub use json::{DEFAULT_BODY_LIMIT, JsonObject};
 pub use secret::SecretString;
 pub use server::{Application, ServerSettings};
 pub use telemetry::init_tracing;

@@ -11,6 +11,7 @@
 //! - the `/api-docs/openapi.json`, `/docs` and `/healthz` routes ([`crate::docs`]);
 //! - the API token as `web::Data<ApiToken>`, when [`ServerSettings::api_token`] is set
 //!   ([`crate::auth`]);
+//! - the `Host` allowlist: 421 for a name the service does not answer to ([`crate::host`]);
 //! - a log line per request ([`crate::telemetry`]);
 //! - `GET /metrics`, with a request counter and latency histogram by route pattern and status,
 //!   and the service's own metrics when built with [`Application::build_with_metrics`]
@@ -26,8 +27,9 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use utoipa::openapi::OpenApi;
 
+use crate::host::{AllowedHosts, HostPattern};
 use crate::metrics::{Metrics, Registry};
-use crate::{ApiToken, docs, json, metrics, telemetry};
+use crate::{ApiToken, docs, host, json, metrics, telemetry};
 
 /// Worker threads per service: four services may share one process on a small machine.
 pub const DEFAULT_WORKERS: usize = 2;
@@ -51,6 +53,8 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
     /// The stack's API token, required by handlers taking [`crate::Authorized`].
     pub api_token: Option<ApiToken>,
+    /// Names answered beside the loopback names and the bound address ([`crate::host`]).
+    pub allowed_hosts: Vec<HostPattern>,
 }
 
 impl ServerSettings {
@@ -64,7 +68,14 @@ impl ServerSettings {
             workers: DEFAULT_WORKERS,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             api_token: None,
+            allowed_hosts: Vec::new(),
         }
+    }
+
+    /// The same settings, also answering requests for `hosts` ([`crate::host`]).
+    pub fn with_allowed_hosts(mut self, hosts: impl IntoIterator<Item = HostPattern>) -> Self {
+        self.allowed_hosts.extend(hosts);
+        self
     }
 
     /// The same settings with the stack's API token.
@@ -143,11 +154,14 @@ impl Application {
         let name = settings.name.clone();
         let body_limit = settings.body_limit;
         let token = settings.api_token.map(web::Data::new);
+        let hosts =
+            web::Data::new(AllowedHosts::for_address(address).allow(settings.allowed_hosts));
         let openapi = docs::complete(openapi);
         let metrics = web::Data::new(Metrics::new(register_metrics));
         let server = HttpServer::new(move || {
             let mut app = App::new()
                 // The last `wrap` is the outermost: the log sees the final status.
+                .wrap(from_fn(host::check_host))
                 .wrap(json::error_normalizer())
                 .wrap(from_fn(telemetry::log_request))
                 // Outside the log: its time includes the log line's.
@@ -156,7 +170,8 @@ impl Application {
                 .app_data(json::json_config(body_limit))
                 .app_data(json::payload_config(body_limit))
                 .app_data(json::path_config())
-                .app_data(json::query_config());
+                .app_data(json::query_config())
+                .app_data(hosts.clone());
             if let Some(token) = &token {
                 app = app.app_data(token.clone());
             }

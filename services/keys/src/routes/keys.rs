@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use mycoin_api::keys::{ImportRequest, KeyInfo, NewKey, SignRequest, SignResponse, WifResponse};
 use mycoin_core::keys::KeyError;
 use mycoin_core::{Address, PrivateKey};
-use mycoin_web::{ApiError, Authorized, ErrorBody};
+use mycoin_web::{ApiError, Authorized, ErrorBody, JsonObject};
 
 use crate::error::{invalid_address, invalid_digest, invalid_wif, unknown_key};
 use crate::keystore::{KeyStore, StoredKey};
@@ -43,11 +43,16 @@ fn parse_address(store: &KeyStore, input: &str) -> Result<Address, ApiError> {
     post,
     path = "/keys",
     tag = "keys",
+    security(("api_token" = [])),
     responses(
         (status = 201, description = "The new key pair", body = NewKey),
+        (status = 401, description = "Missing or wrong API token", body = ErrorBody),
     )
 )]
-pub async fn create_key(store: web::Data<KeyStore>) -> Result<HttpResponse, ApiError> {
+pub async fn create_key(
+    _auth: Authorized,
+    store: web::Data<KeyStore>,
+) -> Result<HttpResponse, ApiError> {
     let key = store.generate().await?;
     tracing::info!(address = %key.address, "created a key pair");
     Ok(HttpResponse::Created().json(NewKey {
@@ -117,7 +122,7 @@ pub async fn sign(
     _auth: Authorized,
     store: web::Data<KeyStore>,
     address: web::Path<String>,
-    body: web::Json<SignRequest>,
+    body: JsonObject<SignRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let address = parse_address(&store, &address)?;
     let mut digest = [0u8; 32];
@@ -186,7 +191,7 @@ pub async fn export_wif(
 pub async fn import_key(
     _auth: Authorized,
     store: web::Data<KeyStore>,
-    body: web::Json<ImportRequest>,
+    body: JsonObject<ImportRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let key = PrivateKey::from_wif(body.wif.trim(), store.network()).map_err(|err| match err {
         KeyError::InvalidWif(reason) => invalid_wif(reason),

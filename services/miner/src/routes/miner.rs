@@ -4,7 +4,7 @@ use std::sync::atomic::AtomicBool;
 
 use actix_web::web;
 use mycoin_api::miner::{MineRequest, MineResponse, MinerStatus};
-use mycoin_web::{ApiError, ErrorBody};
+use mycoin_web::{ApiError, Authorized, ErrorBody, JsonObject};
 
 use crate::miner::Miner;
 
@@ -15,17 +15,22 @@ use crate::miner::Miner;
     path = "/mine",
     tag = "miner",
     request_body = MineRequest,
+    security(("api_token" = [])),
     responses(
         (status = 200, description = "The block found and submitted", body = MineResponse),
         (status = 400, description = "Malformed body, or an address of another network", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API token", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json`", body = ErrorBody),
         (status = 422, description = "The peer service refused the block", body = ErrorBody),
         (status = 502, description = "The peer or keys service answered wrongly", body = ErrorBody),
         (status = 503, description = "The peer or keys service is unreachable", body = ErrorBody),
     )
 )]
 pub async fn mine(
+    _auth: Authorized,
     miner: web::Data<Miner>,
-    body: web::Json<MineRequest>,
+    body: JsonObject<MineRequest>,
 ) -> Result<web::Json<MineResponse>, ApiError> {
     let address = miner.payout_address(body.into_inner().address).await?;
     // Never raised: a request that goes away drops the search, which stops it.
@@ -61,16 +66,21 @@ pub async fn status(miner: web::Data<Miner>) -> web::Json<MinerStatus> {
     path = "/miner/start",
     tag = "miner",
     request_body = MineRequest,
+    security(("api_token" = [])),
     responses(
         (status = 200, description = "Mining started", body = MinerStatus),
         (status = 400, description = "Malformed body, or an address of another network", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API token", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json`", body = ErrorBody),
         (status = 409, description = "Background mining already runs (`already_running`)", body = ErrorBody),
         (status = 503, description = "The keys service is unreachable", body = ErrorBody),
     )
 )]
 pub async fn start(
+    _auth: Authorized,
     miner: web::Data<Miner>,
-    body: web::Json<MineRequest>,
+    body: JsonObject<MineRequest>,
 ) -> Result<web::Json<MinerStatus>, ApiError> {
     if miner.status().running {
         return Err(crate::error::MinerError::AlreadyRunning.into());
@@ -85,12 +95,17 @@ pub async fn start(
     post,
     path = "/miner/stop",
     tag = "miner",
+    security(("api_token" = [])),
     responses(
         (status = 200, description = "Mining stopped", body = MinerStatus),
+        (status = 401, description = "Missing or wrong API token", body = ErrorBody),
         (status = 409, description = "Background mining does not run (`not_running`)", body = ErrorBody),
     )
 )]
-pub async fn stop(miner: web::Data<Miner>) -> Result<web::Json<MinerStatus>, ApiError> {
+pub async fn stop(
+    _auth: Authorized,
+    miner: web::Data<Miner>,
+) -> Result<web::Json<MinerStatus>, ApiError> {
     miner.stop().await?;
     Ok(web::Json(miner.status()))
 }

@@ -31,6 +31,9 @@ pub struct Stack {
     /// More command-line arguments, e.g. `--mine`.
     pub extra_args: Vec<String>,
     pub data_dir: tempfile::TempDir,
+    /// When set, the data directory is this path under `data_dir` (which keeps the log), made
+    /// by `mycoind` itself.
+    pub data_subdir: Option<&'static str>,
     pub client: reqwest::Client,
     pub token: String,
 }
@@ -91,6 +94,19 @@ impl Stack {
         peers: &[String],
         extra_args: Vec<String>,
     ) -> Stack {
+        Stack::start_in(network, sync_ms, ports, peers, extra_args, None).await
+    }
+
+    /// Starts a stack whose data directory is `subdir` of a new temporary directory (`None`:
+    /// the temporary directory itself), with more command-line arguments.
+    pub async fn start_in(
+        network: &'static str,
+        sync_ms: &'static str,
+        ports: [u16; 4],
+        peers: &[String],
+        extra_args: Vec<String>,
+        subdir: Option<&'static str>,
+    ) -> Stack {
         let mut stack = Stack {
             child: None,
             network,
@@ -98,6 +114,7 @@ impl Stack {
             ports,
             extra_args,
             data_dir: tempfile::tempdir().unwrap(),
+            data_subdir: None,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .no_proxy()
@@ -105,6 +122,7 @@ impl Stack {
                 .unwrap(),
             token: String::new(),
         };
+        stack.data_subdir = subdir;
         stack.spawn(peers).await;
         stack
     }
@@ -120,7 +138,7 @@ impl Stack {
         command
             .args(["--network", self.network, "--threads", "1"])
             .arg("--data-dir")
-            .arg(self.data_dir.path())
+            .arg(self.data_path())
             .args(["--peer-port", &self.ports[0].to_string()])
             .args(["--keys-port", &self.ports[1].to_string()])
             .args(["--wallet-port", &self.ports[2].to_string()])
@@ -138,10 +156,18 @@ impl Stack {
         }
         self.child = Some(command.spawn().expect("start mycoind"));
         self.wait_healthy().await;
-        self.token = std::fs::read_to_string(self.data_dir.path().join("api-token"))
+        self.token = std::fs::read_to_string(self.data_path().join("api-token"))
             .unwrap()
             .trim()
             .to_owned();
+    }
+
+    /// The directory `mycoind` keeps its store, key file and token in.
+    pub fn data_path(&self) -> std::path::PathBuf {
+        match self.data_subdir {
+            Some(subdir) => self.data_dir.path().join(subdir),
+            None => self.data_dir.path().to_owned(),
+        }
     }
 
     pub fn stop(&mut self) {

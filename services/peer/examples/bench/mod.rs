@@ -117,7 +117,7 @@ pub async fn generate(dir: &Path, full_blocks: u32) {
     let params = NETWORK.params();
     assert!(
         u64::from(params.genesis_time) + u64::from(full_blocks + SETUP_BLOCKS)
-            <= u64::from(now()) + u64::from(params.max_future_block_time),
+            <= u64::from(now()) + u64::from(params.max_future_block_time()),
         "the chain's block times would lie in the future"
     );
     let keys: Vec<PrivateKey> = (0..KEYS).map(key).collect();

@@ -6,7 +6,7 @@ use mycoin_api::peer::{
     AddressUtxos, AddressesRequest, Balance, MAX_ADDRESSES_PER_REQUEST, UtxoView,
 };
 use mycoin_core::Address;
-use mycoin_web::{ApiError, ErrorBody};
+use mycoin_web::{ApiError, ErrorBody, JsonObject};
 
 use crate::error::address_error;
 use crate::node::{self, Node};
@@ -71,7 +71,7 @@ pub async fn get_balance(
 )]
 pub async fn post_utxos(
     node: web::Data<Node>,
-    body: web::Json<AddressesRequest>,
+    body: JsonObject<AddressesRequest>,
 ) -> Result<web::Json<Vec<AddressUtxos>>, ApiError> {
     if body.addresses.len() > MAX_ADDRESSES_PER_REQUEST {
         return Err(ApiError::bad_request(

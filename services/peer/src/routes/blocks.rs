@@ -7,7 +7,7 @@ use mycoin_api::peer::{
     SubmitBlockResponse, SyncRequest, TemplateQuery, TipView, decode_hex, encode_hex,
 };
 use mycoin_core::{Address, Block, BlockAccepted, BlockHash, ChainState, ChainStore};
-use mycoin_web::{ApiError, ErrorBody};
+use mycoin_web::{ApiError, ErrorBody, JsonObject};
 
 use crate::configuration::parse_peer_url;
 use crate::error::{address_error, chain_error, invalid_hash, raw_error, store_error, writer_gone};
@@ -178,7 +178,7 @@ async fn active_range(
 )]
 pub async fn sync_blocks(
     node: web::Data<Node>,
-    body: web::Json<SyncRequest>,
+    body: JsonObject<SyncRequest>,
 ) -> Result<web::Json<Vec<BlockView>>, ApiError> {
     let count = body.count.unwrap_or(DEFAULT_BLOCKS_PER_REQUEST);
     if count > MAX_BLOCKS_PER_REQUEST {
@@ -221,7 +221,7 @@ pub async fn sync_blocks(
 pub async fn submit_block(
     node: web::Data<Node>,
     request: HttpRequest,
-    body: web::Json<SubmitBlockRequest>,
+    body: JsonObject<SubmitBlockRequest>,
 ) -> Result<web::Json<SubmitBlockResponse>, ApiError> {
     let block: Block = decode_hex(&body.hex).map_err(|err| raw_error(err, "block"))?;
     let hash = block.block_hash();

@@ -2,7 +2,7 @@
 
 use actix_web::web;
 use mycoin_api::peer::{AddPeerRequest, PeerView};
-use mycoin_web::{ApiError, ErrorBody};
+use mycoin_web::{ApiError, Authorized, ErrorBody, JsonObject};
 
 use crate::configuration::{MAX_PEERS, parse_peer_url};
 use crate::node::{AddPeerError, Node};
@@ -25,16 +25,20 @@ pub async fn list_peers(node: web::Data<Node>) -> web::Json<Vec<PeerView>> {
     path = "/peers",
     tag = "peers",
     request_body = AddPeerRequest,
+    security(("api_token" = [])),
     responses(
         (status = 200, description = "The peers, the new one included", body = [PeerView]),
-        (status = 400, description = "Bad JSON, or not an http://HOST:PORT URL", body = ErrorBody),
+        (status = 400, description = "Bad JSON, not a JSON object, or not an http://HOST:PORT URL", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API token", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json`", body = ErrorBody),
         (status = 422, description = "The peer list is full", body = ErrorBody),
     )
 )]
 pub async fn add_peer(
+    _auth: Authorized,
     node: web::Data<Node>,
-    body: web::Json<AddPeerRequest>,
+    body: JsonObject<AddPeerRequest>,
 ) -> Result<web::Json<Vec<PeerView>>, ApiError> {
     let url = parse_peer_url(&body.url).map_err(|reason| {
         ApiError::bad_request("invalid_url", format!("invalid peer URL: {reason}"))

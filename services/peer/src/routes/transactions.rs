@@ -6,7 +6,7 @@ use mycoin_api::peer::{
     VerifyResponse, decode_hex, encode_hex,
 };
 use mycoin_core::{ChainStore, Transaction, TxLocation, Txid};
-use mycoin_web::{ApiError, ErrorBody};
+use mycoin_web::{ApiError, ErrorBody, JsonObject};
 
 use crate::error::{invalid_hash, raw_error, store_error, tx_rejected, violation, writer_gone};
 use crate::node::{Node, input_verdicts};
@@ -34,7 +34,7 @@ fn decode_tx(body: &TransactionRequest) -> Result<Transaction, ApiError> {
 pub async fn submit_transaction(
     node: web::Data<Node>,
     request: HttpRequest,
-    body: web::Json<TransactionRequest>,
+    body: JsonObject<TransactionRequest>,
 ) -> Result<web::Json<SubmitTransactionResponse>, ApiError> {
     let tx = decode_tx(&body)?;
     let tx = node.writer().verify_transaction(tx).await;
@@ -65,7 +65,7 @@ pub async fn submit_transaction(
 )]
 pub async fn verify_transaction(
     node: web::Data<Node>,
-    body: web::Json<TransactionRequest>,
+    body: JsonObject<TransactionRequest>,
 ) -> Result<web::Json<VerifyResponse>, ApiError> {
     let tx = decode_tx(&body)?;
     let state = node.state();

@@ -2,7 +2,7 @@
 
 use actix_web::web;
 use mycoin_api::wallet::{HistoryEntry, SendRequest, SendResponse, WalletAddress, WalletView};
-use mycoin_web::{ApiError, Authorized, ErrorBody};
+use mycoin_web::{ApiError, Authorized, ErrorBody, JsonObject};
 
 use crate::wallet::Wallet;
 
@@ -27,12 +27,18 @@ pub async fn get_wallet(wallet: web::Data<Wallet>) -> Result<web::Json<WalletVie
     post,
     path = "/wallet/addresses",
     tag = "wallet",
+    security(("api_token" = [])),
     responses(
         (status = 200, description = "The new key's address", body = WalletAddress),
+        (status = 401, description = "Missing or wrong API token", body = ErrorBody),
+        (status = 502, description = "The keys service answered wrongly, or refused the token (`keys_refused_token`)", body = ErrorBody),
         (status = 503, description = "The keys service is unreachable", body = ErrorBody),
     )
 )]
-pub async fn new_address(wallet: web::Data<Wallet>) -> Result<web::Json<WalletAddress>, ApiError> {
+pub async fn new_address(
+    _auth: Authorized,
+    wallet: web::Data<Wallet>,
+) -> Result<web::Json<WalletAddress>, ApiError> {
     Ok(web::Json(wallet.new_address().await?))
 }
 
@@ -59,7 +65,7 @@ pub async fn new_address(wallet: web::Data<Wallet>) -> Result<web::Json<WalletAd
 pub async fn send(
     _auth: Authorized,
     wallet: web::Data<Wallet>,
-    body: web::Json<SendRequest>,
+    body: JsonObject<SendRequest>,
 ) -> Result<web::Json<SendResponse>, ApiError> {
     Ok(web::Json(wallet.send(body.into_inner()).await?))
 }
