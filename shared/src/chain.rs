@@ -1089,7 +1089,7 @@ impl ChainState {
                     &self.utxos,
                     spend_height,
                     &self.params,
-                    |check| signatures(check),
+                    &mut *signatures,
                 )
             })
             .collect()

@@ -20,6 +20,8 @@ struct Cli {
     /// Start mining at once and keep mining (the book's mycoind.py).
     #[arg(long, env = "MYCOIN_MINE")]
     mine: bool,
+    #[command(flatten)]
+    search: mycoin_miner::configuration::SearchArgs,
 }
 
 #[actix_web::main]
@@ -44,7 +46,9 @@ async fn main() -> io::Result<()> {
         threads: cli.threads.map(|t| t.clamp(1, 1024) as u16),
         mine: cli.mine,
     };
-    let miner = mycoin_miner::build(mycoin_miner::Settings::from_cli(&miner_cli)?).await?;
+    let miner_settings =
+        mycoin_miner::Settings::from_cli(&miner_cli)?.with_backend(cli.search.backend);
+    let miner = mycoin_miner::build(miner_settings).await?;
     tracing::info!(
         user = cli.common.user,
         network = cli.common.network.as_str(),

@@ -608,6 +608,7 @@ async fn main() {
             while made.fetch_add(1, Ordering::Relaxed) < wallet_keys {
                 let response = http
                     .post(format!("{base}/keys"))
+                    .bearer_auth(token)
                     .send()
                     .await
                     .expect("POST /keys");
@@ -751,6 +752,7 @@ async fn main() {
     let items = Arc::new(flood_items(&coins, &template, junk, valid, bad_pow));
     let start = http
         .post(format!("{}/miner/start", miner.base))
+        .bearer_auth(token)
         .json(&json!({ "address": miner_address }))
         .send()
         .await
