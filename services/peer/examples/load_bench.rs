@@ -593,6 +593,8 @@ async fn main() {
             keys.base.clone(),
             "--threads".into(),
             "1".into(),
+            "--api-token".into(),
+            token.into(),
         ],
     );
     miner.wait_healthy(&http).await;

@@ -79,24 +79,33 @@ pub async fn post_utxos(
             format!("at most {MAX_ADDRESSES_PER_REQUEST} addresses per request"),
         ));
     }
-    let addresses = body
-        .addresses
-        .iter()
-        .map(|a| Address::parse_for(a, node.network()).map_err(address_error))
-        .collect::<Result<Vec<Address>, ApiError>>()?;
+    // Thousands of addresses cost milliseconds of CPU (decoding them, then the answer): on a
+    // blocking thread, so that this HTTP worker goes on serving others meanwhile.
+    let network = node.network();
     let state = node.state();
-    let pending_in = node::pending_in(&state);
-    let answer = addresses
-        .iter()
-        .map(|address| {
-            let pubkey_hash = address.pubkey_hash();
-            let pending = pending_in.get(&pubkey_hash).copied().unwrap_or(0);
-            AddressUtxos {
-                address: address.to_string(),
-                utxos: node::utxo_views(&state, &pubkey_hash),
-                balance: node::balance(&state, address, pending),
-            }
-        })
-        .collect();
+    let answer = web::block(move || {
+        let addresses = body
+            .addresses
+            .iter()
+            .map(|a| Address::parse_for(a, network).map_err(address_error))
+            .collect::<Result<Vec<Address>, ApiError>>()?;
+        let pending_in = node::pending_in(&state);
+        Ok::<_, ApiError>(
+            addresses
+                .iter()
+                .map(|address| {
+                    let pubkey_hash = address.pubkey_hash();
+                    let pending = pending_in.get(&pubkey_hash).copied().unwrap_or(0);
+                    AddressUtxos {
+                        address: address.to_string(),
+                        utxos: node::utxo_views(&state, &pubkey_hash),
+                        balance: node::balance(&state, address, pending),
+                    }
+                })
+                .collect::<Vec<AddressUtxos>>(),
+        )
+    })
+    .await
+    .map_err(ApiError::internal)??;
     Ok(web::Json(answer))
 }
