@@ -5,7 +5,7 @@
 //! at a time. After each, it publishes the chain's [`ChainState`] (an O(1) snapshot) on a watch
 //! channel; readers answer from the latest snapshot and never wait for the writer, whatever it is
 //! doing. The expensive part of a change, verifying signatures, is done before the command is
-//! sent, on blocking threads, into the shared signature cache ([`ChainWriter::verify_block`] and
+//! sent, on blocking threads, into the shared signature cache ([`ChainWriter::verify_blocks`] and
 //! friends): the writer then finds the signatures there. When the queue is full, senders wait
 //! their turn (back-pressure): nothing is dropped.
 
