@@ -280,11 +280,12 @@ pub fn pending_in(state: &ChainState) -> HashMap<PubKeyHash, u64> {
     paid
 }
 
-/// The balance of `address`: confirmed (mature), immature, and what the mempool moves;
-/// `pending_in` is what [`pending_in`] found for it.
-pub fn balance(state: &ChainState, address: &Address, pending_in: u64) -> Balance {
+/// The balance of `address` from its unspent outputs `utxos` ([`utxo_views`]): confirmed
+/// (mature), immature, and what the mempool moves; `pending_in` is what [`pending_in`] found
+/// for it.
+pub fn balance(address: &Address, utxos: &[UtxoView], pending_in: u64) -> Balance {
     let (mut confirmed, mut immature, mut pending_out) = (0u64, 0u64, 0u64);
-    for utxo in utxo_views(state, &address.pubkey_hash()) {
+    for utxo in utxos {
         if utxo.mature {
             confirmed = confirmed.saturating_add(utxo.amount);
         } else {

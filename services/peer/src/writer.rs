@@ -86,11 +86,6 @@ impl ChainWriter {
         self.state.borrow().clone()
     }
 
-    /// A receiver that sees every snapshot the writer publishes from now on.
-    pub fn subscribe(&self) -> watch::Receiver<Arc<ChainState>> {
-        self.state.clone()
-    }
-
     /// Changes waiting in the writer's queue.
     pub fn queued(&self) -> usize {
         WRITER_QUEUE - self.commands.capacity()

@@ -52,7 +52,8 @@ pub async fn get_balance(
         .get(&address.pubkey_hash())
         .copied()
         .unwrap_or(0);
-    Ok(web::Json(node::balance(&state, &address, pending_in)))
+    let utxos = node::utxo_views(&state, &address.pubkey_hash());
+    Ok(web::Json(node::balance(&address, &utxos, pending_in)))
 }
 
 /// The unspent outputs and balance of many addresses at once (a wallet's keys), all from the
@@ -96,10 +97,11 @@ pub async fn post_utxos(
                 .map(|address| {
                     let pubkey_hash = address.pubkey_hash();
                     let pending = pending_in.get(&pubkey_hash).copied().unwrap_or(0);
+                    let utxos = node::utxo_views(&state, &pubkey_hash);
                     AddressUtxos {
                         address: address.to_string(),
-                        utxos: node::utxo_views(&state, &pubkey_hash),
-                        balance: node::balance(&state, address, pending),
+                        balance: node::balance(address, &utxos, pending),
+                        utxos,
                     }
                 })
                 .collect::<Vec<AddressUtxos>>(),
