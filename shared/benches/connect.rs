@@ -14,8 +14,8 @@ use mycoin_core::sigcache::SigCache;
 use mycoin_core::utxo::UtxoOverlay;
 use mycoin_core::validation::{SignatureChecks, check_proof_of_work, connect_block};
 use mycoin_core::{
-    Amount, Block, Chain, MemoryStore, Network, OutPoint, PrivateKey, Signature, Transaction, TxIn,
-    TxOut,
+    Amount, Block, Chain, MemoryStore, Network, OutPoint, Policy, PrivateKey, Signature,
+    Transaction, TxIn, TxOut,
 };
 
 const SIZES: [usize; 4] = [4, 16, 100, 1000];
@@ -51,7 +51,8 @@ fn spend(prevouts: &[OutPoint], owner: &PrivateKey, outputs: Vec<TxOut>) -> Tran
 async fn chain_with_pending(n: usize) -> (Chain<MemoryStore>, Block) {
     let params = Network::Regtest.params();
     let mut now = params.genesis_time;
-    let mut chain = Chain::open(params.clone(), MemoryStore::default())
+    // Relay policy is not what this measures: the fan-out pays a token fee.
+    let mut chain = Chain::open_with(params.clone(), Policy::permissive(), MemoryStore::default())
         .await
         .unwrap();
     let miner = key(0);
@@ -81,7 +82,10 @@ async fn chain_with_pending(n: usize) -> (Chain<MemoryStore>, Block) {
             })
             .collect(),
     );
-    let fan_out_txid = chain.submit_transaction(fan_out).unwrap();
+    let fan_out_txid = chain
+        .submit_transaction(fan_out, u64::from(params.genesis_time))
+        .unwrap()
+        .txid;
     mine(&mut chain).await;
     for i in 0..n {
         let tx = spend(
@@ -92,7 +96,9 @@ async fn chain_with_pending(n: usize) -> (Chain<MemoryStore>, Block) {
                 pubkey_hash: miner.public_key().pubkey_hash(),
             }],
         );
-        chain.submit_transaction(tx).unwrap();
+        chain
+            .submit_transaction(tx, u64::from(params.genesis_time))
+            .unwrap();
     }
     now += params.target_spacing;
     let block = chain.block_template(miner.public_key().pubkey_hash(), now, 0);

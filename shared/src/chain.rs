@@ -13,6 +13,7 @@ use crate::block::{Block, Header};
 use crate::hash::{BlockHash, Txid};
 use crate::mempool::Mempool;
 use crate::network::Params;
+use crate::policy::{FeeRate, Policy, PolicyError, cmp_fee_rate};
 use crate::pow::work_for_target;
 use crate::sigcache::SigCache;
 use crate::store::{BlockEntry, ChainStore, ChainUpdate, StoreError};
@@ -101,38 +102,112 @@ fn cached(cache: &SigCache) -> impl for<'t> FnMut(SignatureCheck<'t>) -> Result<
     }
 }
 
-/// Blocks whose parent has not arrived, bounded: the oldest is dropped first.
+/// Blocks whose parent has not arrived, bounded in bytes: the oldest is dropped first.
 #[derive(Debug)]
 struct OrphanPool {
-    blocks: HashMap<BlockHash, Block>,
+    blocks: HashMap<BlockHash, (Block, usize)>,
+    /// The orphans waiting for each parent.
+    children: HashMap<BlockHash, Vec<BlockHash>>,
     order: VecDeque<BlockHash>,
-    capacity: usize,
+    bytes: usize,
+    max_bytes: usize,
 }
 
 impl OrphanPool {
-    fn insert(&mut self, hash: BlockHash, block: Block) {
-        if self.blocks.insert(hash, block).is_none() {
-            self.order.push_back(hash);
-        }
-        while self.order.len() > self.capacity {
-            if let Some(old) = self.order.pop_front() {
-                self.blocks.remove(&old);
-            }
+    fn new(max_bytes: usize) -> OrphanPool {
+        OrphanPool {
+            blocks: HashMap::new(),
+            children: HashMap::new(),
+            order: VecDeque::new(),
+            bytes: 0,
+            max_bytes,
         }
     }
 
+    fn contains(&self, hash: &BlockHash) -> bool {
+        self.blocks.contains_key(hash)
+    }
+
+    /// Keeps `block` (unless it alone is above the cap), dropping the oldest orphans until the
+    /// pool is within its cap.
+    fn insert(&mut self, hash: BlockHash, block: Block) {
+        let size = block.size();
+        if size > self.max_bytes || self.blocks.contains_key(&hash) {
+            return;
+        }
+        self.children
+            .entry(block.header.prev_hash)
+            .or_default()
+            .push(hash);
+        self.blocks.insert(hash, (block, size));
+        self.order.push_back(hash);
+        self.bytes += size;
+        while self.bytes > self.max_bytes {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            self.remove(&old);
+        }
+    }
+
+    fn remove(&mut self, hash: &BlockHash) -> Option<Block> {
+        let (block, size) = self.blocks.remove(hash)?;
+        self.bytes -= size;
+        let parent = block.header.prev_hash;
+        if let Some(siblings) = self.children.get_mut(&parent) {
+            siblings.retain(|h| h != hash);
+            if siblings.is_empty() {
+                self.children.remove(&parent);
+            }
+        }
+        Some(block)
+    }
+
     fn take_children(&mut self, parent: &BlockHash) -> Vec<Block> {
-        let children: Vec<BlockHash> = self
-            .blocks
-            .iter()
-            .filter(|(_, b)| b.header.prev_hash == *parent)
-            .map(|(h, _)| *h)
-            .collect();
+        let children = self.children.remove(parent).unwrap_or_default();
         self.order.retain(|h| !children.contains(h));
         children
             .iter()
-            .filter_map(|h| self.blocks.remove(h))
+            .filter_map(|h| {
+                let (block, size) = self.blocks.remove(h)?;
+                self.bytes -= size;
+                Some(block)
+            })
             .collect()
+    }
+}
+
+/// How many refused block hashes are remembered at most.
+pub const MAX_REFUSED: usize = 50_000;
+
+/// The hashes of blocks known to be invalid, so that they are refused without a second look.
+/// Bounded: the least recently refused is forgotten first (a forgotten block is simply checked
+/// again). Those with valid proof of work are also kept in the store, for good.
+#[derive(Debug)]
+struct Refused(lru::LruCache<BlockHash, ()>);
+
+impl Refused {
+    fn new(capacity: usize) -> Refused {
+        let capacity = std::num::NonZeroUsize::new(capacity.max(1)).expect("at least one");
+        Refused(lru::LruCache::new(capacity))
+    }
+
+    /// Whether `hash` was refused, without counting as a use.
+    fn contains(&self, hash: &BlockHash) -> bool {
+        self.0.contains(hash)
+    }
+
+    /// Whether `hash` was refused, counting as a use (it is then forgotten last).
+    fn refuses(&mut self, hash: &BlockHash) -> bool {
+        self.0.get(hash).is_some()
+    }
+
+    fn insert(&mut self, hash: BlockHash) {
+        self.0.put(hash, ());
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
     }
 }
 
@@ -147,8 +222,11 @@ pub struct Chain<S> {
     store: S,
     /// Blocks of the tree with no child: the candidates for the best chain.
     leaves: HashSet<BlockHash>,
-    invalid: HashSet<BlockHash>,
+    invalid: Refused,
     orphans: OrphanPool,
+    /// The node's clock at the latest change, Unix seconds: when a mempool trimmed during a
+    /// reorganisation raised its minimum fee rate.
+    clock: u64,
     /// Order in which blocks entered the tree: among leaves of equal work, the first seen wins.
     arrival: HashMap<BlockHash, u64>,
 }
@@ -162,6 +240,7 @@ pub struct Chain<S> {
 #[derive(Debug, Clone)]
 pub struct ChainState {
     params: Params,
+    policy: Policy,
     index: imbl::HashMap<BlockHash, BlockEntry>,
     active: imbl::Vector<BlockHash>,
     utxos: UnspentOutputs,
@@ -169,8 +248,9 @@ pub struct ChainState {
     /// Signatures verified once (when their transaction entered the mempool, or before their
     /// block reached the writer), so that they are not verified again. Shared, not copied.
     sigcache: Arc<SigCache>,
-    /// Blocks waiting for their parent, when the snapshot was taken.
+    /// Blocks waiting for their parent, and their bytes, when the snapshot was taken.
     orphan_count: usize,
+    orphan_bytes: usize,
 }
 
 impl<S> Deref for Chain<S> {
@@ -181,31 +261,41 @@ impl<S> Deref for Chain<S> {
     }
 }
 
-/// How many orphan blocks are kept at most.
-pub const MAX_ORPHANS: usize = 256;
-
 impl<S: ChainStore> Chain<S> {
-    /// Loads the chain from `store`, or starts it at the genesis block.
+    /// Loads the chain from `store`, or starts it at the genesis block, with the default
+    /// [`Policy`].
     pub async fn open(params: Params, store: S) -> Result<Chain<S>, ChainError> {
+        Chain::open_with(params, Policy::default(), store).await
+    }
+
+    /// Loads the chain from `store`, or starts it at the genesis block, with `policy`.
+    pub async fn open_with(
+        params: Params,
+        policy: Policy,
+        store: S,
+    ) -> Result<Chain<S>, ChainError> {
         let snapshot = store.load().await?;
+        let mut invalid = Refused::new(MAX_REFUSED);
+        for hash in snapshot.invalid {
+            invalid.insert(hash);
+        }
         let mut chain = Chain {
             state: ChainState {
                 params,
+                policy,
                 index: imbl::HashMap::new(),
                 active: snapshot.active.into_iter().collect(),
                 utxos: snapshot.utxos.into_iter().collect(),
                 mempool: Mempool::default(),
                 sigcache: Arc::new(SigCache::default()),
                 orphan_count: 0,
+                orphan_bytes: 0,
             },
             store,
             leaves: HashSet::new(),
-            invalid: snapshot.invalid.into_iter().collect(),
-            orphans: OrphanPool {
-                blocks: HashMap::new(),
-                order: VecDeque::new(),
-                capacity: MAX_ORPHANS,
-            },
+            invalid,
+            orphans: OrphanPool::new(policy.orphan_max_bytes),
+            clock: 0,
             arrival: HashMap::new(),
         };
         let mut entries = snapshot.entries;
@@ -266,10 +356,21 @@ impl<S: ChainStore> Chain<S> {
         self.orphans.blocks.len()
     }
 
+    /// The bytes of the blocks waiting for their parent now.
+    pub fn orphan_bytes(&self) -> usize {
+        self.orphans.bytes
+    }
+
+    /// How many hashes of invalid blocks are remembered now (at most [`MAX_REFUSED`]).
+    pub fn refused_count(&self) -> usize {
+        self.invalid.len()
+    }
+
     /// What readers see now: an immutable snapshot, taken in O(1).
     pub fn snapshot(&self) -> ChainState {
         let mut state = self.state.clone();
         state.orphan_count = self.orphans.blocks.len();
+        state.orphan_bytes = self.orphans.bytes;
         state
     }
 
@@ -295,20 +396,22 @@ impl<S: ChainStore> Chain<S> {
         if self.state.index.contains_key(&hash) {
             return Ok(BlockAccepted::Duplicate);
         }
-        if self.invalid.contains(&hash) {
+        self.clock = self.clock.max(u64::from(now));
+        if self.invalid.refuses(&hash) {
             return Err(BlockError::KnownInvalid(hash).into());
         }
         let parent = block.header.prev_hash;
-        if self.orphans.blocks.contains_key(&hash) {
+        if self.orphans.contains(&hash) {
             return Ok(BlockAccepted::Orphan { parent });
         }
         if let Err(e) = check_block(&block, &self.state.params) {
             if e.condemns_hash() {
-                self.invalid.insert(hash);
+                let proven = self.proves_work(&block);
+                self.condemn(hash, proven).await;
             }
             return Err(e.into());
         }
-        if self.invalid.contains(&parent) {
+        if self.invalid.refuses(&parent) {
             self.invalid.insert(hash);
             return Err(BlockError::InvalidParent(parent).into());
         }
@@ -331,6 +434,7 @@ impl<S: ChainStore> Chain<S> {
         blocks: Vec<Block>,
         now: u32,
     ) -> (Vec<BlockAccepted>, Option<ChainError>) {
+        self.clock = self.clock.max(u64::from(now));
         let mut outcomes = Vec::with_capacity(blocks.len());
         let mut queue = VecDeque::from(blocks);
         while !queue.is_empty() {
@@ -368,7 +472,7 @@ impl<S: ChainStore> Chain<S> {
                 let fits = block.header.prev_hash == parent
                     && !self.state.index.contains_key(&hash)
                     && !self.invalid.contains(&hash)
-                    && !self.orphans.blocks.contains_key(&hash);
+                    && !self.orphans.contains(&hash);
                 parent = hash;
                 fits
             })
@@ -391,6 +495,8 @@ impl<S: ChainStore> Chain<S> {
         let mut stored: Vec<(BlockEntry, Block)> = Vec::with_capacity(run.len());
         let mut connected = Vec::with_capacity(run.len());
         let mut error = None;
+        // A block that failed with its proof of work real: remembered in the store too.
+        let mut proven_bad = None;
         for block in run {
             let hash = block.block_hash();
             let checked = check_block(&block, &self.state.params)
@@ -400,6 +506,7 @@ impl<S: ChainStore> Chain<S> {
                 Err(e) => {
                     if e.condemns_hash() {
                         self.invalid.insert(hash);
+                        proven_bad = self.proves_work(&block).then_some(hash);
                     }
                     error = Some(e);
                     break;
@@ -409,6 +516,7 @@ impl<S: ChainStore> Chain<S> {
                 Ok(undo) => connected.push(undo),
                 Err(e) => {
                     self.invalid.insert(hash);
+                    proven_bad = Some(hash);
                     error = Some(e);
                     break;
                 }
@@ -419,6 +527,10 @@ impl<S: ChainStore> Chain<S> {
         }
         let error = error.map(ChainError::from);
         if stored.is_empty() {
+            drop(overlay);
+            if let Some(hash) = proven_bad {
+                self.condemn(hash, true).await;
+            }
             return (Vec::new(), error);
         }
         if error.is_some() {
@@ -435,6 +547,9 @@ impl<S: ChainStore> Chain<S> {
             }
         }
         let (spent, created) = overlay.into_changes();
+        if let Some(hash) = proven_bad {
+            self.condemn(hash, true).await;
+        }
         let update = ChainUpdate {
             fork_height,
             disconnected: Vec::new(),
@@ -520,7 +635,7 @@ impl<S: ChainStore> Chain<S> {
     async fn accept_with_parent(&mut self, block: Block, now: u32) -> Result<Undone, ChainError> {
         let hash = block.block_hash();
         let parent = block.header.prev_hash;
-        if self.invalid.contains(&parent) {
+        if self.invalid.refuses(&parent) {
             self.invalid.insert(hash);
             return Err(BlockError::InvalidParent(parent).into());
         }
@@ -528,7 +643,8 @@ impl<S: ChainStore> Chain<S> {
             Ok(entry) => entry,
             Err(e) => {
                 if e.condemns_hash() {
-                    self.invalid.insert(hash);
+                    let proven = self.proves_work(&block);
+                    self.condemn(hash, proven).await;
                 }
                 return Err(e.into());
             }
@@ -536,6 +652,25 @@ impl<S: ChainStore> Chain<S> {
         self.store.put_block(&entry, &block).await?;
         self.add_to_tree(entry);
         self.activate_best_chain(Some((hash, block))).await
+    }
+
+    /// Whether `block`'s proof of work is real: valid, at the difficulty the chain it extends
+    /// requires. Only such a block is remembered in the store as invalid: an attacker pays that
+    /// work for every row.
+    fn proves_work(&self, block: &Block) -> bool {
+        validation::check_proof_of_work(block, &self.state.params).is_ok()
+            && self
+                .header_context(&block.header.prev_hash)
+                .is_some_and(|context| context.expected_bits == block.header.bits)
+    }
+
+    /// Refuses `hash` from now on; in the store too, across restarts, when the block proved
+    /// its work. A store that fails here costs only a second look after a restart.
+    async fn condemn(&mut self, hash: BlockHash, proven_work: bool) {
+        self.invalid.insert(hash);
+        if proven_work && let Err(error) = self.store.mark_invalid(&hash).await {
+            tracing::warn!(block = %hash, %error, "could not store that the block is invalid");
+        }
     }
 
     /// The header rules of `block` (hash `hash`) against its parent, which is in the tree, at
@@ -805,20 +940,157 @@ impl<S: ChainStore> Chain<S> {
             .rev()
             .flat_map(|(_, b)| b.transactions.iter().skip(1))
             .cloned();
-        let returned = returning
-            .filter_map(|tx| self.submit_transaction(tx).ok())
+        // They were admitted (or mined) under the fee rates of their time: they come back
+        // whatever the rates now, and the cheapest go if the pool is over its cap.
+        let returned: Vec<Txid> = returning
+            .filter_map(|tx| self.admit(tx, false).ok())
+            .map(|admitted| admitted.txid)
             .collect();
         for entry in old {
-            let _ = self.submit_transaction(entry.tx);
+            let _ = self.admit(entry.tx, false);
+        }
+        let over = self
+            .state
+            .mempool
+            .bytes()
+            .saturating_sub(self.state.policy.mempool_max_bytes);
+        if over > 0 {
+            let evicted = self.evict(over);
+            let returned = returned.into_iter().filter(|t| !evicted.contains(t));
+            return returned.collect();
         }
         returned
     }
 
-    /// Validates a transaction and adds it to the mempool, caching its signatures for its block.
-    pub fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, TxError> {
+    /// Validates a transaction against consensus and this node's [`Policy`] at the node's clock
+    /// `now` (Unix seconds), and adds it to the mempool, caching its signatures for its block.
+    /// A full mempool makes room by evicting transactions of lower fee rates, which are named
+    /// in the answer.
+    pub fn submit_transaction(&mut self, tx: Transaction, now: u64) -> Result<Admitted, TxRefused> {
+        self.clock = self.clock.max(now);
+        self.admit(tx, true)
+    }
+
+    /// Admits `tx`; with `fees`, only when it pays the minimum fee rate and, when the pool is
+    /// full, more than what it would evict.
+    fn admit(&mut self, tx: Transaction, fees: bool) -> Result<Admitted, TxRefused> {
+        // Consensus first, so a broken transaction is named by the rule it breaks.
         let fee = self.check_transaction(&tx)?;
+        let policy = self.state.policy;
+        let size = tx.size();
+        if size > policy.mempool_max_bytes {
+            return Err(PolicyError::TooLargeForMempool {
+                size,
+                max: policy.mempool_max_bytes,
+            }
+            .into());
+        }
+        if let Some((index, output)) = tx
+            .outputs
+            .iter()
+            .enumerate()
+            .find(|(_, output)| output.amount < policy.dust_limit)
+        {
+            return Err(PolicyError::Dust {
+                index,
+                amount: output.amount,
+                limit: policy.dust_limit,
+            }
+            .into());
+        }
+        let mut evicted = Vec::new();
+        if fees {
+            let min_rate = self.state.min_fee_rate(self.clock);
+            if !min_rate.is_met_by(fee, size) {
+                return Err(PolicyError::FeeTooLow {
+                    fee,
+                    size,
+                    min_rate,
+                    min_fee: min_rate.fee_for(size),
+                }
+                .into());
+            }
+            let over = (self.state.mempool.bytes() + size).saturating_sub(policy.mempool_max_bytes);
+            if over > 0 {
+                let victims = self.state.mempool.cheapest_covering(over);
+                if victims
+                    .iter()
+                    .any(|v| cmp_fee_rate((v.fee, v.size), (fee, size)).is_ge())
+                {
+                    return Err(PolicyError::MempoolFull {
+                        rate: FeeRate::of(fee, size),
+                    }
+                    .into());
+                }
+                evicted = self.evict(over);
+            }
+        }
         self.state.sigcache.insert_transaction(&tx);
-        Ok(self.state.mempool.insert(tx, fee))
+        let txid = self.state.mempool.insert(tx, fee);
+        Ok(Admitted { txid, fee, evicted })
+    }
+
+    /// Evicts the cheapest transactions until `bytes` are freed, and raises the mempool's
+    /// minimum fee rate above the highest rate evicted (by the minimum relay fee rate, as
+    /// Bitcoin Core does). Returns the evicted txids.
+    fn evict(&mut self, bytes: usize) -> Vec<Txid> {
+        let victims: Vec<(Txid, FeeRate)> = self
+            .state
+            .mempool
+            .cheapest_covering(bytes)
+            .iter()
+            .map(|v| (v.txid, v.fee_rate()))
+            .collect();
+        let Some(highest) = victims.iter().map(|(_, rate)| *rate).max() else {
+            return Vec::new();
+        };
+        for (txid, _) in &victims {
+            if let Some(entry) = self.state.mempool.remove(txid) {
+                self.state.sigcache.remove_transaction(&entry.tx);
+            }
+        }
+        let policy = self.state.policy;
+        let current = self.state.min_fee_rate(self.clock);
+        self.state.mempool.raise_min_fee_rate(
+            highest.saturating_add(policy.min_relay_fee_rate),
+            self.clock,
+            current,
+        );
+        tracing::info!(
+            evicted = victims.len(),
+            min_fee_rate = %self.state.min_fee_rate(self.clock),
+            "mempool full: evicted the lowest fee rates"
+        );
+        victims.into_iter().map(|(txid, _)| txid).collect()
+    }
+}
+
+/// A transaction the mempool took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admitted {
+    pub txid: Txid,
+    pub fee: Amount,
+    /// Transactions evicted to make room for it, lowest fee rate first.
+    pub evicted: Vec<Txid>,
+}
+
+/// Why a transaction did not enter the mempool: it is invalid, or valid but below this node's
+/// policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxRefused {
+    #[error(transparent)]
+    Invalid(#[from] TxError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
+
+impl TxRefused {
+    /// The broken rule's or limit's short stable name.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TxRefused::Invalid(e) => e.code(),
+            TxRefused::Policy(e) => e.code(),
+        }
     }
 }
 
@@ -895,6 +1167,24 @@ impl ChainState {
         &self.mempool
     }
 
+    /// The relay policy this node runs with.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The fee rate a transaction must pay to enter the mempool at `now` (Unix seconds): the
+    /// minimum relay fee rate, or more while a full mempool's raised minimum lasts.
+    pub fn min_fee_rate(&self, now: u64) -> FeeRate {
+        let policy = &self.policy;
+        let rolling = self.mempool.rolling_min_fee_rate(
+            now,
+            policy.min_fee_half_life,
+            policy.mempool_max_bytes,
+            policy.min_relay_fee_rate,
+        );
+        rolling.max(policy.min_relay_fee_rate)
+    }
+
     pub fn sigcache(&self) -> &SigCache {
         &self.sigcache
     }
@@ -911,6 +1201,11 @@ impl ChainState {
     /// Blocks waiting for their parent (when this state was published).
     pub fn orphan_count(&self) -> usize {
         self.orphan_count
+    }
+
+    /// The bytes of the blocks waiting for their parent, when the snapshot was taken.
+    pub fn orphan_bytes(&self) -> usize {
+        self.orphan_bytes
     }
 
     /// The unspent outputs paying to `pubkey_hash`.

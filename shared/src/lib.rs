@@ -3,7 +3,7 @@
 //! The modules follow one direction of dependency: the canonical [`encoding`]; the types built
 //! on it ([`amount`], [`hash`], [`keys`], [`address`], [`transaction`], [`block`]); proof of work
 //! and the [`network`] parameters; the [`sigcache`] of signatures already verified; the
-//! consensus checks in [`validation`]; the chain state ([`utxo`], [`mempool`], [`chain`]); and
+//! consensus checks in [`validation`]; the relay [`policy`], kept apart from them; the chain state ([`utxo`], [`mempool`], [`chain`]); and
 //! the [`store`] that persists it. Nothing here knows about HTTP.
 
 pub mod address;
@@ -27,12 +27,16 @@ pub use pow::CompactTarget;
 pub use transaction::{OutPoint, Transaction, TxIn, TxOut};
 pub mod chain;
 pub mod mempool;
+pub mod policy;
 pub mod sigcache;
 pub mod store;
 pub mod utxo;
 pub mod validation;
 
-pub use chain::{BlockAccepted, Chain, ChainError, ChainState, TxLocation, Verification};
+pub use chain::{
+    Admitted, BlockAccepted, Chain, ChainError, ChainState, TxLocation, TxRefused, Verification,
+};
+pub use policy::{FeeRate, Policy, PolicyError};
 pub use store::{ChainStore, Database, MemoryStore, SqlStore, StoreError};
 pub use utxo::UnspentOutputs;
 pub use validation::{BlockError, TxError};

@@ -82,6 +82,12 @@ pub trait ChainStore: Send + Sync + 'static {
         &self,
         hash: &BlockHash,
     ) -> impl Future<Output = Result<Option<Block>, StoreError>> + Send;
+    /// The stored blocks `hashes`, in their order (`None` where one is not stored), read in
+    /// one query: a peer's sync batch should not wait for a connection once per block.
+    fn blocks(
+        &self,
+        hashes: &[BlockHash],
+    ) -> impl Future<Output = Result<Vec<Option<Block>>, StoreError>> + Send;
     fn undo(
         &self,
         hash: &BlockHash,
@@ -93,6 +99,8 @@ pub trait ChainStore: Send + Sync + 'static {
         blocks: &[(BlockEntry, Block)],
         update: &ChainUpdate,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Remembers for good that block `hash` is invalid: a stored block is flagged, and any
+    /// other hash kept on its own.
     fn mark_invalid(&self, hash: &BlockHash)
     -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The stored blocks holding `txid`, with its position in each.
@@ -141,7 +149,12 @@ impl MemoryInner {
 impl ChainStore for MemoryStore {
     async fn load(&self) -> Result<Snapshot, StoreError> {
         Ok(self.with(|m| Snapshot {
-            entries: m.entries.values().copied().collect(),
+            entries: m
+                .entries
+                .values()
+                .filter(|e| !m.invalid.contains(&e.hash))
+                .copied()
+                .collect(),
             invalid: m.invalid.clone(),
             active: m.active.clone(),
             utxos: m.utxos.iter().map(|(o, c)| (*o, *c)).collect(),
@@ -155,6 +168,10 @@ impl ChainStore for MemoryStore {
 
     async fn block(&self, hash: &BlockHash) -> Result<Option<Block>, StoreError> {
         Ok(self.with(|m| m.blocks.get(hash).cloned()))
+    }
+
+    async fn blocks(&self, hashes: &[BlockHash]) -> Result<Vec<Option<Block>>, StoreError> {
+        Ok(self.with(|m| hashes.iter().map(|h| m.blocks.get(h).cloned()).collect()))
     }
 
     async fn undo(&self, hash: &BlockHash) -> Result<Option<BlockUndo>, StoreError> {
@@ -187,7 +204,11 @@ impl ChainStore for MemoryStore {
     }
 
     async fn mark_invalid(&self, hash: &BlockHash) -> Result<(), StoreError> {
-        self.with(|m| m.invalid.push(*hash));
+        self.with(|m| {
+            if !m.invalid.contains(hash) {
+                m.invalid.push(*hash);
+            }
+        });
         Ok(())
     }
 
@@ -496,6 +517,14 @@ impl ChainStore for SqlStore {
                 chain_work: U256::from_le_bytes(blob::<32>(row.try_get("chain_work")?, "work")?),
             });
         }
+        for row in sqlx::query("SELECT hash FROM chain_condemned")
+            .fetch_all(pool)
+            .await?
+        {
+            snapshot
+                .invalid
+                .push(BlockHash(blob(row.try_get("hash")?, "block hash")?));
+        }
         for row in sqlx::query("SELECT hash FROM chain_active ORDER BY height")
             .fetch_all(pool)
             .await?
@@ -535,6 +564,34 @@ impl ChainStore for SqlStore {
         }
     }
 
+    async fn blocks(&self, hashes: &[BlockHash]) -> Result<Vec<Option<Block>>, StoreError> {
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=hashes.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT hash, body FROM chain_blocks WHERE hash IN ({})",
+            placeholders.join(", ")
+        );
+        // Audited: only numbered placeholders are formatted in; the hashes are bound.
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for hash in hashes {
+            query = query.bind(hash.0.to_vec());
+        }
+        let mut bodies = HashMap::with_capacity(hashes.len());
+        for row in query.fetch_all(self.db.pool()).await? {
+            let hash = BlockHash(blob(row.try_get("hash")?, "block hash")?);
+            bodies.insert(hash, row.try_get::<Vec<u8>, _>("body")?);
+        }
+        hashes
+            .iter()
+            .map(|hash| match bodies.get(hash) {
+                Some(body) => Ok(Some(deserialize(body)?)),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
     async fn undo(&self, hash: &BlockHash) -> Result<Option<BlockUndo>, StoreError> {
         let row = sqlx::query("SELECT data FROM chain_undo WHERE hash = $1")
             .bind(hash.0.to_vec())
@@ -563,10 +620,16 @@ impl ChainStore for SqlStore {
     }
 
     async fn mark_invalid(&self, hash: &BlockHash) -> Result<(), StoreError> {
-        sqlx::query("UPDATE chain_blocks SET invalid = 1 WHERE hash = $1")
+        let flagged = sqlx::query("UPDATE chain_blocks SET invalid = 1 WHERE hash = $1")
             .bind(hash.0.to_vec())
             .execute(self.db.pool())
             .await?;
+        if flagged.rows_affected() == 0 {
+            sqlx::query("INSERT INTO chain_condemned (hash) VALUES ($1) ON CONFLICT DO NOTHING")
+                .bind(hash.0.to_vec())
+                .execute(self.db.pool())
+                .await?;
+        }
         Ok(())
     }
 

@@ -140,6 +140,13 @@ impl Decode for TxIn {
     }
 }
 
+/// The bytes of a spend input: outpoint (36), public key (33), signature (64).
+pub const SPEND_INPUT_SIZE: usize = 36 + 33 + 64;
+/// The bytes of a coinbase input: the null outpoint (36) and the height data (12).
+pub const COINBASE_INPUT_SIZE: usize = 36 + 12;
+/// The bytes of an output: amount (8) and public key hash (20).
+pub const OUTPUT_SIZE: usize = 8 + 20;
+
 /// A transaction output: an amount payable to the holder of a key with this hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TxOut {
@@ -219,18 +226,22 @@ impl Transaction {
 
     /// The size of the complete encoding in bytes.
     pub fn size(&self) -> usize {
-        let inputs: usize = self
+        let coinbase = self
             .inputs
             .iter()
-            .map(|i| match i {
-                TxIn::Spend { .. } => 36 + 33 + 64,
-                TxIn::Coinbase { .. } => 36 + 12,
-            })
-            .sum();
-        4 + crate::encoding::compact_size_len(self.inputs.len() as u64)
-            + inputs
-            + crate::encoding::compact_size_len(self.outputs.len() as u64)
-            + 28 * self.outputs.len()
+            .filter(|i| matches!(i, TxIn::Coinbase { .. }))
+            .count();
+        Transaction::spend_size(self.inputs.len(), self.outputs.len())
+            - coinbase * (SPEND_INPUT_SIZE - COINBASE_INPUT_SIZE)
+    }
+
+    /// The size of a transaction of `inputs` spend inputs and `outputs` outputs, signed or
+    /// not: what a wallet needs to know to pay a fee rate before it signs.
+    pub fn spend_size(inputs: usize, outputs: usize) -> usize {
+        4 + crate::encoding::compact_size_len(inputs as u64)
+            + SPEND_INPUT_SIZE * inputs
+            + crate::encoding::compact_size_len(outputs as u64)
+            + OUTPUT_SIZE * outputs
     }
 
     /// Signs every spend input whose key `key_for` knows. Since the txid leaves signatures

@@ -142,8 +142,14 @@ fn spoiled(blocks: &[Block], k: usize, spoil: impl FnOnce(&mut Block)) -> Vec<Bl
 
 /// A batch with an invalid block: the blocks before it are kept (and stored), the error is the
 /// one `submit_block` gives that block after them, the block is known invalid, and nothing after
-/// it is taken.
-async fn a_bad_block_ends_the_batch_where_one_by_one_ends(url: &str, bad: Vec<Block>, k: usize) {
+/// it is taken. After a restart the block is still refused as known invalid when it `proved`
+/// its work (valid at the chain's difficulty), and checked again (same error) otherwise.
+async fn a_bad_block_ends_the_batch_where_one_by_one_ends(
+    url: &str,
+    bad: Vec<Block>,
+    k: usize,
+    proved: bool,
+) {
     let (_, reference) = reference().await;
     let mut one_by_one = Fixture::new(Network::Regtest.params()).await;
     for block in &bad[..k] {
@@ -176,6 +182,19 @@ async fn a_bad_block_ends_the_batch_where_one_by_one_ends(url: &str, bad: Vec<Bl
         .unwrap();
     assert_eq!(chain.tip().hash, bad[k - 1].block_hash());
     assert_eq!(chain.utxos(), one_by_one.chain.utxos());
+    // Condemned in the batch, never stored: still refused after the restart.
+    let mut chain = chain;
+    assert_eq!(chain.is_invalid(&bad[k].block_hash()), proved);
+    let again = chain
+        .submit_block(bad[k].clone(), reference.now)
+        .await
+        .unwrap_err();
+    if proved {
+        let known = BlockError::KnownInvalid(bad[k].block_hash());
+        assert_eq!(again.to_string(), ChainError::from(known).to_string());
+    } else {
+        assert_eq!(again.to_string(), expected.to_string());
+    }
 }
 
 #[tokio::test]
@@ -198,7 +217,10 @@ async fn a_signature_that_fails_ends_the_batch_at_its_block() {
         *signature = theirs;
     });
     let (_dir, url) = fresh_sqlite_url();
-    a_bad_block_ends_the_batch_where_one_by_one_ends(&url, bad.clone(), 8).await;
+    a_bad_block_ends_the_batch_where_one_by_one_ends(&url, bad.clone(), 8, true).await;
+    if let Some(url) = fresh_postgres_url().await {
+        a_bad_block_ends_the_batch_where_one_by_one_ends(&url, bad.clone(), 8, true).await;
+    }
     let mut chain = Chain::open(Network::Regtest.params(), MemoryStore::default())
         .await
         .unwrap();
@@ -224,7 +246,7 @@ async fn a_missing_input_ends_the_batch_at_its_block() {
             .push(spend(&[OutPoint::new(Txid([9; 32]), 0)], 0, &[(1, pkh(3))]));
     });
     let (_dir, url) = fresh_sqlite_url();
-    a_bad_block_ends_the_batch_where_one_by_one_ends(&url, bad, 5).await;
+    a_bad_block_ends_the_batch_where_one_by_one_ends(&url, bad, 5, true).await;
 }
 
 #[tokio::test]
@@ -235,7 +257,8 @@ async fn a_bad_header_ends_the_batch_at_its_block() {
         block.header.bits = CompactTarget(block.header.bits.0 - 1)
     });
     let (_dir, url) = fresh_sqlite_url();
-    a_bad_block_ends_the_batch_where_one_by_one_ends(&url, bad, 4).await;
+    // Its work is not the chain's: it is not written down (each row must cost real work).
+    a_bad_block_ends_the_batch_where_one_by_one_ends(&url, bad, 4, false).await;
 }
 
 #[tokio::test]

@@ -37,7 +37,7 @@ async fn expect_block_error(f: &mut Fixture, block: mycoin_core::Block, expected
 
 fn expect_tx_error(f: &mut Fixture, tx: Transaction, expected: TxError) {
     let before = f.state();
-    assert_eq!(f.chain.submit_transaction(tx), Err(expected));
+    assert_eq!(f.submit(tx), Err(expected));
     assert_eq!(
         f.state(),
         before,
@@ -629,7 +629,7 @@ async fn immature_coinbase_spend() {
     };
     expect_tx_rejected_everywhere(&mut f, tx.clone(), expected).await;
     f.mine_empty(1).await; // now the spend would be at height 4: mature
-    assert!(f.chain.submit_transaction(tx).is_ok());
+    assert!(f.submit(tx).is_ok());
 }
 
 #[tokio::test]
@@ -741,7 +741,7 @@ async fn oversized_transaction() {
 async fn an_already_known_transaction() {
     let mut f = funded(1).await;
     let tx = spend(&[f.coinbase_at(1).await], 0, &[(100_000_000, pkh(1))]);
-    f.chain.submit_transaction(tx.clone()).unwrap();
+    f.submit(tx.clone()).unwrap();
     expect_tx_error(&mut f, tx.clone(), TxError::AlreadyKnown(tx.txid()));
     // Still known once confirmed.
     f.mine(vec![tx.clone()]).await;
@@ -754,7 +754,7 @@ async fn a_mempool_conflict() {
     let mut f = funded(1).await;
     let coin = f.coinbase_at(1).await;
     let first = spend(&[coin], 0, &[(100_000_000, pkh(1))]);
-    f.chain.submit_transaction(first.clone()).unwrap();
+    f.submit(first.clone()).unwrap();
     let second = spend(&[coin], 0, &[(99_999_000, pkh(2))]);
     expect_tx_error(
         &mut f,
@@ -783,8 +783,8 @@ async fn a_block_confirming_a_pooled_transaction_empties_the_pool() {
     let mut f = funded(2).await;
     let a = spend(&[f.coinbase_at(1).await], 0, &[(99_000_000, pkh(1))]);
     let b = spend(&[f.coinbase_at(2).await], 0, &[(99_999_000, pkh(1))]);
-    f.chain.submit_transaction(a.clone()).unwrap();
-    f.chain.submit_transaction(b.clone()).unwrap();
+    f.submit(a.clone()).unwrap();
+    f.submit(b.clone()).unwrap();
     // The template puts the higher fee rate first and claims both fees.
     let template = f.chain.block_template(pkh(0), f.now, 0);
     assert_eq!(template.transactions[1].txid(), a.txid());
@@ -858,35 +858,10 @@ async fn the_same_txid_twice_with_different_signatures() {
 }
 
 #[tokio::test]
-async fn the_orphan_pool_is_bounded_and_drops_the_oldest_first() {
-    let mut f = funded(0).await;
-    let template = f.block_with(vec![], 0);
-    let mut first = None;
-    for i in 0..=mycoin_core::chain::MAX_ORPHANS as u32 {
-        let mut orphan = template.clone();
-        orphan.header.prev_hash = mycoin_core::BlockHash([0x77; 32]);
-        orphan.header.time += i;
-        solve(&mut orphan, &f.params);
-        first.get_or_insert(orphan.clone());
-        let outcome = f.chain.submit_block(orphan, f.now + 1000).await.unwrap();
-        assert!(matches!(outcome, BlockAccepted::Orphan { .. }));
-    }
-    assert_eq!(f.chain.orphan_count(), mycoin_core::chain::MAX_ORPHANS);
-    // The first was evicted: submitting it again stores it again as an orphan.
-    let again = f
-        .chain
-        .submit_block(first.unwrap(), f.now + 1000)
-        .await
-        .unwrap();
-    assert!(matches!(again, BlockAccepted::Orphan { .. }));
-    assert_eq!(f.chain.orphan_count(), mycoin_core::chain::MAX_ORPHANS);
-}
-
-#[tokio::test]
 async fn the_pending_transaction_verifies_but_cannot_be_submitted_twice() {
     let mut f = funded(1).await;
     let tx = spend(&[f.coinbase_at(1).await], 0, &[(99_000_000, pkh(1))]);
-    f.chain.submit_transaction(tx.clone()).unwrap();
+    f.submit(tx.clone()).unwrap();
     assert_eq!(
         f.chain.verify_transaction(&tx),
         Ok(Amount::from_units(1_000_000).unwrap())

@@ -160,7 +160,7 @@ proptest! {
             f.mine_empty(payees.len() + 1).await;
             for (i, payee) in payees.iter().enumerate() {
                 let coin = f.coinbase_at(i as u32 + 1).await;
-                f.chain.submit_transaction(spend(&[coin], 0, &[(99_000_000, pkh(*payee))])).unwrap();
+                f.submit(spend(&[coin], 0, &[(99_000_000, pkh(*payee))])).unwrap();
             }
             let mut block = f.chain.block_template(pkh(0), f.now + 1, 0);
             assert_eq!(block.transactions.len(), payees.len() + 1);

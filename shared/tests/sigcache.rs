@@ -72,7 +72,7 @@ async fn a_block_of_pooled_transactions_connects_without_verifying_them_again() 
     let mut f = funded(5).await;
     let txs = pooled_candidates(&f, 5).await;
     for tx in &txs {
-        f.chain.submit_transaction(tx.clone()).unwrap();
+        f.submit(tx.clone()).unwrap();
     }
     let before = f.chain.sigcache().stats();
     assert_eq!(before.entries, 5);
@@ -114,7 +114,7 @@ async fn checking_a_transaction_without_submitting_it_caches_nothing() {
 async fn a_cached_signature_does_not_vouch_for_another_signature_under_the_same_txid() {
     let mut f = funded(1).await;
     let honest = pooled_candidates(&f, 1).await.remove(0);
-    f.chain.submit_transaction(honest.clone()).unwrap();
+    f.submit(honest.clone()).unwrap();
 
     // Key 0's valid signature, but over another message.
     let mut forged = honest.clone();
@@ -150,7 +150,7 @@ async fn a_cached_signature_does_not_vouch_for_another_signature_under_the_same_
 async fn a_cached_signature_does_not_vouch_for_another_txid() {
     let mut f = funded(1).await;
     let honest = pooled_candidates(&f, 1).await.remove(0);
-    f.chain.submit_transaction(honest.clone()).unwrap();
+    f.submit(honest.clone()).unwrap();
 
     let mut other = spend(&[f.coinbase_at(1).await], 0, &[(99_000_000, pkh(9))]);
     *signature_mut(&mut other, 0) = signature_of(&honest, 0);
@@ -172,7 +172,7 @@ async fn a_pooled_transaction_whose_entry_was_evicted_is_verified_in_its_block()
     f.chain.set_sigcache(SigCache::new(4));
     let txs = pooled_candidates(&f, 10).await;
     for tx in &txs {
-        f.chain.submit_transaction(tx.clone()).unwrap();
+        f.submit(tx.clone()).unwrap();
     }
     let before = f.chain.sigcache().stats();
     assert_eq!((before.entries, before.evictions), (4, 6));
@@ -190,7 +190,7 @@ async fn a_pooled_transaction_whose_entry_was_evicted_is_verified_in_its_block()
 async fn a_transaction_returned_by_a_reorganisation_is_cached_again() {
     let mut f = funded(1).await;
     let tx = pooled_candidates(&f, 1).await.remove(0);
-    f.chain.submit_transaction(tx.clone()).unwrap();
+    f.submit(tx.clone()).unwrap();
     let fork = f.chain.tip().hash;
     f.mine(vec![tx.clone()]).await;
     assert_eq!(f.chain.sigcache().stats().entries, 0);

@@ -22,7 +22,7 @@ async fn scenario<S: ChainStore>(store: S) -> Fixture<S> {
         0,
         &[(60_000_000, pkh(1)), (40_000_000, pkh(0))],
     );
-    f.chain.submit_transaction(pay.clone()).unwrap();
+    f.submit(pay.clone()).unwrap();
     let fork = f.chain.tip().hash;
     let a = f.mine(vec![pay.clone()]).await;
     // A heavier branch from the fork without the payment: the payment returns to the mempool.
@@ -173,7 +173,7 @@ async fn transaction_lookup_follows_the_active_chain() {
     let mut f = Fixture::with_store(Network::Regtest.params(), sql_store(&url).await).await;
     f.mine_empty(2).await;
     let pay = spend(&[f.coinbase_at(1).await], 0, &[(100_000_000, pkh(1))]);
-    f.chain.submit_transaction(pay.clone()).unwrap();
+    f.submit(pay.clone()).unwrap();
     assert_eq!(
         f.chain.locate_transaction(&pay.txid()).await.unwrap(),
         Some(mycoin_core::TxLocation::Mempool)

@@ -498,6 +498,16 @@ pub struct MempoolEntryView {
 pub struct MempoolView {
     /// Number of transactions.
     pub count: usize,
+    /// The sum of their sizes, in bytes.
+    #[serde(default)]
+    pub bytes: usize,
+    /// The pool's cap in bytes (the peer's `--mempool-max-bytes`).
+    #[serde(default)]
+    pub max_bytes: usize,
+    /// The fee rate a transaction must pay to enter now, in base units per 1,000 bytes: the
+    /// minimum relay fee rate, or more while a full pool's raised minimum lasts.
+    #[serde(default)]
+    pub min_fee_rate_per_kb: u64,
     /// The transactions, best fee rate first.
     pub transactions: Vec<MempoolEntryView>,
 }

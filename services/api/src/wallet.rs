@@ -64,17 +64,22 @@ pub struct WalletAddress {
 /// Body of `POST /wallet/send` (the book's sign.py, with amounts).
 ///
 /// Only a JSON object is accepted (serde would otherwise take `[to, amount, fee]` too), with
-/// no unknown fields.
+/// no unknown fields. Exactly one of `fee` and `fee_rate` is given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-#[schema(example = json!({"to": "MJaRnao1s62a2zAKSkmG582KbLKianqb7v", "amount": 50000000, "fee": 1000}))]
+#[schema(example = json!({"to": "MJaRnao1s62a2zAKSkmG582KbLKianqb7v", "amount": 50000000, "fee_rate": 2}))]
 pub struct SendRequest {
     /// Address to pay, of the wallet's network.
     pub to: String,
-    /// Amount to pay in base units, at least 1.
+    /// Amount to pay in base units, at least the peer's dust limit (483 by default).
     pub amount: u64,
-    /// Fee in base units (default 0).
-    #[schema(default = 0)]
-    pub fee: u64,
+    /// The fee in base units. Change below the dust limit is added to it, and the answer gives
+    /// the fee paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee: Option<u64>,
+    /// Instead of `fee`: a fee rate in base units per byte of the transaction (at least 1);
+    /// the wallet works out the fee from the size of the transaction it builds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_rate: Option<u64>,
 }
 
 /// The fields of [`SendRequest`], as serde derives them.
@@ -84,7 +89,9 @@ struct SendRequestFields {
     to: String,
     amount: u64,
     #[serde(default)]
-    fee: u64,
+    fee: Option<u64>,
+    #[serde(default)]
+    fee_rate: Option<u64>,
 }
 
 impl<'de> Deserialize<'de> for SendRequest {
@@ -97,6 +104,7 @@ impl<'de> Deserialize<'de> for SendRequest {
             to: fields.to,
             amount: fields.amount,
             fee: fields.fee,
+            fee_rate: fields.fee_rate,
         })
     }
 }
@@ -154,13 +162,15 @@ mod tests {
 
     #[test]
     fn send_requests_are_objects_with_known_fields() {
-        let request: SendRequest = serde_json::from_str(r#"{"to": "x", "amount": 5}"#).unwrap();
+        let request: SendRequest =
+            serde_json::from_str(r#"{"to": "x", "amount": 5, "fee_rate": 2}"#).unwrap();
         assert_eq!(
             request,
             SendRequest {
                 to: "x".into(),
                 amount: 5,
-                fee: 0
+                fee: None,
+                fee_rate: Some(2),
             }
         );
         for bad in [

@@ -27,7 +27,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use mycoin_core::{Header, Network};
-use mycoin_miner::search::{self, Backend, Outcome, Target, default_threads, search_with};
+use mycoin_miner::search::{
+    self, Backend, Outcome, Priority, Target, default_threads, search_with,
+};
 use sha2::block_api::compress256;
 
 /// Nonces per iteration: 2^21, a few tenths of a second on one core.
@@ -53,7 +55,16 @@ fn exhaust(backend: Backend, header: &Header, threads: usize) {
     // Only an all-zero hash meets a zero target: in practice, never.
     let impossible = Target::from_le_bytes([0; 32]);
     let stop = AtomicBool::new(false);
-    let outcome = search_with(backend, header, impossible, 0..RANGE, threads, &stop, &[]);
+    let outcome = search_with(
+        backend,
+        Priority::Normal,
+        header,
+        impossible,
+        0..RANGE,
+        threads,
+        &stop,
+        &[],
+    );
     assert_eq!(outcome, Outcome::Exhausted);
 }
 

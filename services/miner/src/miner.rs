@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 
 use crate::configuration::Settings;
 use crate::error::MinerError;
-use crate::search::{Backend, NONCE_SPACE, Outcome, Target, search_with};
+use crate::search::{Backend, NONCE_SPACE, Outcome, Priority, Target, search_with};
 
 /// Pause of the background miner after a failure (e.g. the peer service unreachable).
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
@@ -360,6 +360,7 @@ impl Miner {
         let mut task = tokio::task::spawn_blocking(move || {
             search_with(
                 backend,
+                Priority::Background,
                 &header,
                 target,
                 nonces,

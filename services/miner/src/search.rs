@@ -445,6 +445,7 @@ pub fn search(
 ) -> Outcome {
     search_with(
         Backend::detect(),
+        Priority::Normal,
         header,
         target,
         range,
@@ -454,9 +455,37 @@ pub fn search(
     )
 }
 
-/// [`search`] with `backend` (or [`Backend::Portable`] if this CPU cannot run it).
+/// The CPU priority of the search's threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// The default priority: benchmarks, and a search someone waits for.
+    Normal,
+    /// The lowest (nice 19, as CPU miners run by default): on a busy machine the node and its
+    /// readers come first, on an idle one the search still has every core.
+    Background,
+}
+
+impl Priority {
+    /// Applies to the calling thread (on Linux, a thread's nice value is its own).
+    #[allow(unsafe_code)]
+    fn apply(self) {
+        #[cfg(target_os = "linux")]
+        if self == Priority::Background {
+            // SAFETY: setpriority only reads its integer arguments; `who` 0 is this thread.
+            let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+            if result != 0 {
+                tracing::debug!("could not lower the search thread's priority");
+            }
+        }
+    }
+}
+
+/// [`search`] with `backend` (or [`Backend::Portable`] if this CPU cannot run it), its threads
+/// at `priority`.
+#[allow(clippy::too_many_arguments)]
 pub fn search_with(
     backend: Backend,
+    priority: Priority,
     header: &Header,
     target: Target,
     range: Range<u64>,
@@ -475,7 +504,10 @@ pub fn search_with(
             .into_iter()
             .map(|part| {
                 let (hasher, found, done) = (&hasher, &found, &done);
-                scope.spawn(move || search_part(hasher, target, part, stop, done, found, counters))
+                scope.spawn(move || {
+                    priority.apply();
+                    search_part(hasher, target, part, stop, done, found, counters)
+                })
             })
             .collect();
         // Join every thread before looking at the results.
@@ -920,7 +952,18 @@ mod tests {
             let target = rng.target(10);
             let outcomes: Vec<Outcome> = backends()
                 .into_iter()
-                .map(|backend| search_with(backend, &header, target, NONCE_SPACE, 1, &stop, &[]))
+                .map(|backend| {
+                    search_with(
+                        backend,
+                        Priority::Normal,
+                        &header,
+                        target,
+                        NONCE_SPACE,
+                        1,
+                        &stop,
+                        &[],
+                    )
+                })
                 .collect();
             let Outcome::Found { nonce, hash } = outcomes[0] else {
                 panic!("{outcomes:?}");

@@ -5,7 +5,8 @@ use std::io;
 use std::time::Duration;
 
 use clap::{Args, Parser};
-use mycoin_core::Network;
+use mycoin_core::policy::DEFAULT_DUST_LIMIT;
+use mycoin_core::{Amount, FeeRate, Network, Policy};
 use mycoin_web::{CommonArgs, ServerSettings, ServiceKind};
 
 /// Most peers a node keeps.
@@ -55,6 +56,9 @@ pub struct PeerArgs {
         value_parser = parse_peer_url
     )]
     pub public_url: Option<String>,
+    /// The relay policy's limits.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 /// Default period of the sync task: 2 seconds.
@@ -66,6 +70,7 @@ impl Default for PeerArgs {
             peers: Vec::new(),
             sync_interval_ms: DEFAULT_SYNC_INTERVAL_MS,
             public_url: None,
+            policy: PolicyArgs::default(),
         }
     }
 }
@@ -85,6 +90,8 @@ pub struct Settings {
     pub sync_interval: Duration,
     /// The URL peers reach this node at, when not the bound address.
     pub public_url: Option<String>,
+    /// What this node keeps and relays beyond what consensus allows.
+    pub policy: Policy,
 }
 
 impl Settings {
@@ -102,6 +109,7 @@ impl Settings {
             peers: Vec::new(),
             sync_interval: Duration::from_millis(DEFAULT_SYNC_INTERVAL_MS),
             public_url: None,
+            policy: Policy::default(),
         }
     }
 
@@ -116,6 +124,7 @@ impl Settings {
             peers: dedup(peer.peers.clone()),
             sync_interval: Duration::from_millis(peer.sync_interval_ms),
             public_url: peer.public_url.clone(),
+            policy: peer.policy.policy(),
         })
     }
 }
@@ -164,6 +173,99 @@ fn dedup(urls: Vec<String>) -> Vec<String> {
     }
     out
 }
+
+/// The relay policy's settings (docs/PROTOCOL.md §12.3): limits on what this node keeps and
+/// relays, never on what it accepts in a block.
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArgs {
+    /// The lowest fee rate a transaction may pay to enter the mempool, in base units per byte
+    /// (decimals allowed, down to 0.001; 0 turns the minimum off).
+    #[arg(
+        long = "min-relay-fee-rate",
+        env = "MYCOIN_MIN_RELAY_FEE_RATE",
+        value_name = "UNITS_PER_BYTE",
+        default_value = "1",
+        value_parser = parse_fee_rate
+    )]
+    pub min_relay_fee_rate: FeeRate,
+    /// An output paying fewer base units than this is dust, and its transaction is refused.
+    #[arg(
+        long = "dust-limit",
+        env = "MYCOIN_DUST_LIMIT",
+        value_name = "UNITS",
+        default_value_t = DEFAULT_DUST_LIMIT
+    )]
+    pub dust_limit: u64,
+    /// The mempool's cap, in bytes of transactions; when full, the lowest fee rates are
+    /// evicted and the minimum fee rate rises.
+    #[arg(
+        long = "mempool-max-bytes",
+        env = "MYCOIN_MEMPOOL_MAX_BYTES",
+        value_name = "BYTES",
+        default_value_t = Policy::default().mempool_max_bytes as u64,
+        value_parser = clap::value_parser!(u64).range(1000..=(1 << 40))
+    )]
+    pub mempool_max_bytes: u64,
+    /// The orphan pool's cap (blocks whose parent has not arrived), in bytes.
+    #[arg(
+        long = "orphan-max-bytes",
+        env = "MYCOIN_ORPHAN_MAX_BYTES",
+        value_name = "BYTES",
+        default_value_t = Policy::default().orphan_max_bytes as u64,
+        value_parser = clap::value_parser!(u64).range(0..=(1 << 40))
+    )]
+    pub orphan_max_bytes: u64,
+}
+
+impl Default for PolicyArgs {
+    fn default() -> Self {
+        let policy = Policy::default();
+        PolicyArgs {
+            min_relay_fee_rate: policy.min_relay_fee_rate,
+            dust_limit: policy.dust_limit.units(),
+            mempool_max_bytes: policy.mempool_max_bytes as u64,
+            orphan_max_bytes: policy.orphan_max_bytes as u64,
+        }
+    }
+}
+
+impl PolicyArgs {
+    /// The policy these settings ask for.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            min_relay_fee_rate: self.min_relay_fee_rate,
+            dust_limit: Amount::from_units(self.dust_limit).unwrap_or(Amount::MAX),
+            mempool_max_bytes: usize::try_from(self.mempool_max_bytes).unwrap_or(usize::MAX),
+            orphan_max_bytes: usize::try_from(self.orphan_max_bytes).unwrap_or(usize::MAX),
+            ..Policy::default()
+        }
+    }
+}
+
+/// Reads a fee rate in base units per byte, with up to three decimals: `1`, `0.5`, `2.125`.
+pub fn parse_fee_rate(text: &str) -> Result<FeeRate, String> {
+    let bad = || format!("`{text}` is not a fee rate in base units per byte, e.g. 1 or 0.25");
+    let (whole, fraction) = match text.split_once('.') {
+        Some((_, "")) => return Err(bad()),
+        Some(parts) => parts,
+        None => (text, ""),
+    };
+    let digits = whole.chars().chain(fraction.chars());
+    if whole.is_empty() || fraction.len() > 3 || !digits.clone().all(|c| c.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let whole: u64 = whole.parse().map_err(|_| bad())?;
+    let thousandths: u64 = format!("{fraction:0<3}").parse().map_err(|_| bad())?;
+    whole
+        .checked_mul(1000)
+        .and_then(|w| w.checked_add(thousandths))
+        .filter(|rate| *rate <= MAX_FEE_RATE_PER_KB)
+        .map(FeeRate::per_kb)
+        .ok_or_else(bad)
+}
+
+/// The highest minimum fee rate the setting takes: one coin per byte.
+const MAX_FEE_RATE_PER_KB: u64 = mycoin_core::COIN * 1000;
 
 #[cfg(test)]
 mod tests {
@@ -230,5 +332,16 @@ mod tests {
             dedup(vec!["http://a:1".into(), "http://a:1".into()]),
             ["http://a:1"]
         );
+    }
+
+    #[test]
+    fn fee_rates_are_read_in_units_per_byte_with_three_decimals() {
+        assert_eq!(parse_fee_rate("1"), Ok(FeeRate::per_byte(1)));
+        assert_eq!(parse_fee_rate("0"), Ok(FeeRate::ZERO));
+        assert_eq!(parse_fee_rate("0.25"), Ok(FeeRate::per_kb(250)));
+        assert_eq!(parse_fee_rate("2.125"), Ok(FeeRate::per_kb(2125)));
+        for bad in ["", ".5", "1.", "1.0001", "-1", "1e3", "x", "100000001"] {
+            assert!(parse_fee_rate(bad).is_err(), "{bad:?} was taken");
+        }
     }
 }

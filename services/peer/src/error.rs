@@ -3,6 +3,7 @@
 //! | error | status | `error` code |
 //! |---|---|---|
 //! | consensus rejection ([`TxError`], [`BlockError`]) | 422 | the rule's `code()` |
+//! | relay policy refusal ([`TxRefused::Policy`]) | 422 | the limit's `code()` |
 //! | store failure ([`StoreError`]) | 500 | `internal` (detail logged only) |
 //! | the chain's writer stopped ([`WriterGone`]) | 503 | `shutting_down` |
 //! | bad hex / undecodable bytes | 400 | `invalid_hex` / `undecodable` |
@@ -11,13 +12,14 @@
 
 use mycoin_api::peer::{RawError, RuleViolation};
 use mycoin_core::address::AddressError;
-use mycoin_core::{BlockError, ChainError, StoreError, TxError};
+use mycoin_core::{BlockError, ChainError, StoreError, TxError, TxRefused};
 use mycoin_web::ApiError;
 
 use crate::writer::WriterGone;
 
-/// A consensus rule broken by a transaction: 422 with the rule's code.
-pub fn tx_rejected(err: &TxError) -> ApiError {
+/// A transaction the mempool refused, for a consensus rule or a policy limit: 422 with the
+/// rule's or limit's code.
+pub fn tx_rejected(err: &TxRefused) -> ApiError {
     ApiError::unprocessable(err.code(), err.to_string())
 }
 

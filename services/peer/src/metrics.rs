@@ -46,6 +46,20 @@ pub fn register(registry: &mut Registry, node: &web::Data<Node>) {
         "Blocks received before their parent, waiting for it",
         chain_gauge(node, |chain| as_gauge(chain.orphan_count())),
     );
+    registry.register(
+        "orphan_bytes",
+        "Size of the orphan blocks in their canonical encoding, in bytes (capped by --orphan-max-bytes)",
+        chain_gauge(node, |chain| as_gauge(chain.orphan_bytes())),
+    );
+    let clock = node.clone();
+    registry.register(
+        "mempool_min_fee_rate",
+        "The fee rate a transaction must pay to enter the mempool now, in base units per 1,000 bytes",
+        chain_gauge(node, move |chain| {
+            let rate = chain.min_fee_rate(clock.now_secs()).units_per_kb();
+            i64::try_from(rate).unwrap_or(i64::MAX)
+        }),
+    );
     let writer = node.clone();
     registry.register(
         "writer_queue",

@@ -11,8 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use mycoin_api::peer::{Balance, InputVerdict, PeerView, UtxoView};
 use mycoin_core::utxo::Coin;
 use mycoin_core::{
-    Address, BlockHash, Chain, ChainError, ChainState, Database, Network, PubKeyHash, SqlStore,
-    Transaction, TxError, Txid,
+    Address, BlockHash, Chain, ChainError, ChainState, Database, Network, Policy, PubKeyHash,
+    SqlStore, Transaction, TxError, Txid,
 };
 use tokio::sync::Notify;
 
@@ -55,15 +55,16 @@ pub struct Node {
 
 impl Node {
     /// Connects to `database_url`, creates the chain tables if needed, and loads the chain of
-    /// `network` (starting it at genesis when the store is empty).
+    /// `network` (starting it at genesis when the store is empty), run with `policy`.
     pub async fn open(
         network: Network,
+        policy: Policy,
         database_url: &str,
         peers: Vec<String>,
     ) -> Result<Node, ChainError> {
         let db = Database::connect(database_url).await?;
         let store = SqlStore::open(db).await?;
-        let chain = Chain::open(network.params(), store).await?;
+        let chain = Chain::open_with(network.params(), policy, store).await?;
         Ok(Node::with_chain(chain, peers))
     }
 

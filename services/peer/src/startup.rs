@@ -33,14 +33,19 @@ impl Application {
     /// listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> io::Result<Self> {
         mycoin_web::files::secure_sqlite_file(&settings.database_url)?;
-        let node = Node::open(settings.network, &settings.database_url, settings.peers)
-            .await
-            .map_err(|err| {
-                io::Error::other(format!(
-                    "cannot open the chain in {}: {err}",
-                    redact_url(&settings.database_url)
-                ))
-            })?;
+        let node = Node::open(
+            settings.network,
+            settings.policy,
+            &settings.database_url,
+            settings.peers,
+        )
+        .await
+        .map_err(|err| {
+            io::Error::other(format!(
+                "cannot open the chain in {}: {err}",
+                redact_url(&settings.database_url)
+            ))
+        })?;
         if let Some(url) = settings.public_url {
             // Set first: `with_node` then keeps it instead of the bound address.
             node.set_self_url(url);

@@ -13,8 +13,8 @@ use std::sync::{Arc, OnceLock};
 
 use mycoin_core::validation::{verify_signatures_into, verify_transaction_signatures_into};
 use mycoin_core::{
-    Amount, Block, BlockAccepted, Chain, ChainError, ChainState, Params, SqlStore, Transaction,
-    TxError, Txid,
+    Admitted, Block, BlockAccepted, Chain, ChainError, ChainState, Params, SqlStore, Transaction,
+    TxRefused,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -36,7 +36,8 @@ enum Command {
     },
     Transaction {
         tx: Transaction,
-        reply: oneshot::Sender<Result<(Txid, Amount), TxError>>,
+        now: u64,
+        reply: oneshot::Sender<Result<Admitted, TxRefused>>,
     },
 }
 
@@ -162,13 +163,15 @@ impl ChainWriter {
         outcome.await.map_err(|_| WriterGone)
     }
 
-    /// Submits a transaction to the mempool; its txid and fee when it is accepted.
+    /// Submits a transaction to the mempool at the node's clock `now` (Unix seconds): its
+    /// txid, fee and what it evicted when it is accepted.
     pub async fn submit_transaction(
         &self,
         tx: Transaction,
-    ) -> Result<Result<(Txid, Amount), TxError>, WriterGone> {
+        now: u64,
+    ) -> Result<Result<Admitted, TxRefused>, WriterGone> {
         let (reply, outcome) = oneshot::channel();
-        self.send(Command::Transaction { tx, reply }).await?;
+        self.send(Command::Transaction { tx, now, reply }).await?;
         outcome.await.map_err(|_| WriterGone)
     }
 
@@ -195,14 +198,8 @@ async fn run(
                 publish.send_replace(Arc::new(chain.snapshot()));
                 let _ = reply.send(outcome);
             }
-            Command::Transaction { tx, reply } => {
-                let outcome = chain.submit_transaction(tx).map(|txid| {
-                    let entry = chain.mempool().get(&txid);
-                    let fee = entry
-                        .expect("an accepted transaction is in the mempool")
-                        .fee;
-                    (txid, fee)
-                });
+            Command::Transaction { tx, now, reply } => {
+                let outcome = chain.submit_transaction(tx, now);
                 if outcome.is_ok() {
                     publish.send_replace(Arc::new(chain.snapshot()));
                 }

@@ -1168,7 +1168,10 @@ async fn post_transactions_rejects_invalid_transactions_with_the_rule_code() {
     no_inputs.inputs.clear();
 
     let cases: Vec<(&str, Transaction)> = vec![
-        ("missing_input", spend(&[missing], &key(0), &[(1, pkh(1))])),
+        (
+            "missing_input",
+            spend(&[missing], &key(0), &[(COIN, pkh(1))]),
+        ),
         ("wrong_key", spend(&[coin], &key(5), &[(COIN, pkh(5))])),
         ("malformed_signature", unsigned),
         (
@@ -1217,6 +1220,56 @@ async fn post_transactions_rejects_invalid_transactions_with_the_rule_code() {
     let double = spend(&[coin], &key(0), &[(80_000_000, pkh(2))]);
     assert_error(app.submit_tx(&double).await, 422, "mempool_conflict").await;
     app.assert_unchanged(&after_payment).await;
+}
+
+/// Relay policy (PROTOCOL.md §12.3) is checked after consensus: a valid transaction that pays
+/// less than the minimum relay fee rate, or creates dust, is refused with its policy code.
+#[tokio::test]
+async fn post_transactions_refuses_what_policy_refuses() {
+    let (app, coin) = funded_app().await;
+    let before = app.snapshot().await;
+    let mempool = &before.1;
+    assert_eq!(
+        mempool.min_fee_rate_per_kb, 1_000,
+        "the default is 1 unit per byte"
+    );
+    assert_eq!(mempool.max_bytes, 32 << 20);
+    assert_eq!(mempool.bytes, 0);
+
+    // One input and one output weigh 167 bytes: 166 units is below 1 unit per byte.
+    assert_eq!(Transaction::spend_size(1, 1), 167);
+    let free = spend(&[coin], &key(0), &[(COIN, pkh(1))]);
+    let cheap = spend(&[coin], &key(0), &[(COIN - 166, pkh(1))]);
+    assert_eq!(cheap.size(), 167);
+    let dust = spend(&[coin], &key(0), &[(COIN - 1_000, pkh(1)), (482, pkh(2))]);
+    for (tx, code) in [
+        (&free, "fee_too_low"),
+        (&cheap, "fee_too_low"),
+        (&dust, "dust"),
+    ] {
+        let body = assert_error(app.submit_tx(tx).await, 422, code).await;
+        assert!(
+            body["message"].as_str().unwrap().contains("below"),
+            "{body}"
+        );
+        app.assert_unchanged(&before).await;
+    }
+
+    // At the limits, both are accepted.
+    let paying = spend(
+        &[coin],
+        &key(0),
+        &[(COIN - 195 - 483, pkh(1)), (483, pkh(2))],
+    );
+    assert_eq!(
+        paying.size(),
+        195,
+        "one input, two outputs: a fee of 195 is 1 unit per byte"
+    );
+    ok::<SubmitTransactionResponse>(app.submit_tx(&paying).await).await;
+    let mempool = app.mempool().await;
+    assert_eq!(mempool.count, 1);
+    assert_eq!(mempool.bytes, paying.size());
 }
 
 #[tokio::test]

@@ -33,8 +33,10 @@ use mycoin_api::wallet::{
     HistoryEntry, HistoryStatus, SendRequest, SendResponse, UnspentKey, UnusedKey, WalletAddress,
     WalletBalance, WalletView,
 };
+use mycoin_core::policy::DEFAULT_DUST_LIMIT;
 use mycoin_core::{
-    Address, Amount, Network, OutPoint, PublicKey, Signature, Transaction, TxIn, TxOut, Txid,
+    Address, Amount, FeeRate, Network, OutPoint, PublicKey, Signature, Transaction, TxIn, TxOut,
+    Txid,
 };
 use mycoin_web::{ClientError, RestClient};
 use tokio::sync::Mutex;
@@ -78,6 +80,80 @@ fn sum(values: impl IntoIterator<Item = u64>) -> Result<u64, WalletError> {
         .into_iter()
         .try_fold(0u64, u64::checked_add)
         .ok_or_else(|| WalletError::BadUpstream("the peer reports amounts that overflow".into()))
+}
+
+/// The highest fee rate `POST /wallet/send` takes, in base units per byte.
+pub const MAX_FEE_RATE: u64 = 1_000_000;
+
+/// How a payment's fee is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FeeChoice {
+    /// This many base units (plus change too small to keep).
+    Fixed(Amount),
+    /// This rate times the transaction's size.
+    Rate(FeeRate),
+}
+
+/// The coins that fund a payment, its fee and its change (0: no change output).
+#[derive(Debug)]
+struct Selection {
+    coins: Vec<Coin>,
+    fee: u64,
+    change: u64,
+}
+
+/// Picks coins, largest first (the fewest inputs; ties in a stable order), until they pay
+/// `amount` and the fee. Change below the peer's default dust limit is not kept as an output
+/// (the peer would refuse the transaction): it goes to the fee, as in Bitcoin Core.
+fn select_coins(
+    mut spendable: Vec<Coin>,
+    amount: u64,
+    fee: FeeChoice,
+) -> Result<Selection, WalletError> {
+    spendable.sort_by(|a, b| {
+        b.amount
+            .cmp(&a.amount)
+            .then(a.outpoint.txid.0.cmp(&b.outpoint.txid.0))
+            .then(a.outpoint.index.cmp(&b.outpoint.index))
+    });
+    // The fee of a transaction of `inputs` inputs, with or without a change output.
+    let fee_for = |inputs: usize, change: bool| -> u64 {
+        match fee {
+            FeeChoice::Fixed(fee) => fee.units(),
+            FeeChoice::Rate(rate) => {
+                rate.fee_for(Transaction::spend_size(inputs, 1 + usize::from(change)))
+            }
+        }
+    };
+    let have = sum(spendable.iter().map(|c| c.amount))?;
+    let mut total = 0u64;
+    for (taken, coin) in spendable.iter().enumerate() {
+        total = sum([total, coin.amount])?;
+        let inputs = taken + 1;
+        let with_change = fee_for(inputs, true);
+        if let Some(change) = total
+            .checked_sub(amount)
+            .and_then(|rest| rest.checked_sub(with_change))
+            .filter(|change| *change >= DEFAULT_DUST_LIMIT)
+        {
+            spendable.truncate(inputs);
+            return Ok(Selection {
+                coins: spendable,
+                fee: with_change,
+                change,
+            });
+        }
+        if total >= sum([amount, fee_for(inputs, false)])? {
+            spendable.truncate(inputs);
+            return Ok(Selection {
+                coins: spendable,
+                fee: total - amount,
+                change: 0,
+            });
+        }
+    }
+    let need = sum([amount, fee_for(spendable.len().max(1), false)])?;
+    Err(WalletError::InsufficientFunds { have, need })
 }
 
 impl Wallet {
@@ -179,8 +255,12 @@ impl Wallet {
         })
     }
 
-    /// Checks a payment request: the recipient's network, amount ≥ 1, amounts payable.
-    fn check_request(&self, request: &SendRequest) -> Result<(Address, u64), WalletError> {
+    /// Checks a payment request: the recipient's network, amount ≥ 1, amounts payable, one of
+    /// fee and fee rate.
+    fn check_request(
+        &self,
+        request: &SendRequest,
+    ) -> Result<(Address, Amount, FeeChoice), WalletError> {
         let to = Address::parse_for(request.to.trim(), self.network).map_err(|reason| {
             WalletError::InvalidAddress {
                 address: request.to.clone(),
@@ -194,20 +274,41 @@ impl Wallet {
         }
         let amount = Amount::from_units(request.amount)
             .map_err(|err| WalletError::InvalidAmount(format!("amount: {err}")))?;
-        let fee = Amount::from_units(request.fee)
-            .map_err(|err| WalletError::InvalidAmount(format!("fee: {err}")))?;
-        let need = amount
-            .checked_add(fee)
-            .ok_or_else(|| {
-                WalletError::InvalidAmount("amount + fee exceeds the maximum supply".into())
-            })?
-            .units();
-        Ok((to, need))
+        let fee = match (request.fee, request.fee_rate) {
+            (Some(fee), None) => {
+                let fee = Amount::from_units(fee)
+                    .map_err(|err| WalletError::InvalidAmount(format!("fee: {err}")))?;
+                amount.checked_add(fee).ok_or_else(|| {
+                    WalletError::InvalidAmount("amount + fee exceeds the maximum supply".into())
+                })?;
+                FeeChoice::Fixed(fee)
+            }
+            (None, Some(rate)) if (1..=MAX_FEE_RATE).contains(&rate) => {
+                FeeChoice::Rate(FeeRate::per_byte(rate))
+            }
+            (None, Some(rate)) => {
+                return Err(WalletError::InvalidAmount(format!(
+                    "fee_rate {rate} is out of range: 1 to {MAX_FEE_RATE} base units per byte"
+                )));
+            }
+            (None, None) => {
+                return Err(WalletError::InvalidAmount(
+                    "give the fee: `fee` in base units, or `fee_rate` in base units per byte"
+                        .into(),
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(WalletError::InvalidAmount(
+                    "give `fee` or `fee_rate`, not both".into(),
+                ));
+            }
+        };
+        Ok((to, amount, fee))
     }
 
     /// `POST /wallet/send`: selects coins, builds, signs (keys service), submits (peer).
     pub async fn send(&self, request: SendRequest) -> Result<SendResponse, WalletError> {
-        let (to, need) = self.check_request(&request)?;
+        let (to, amount, fee) = self.check_request(&request)?;
         let _one_at_a_time = self.send_lock.lock().await;
 
         // Spendable: mature outputs of the active chain no mempool transaction spends.
@@ -224,30 +325,12 @@ impl Wallet {
                 }
             }
         }
-        let have = sum(spendable.iter().map(|c| c.amount))?;
-        if have < need {
-            return Err(WalletError::InsufficientFunds { have, need });
-        }
-        // Largest first: the fewest inputs. Ties in a stable order.
-        spendable.sort_by(|a, b| {
-            b.amount
-                .cmp(&a.amount)
-                .then(a.outpoint.txid.0.cmp(&b.outpoint.txid.0))
-                .then(a.outpoint.index.cmp(&b.outpoint.index))
-        });
-        let mut selected = Vec::new();
-        let mut total = 0u64;
-        for coin in spendable {
-            if total >= need {
-                break;
-            }
-            total = sum([total, coin.amount])?;
-            selected.push(coin);
-        }
-        let change = total - need;
+        let Selection {
+            coins: selected,
+            fee,
+            change,
+        } = select_coins(spendable, amount.units(), fee)?;
 
-        let amount = Amount::from_units(request.amount)
-            .map_err(|err| WalletError::InvalidAmount(err.to_string()))?;
         let mut outputs = vec![TxOut {
             amount,
             pubkey_hash: to.pubkey_hash(),
@@ -295,7 +378,6 @@ impl Wallet {
                 accepted.txid
             )));
         }
-        let fee = total - amount.units() - change;
         let spent_from: Vec<String> = selected.iter().map(|c| c.address.to_string()).collect();
         let payment = SentPayment {
             txid: txid.to_string(),
@@ -416,5 +498,70 @@ impl Wallet {
         // Confirmed by height, then the mempool and unknown ones, in the order sent.
         entries.sort_by_key(|entry| entry.height.unwrap_or(u32::MAX));
         Ok(entries)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mycoin_core::{Network, PrivateKey};
+
+    use super::*;
+
+    fn coins(amounts: &[u64]) -> Vec<Coin> {
+        let key = PrivateKey::from_bytes(&[7; 32]).unwrap().public_key();
+        amounts
+            .iter()
+            .enumerate()
+            .map(|(i, amount)| Coin {
+                outpoint: OutPoint::new(Txid([i as u8; 32]), 0),
+                amount: *amount,
+                address: Address::new(Network::Regtest, key.pubkey_hash()),
+                public_key: key,
+            })
+            .collect()
+    }
+
+    fn amounts(selection: &Selection) -> Vec<u64> {
+        selection.coins.iter().map(|c| c.amount).collect()
+    }
+
+    #[test]
+    fn a_fee_rate_pays_for_the_size_of_the_transaction_built() {
+        // One input and two outputs: 4 + 1 + 133 + 1 + 56 = 195 bytes, at 2 units a byte.
+        assert_eq!(Transaction::spend_size(1, 2), 195);
+        let rate = FeeChoice::Rate(FeeRate::per_byte(2));
+        let selection = select_coins(coins(&[10_000, 50_000]), 20_000, rate).unwrap();
+        assert_eq!(amounts(&selection), [50_000]);
+        assert_eq!(selection.fee, 390);
+        assert_eq!(selection.change, 50_000 - 20_000 - 390);
+        // A second input costs its bytes too.
+        let selection = select_coins(coins(&[30_000, 30_000]), 40_000, rate).unwrap();
+        assert_eq!(amounts(&selection), [30_000, 30_000]);
+        assert_eq!(selection.fee, 2 * Transaction::spend_size(2, 2) as u64);
+    }
+
+    #[test]
+    fn change_below_the_dust_limit_goes_to_the_fee() {
+        let rate = FeeChoice::Rate(FeeRate::per_byte(1));
+        // 20,000 − 10,000 − 195 leaves change; 10,400 − 10,000 − 195 = 205 is dust.
+        let selection = select_coins(coins(&[10_400]), 10_000, rate).unwrap();
+        assert_eq!((selection.fee, selection.change), (400, 0));
+        let fixed = FeeChoice::Fixed(Amount::from_units(100).unwrap());
+        let selection = select_coins(coins(&[10_400]), 10_000, fixed).unwrap();
+        assert_eq!((selection.fee, selection.change), (400, 0));
+        let selection = select_coins(coins(&[20_000]), 10_000, fixed).unwrap();
+        assert_eq!((selection.fee, selection.change), (100, 9_900));
+    }
+
+    #[test]
+    fn too_little_money_names_what_is_needed() {
+        let rate = FeeChoice::Rate(FeeRate::per_byte(1));
+        let error = select_coins(coins(&[1_000, 1_000]), 2_000, rate).unwrap_err();
+        let need = 2_000 + Transaction::spend_size(2, 1) as u64;
+        assert!(
+            matches!(error, WalletError::InsufficientFunds { have: 2_000, need: n } if n == need),
+            "{error:?}"
+        );
+        assert!(select_coins(Vec::new(), 1, rate).is_err());
     }
 }

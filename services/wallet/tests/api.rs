@@ -390,8 +390,8 @@ async fn two_sends_before_a_block_never_spend_the_same_output() {
     // Two at once, then a third: each needs a whole output.
     let payee = address(0x42);
     let (first, second) = tokio::join!(
-        stack.send(json!({ "to": payee, "amount": 60_000_000, "fee": 100 })),
-        stack.send(json!({ "to": payee, "amount": 60_000_000, "fee": 100 })),
+        stack.send(json!({ "to": payee, "amount": 60_000_000, "fee": 1_000 })),
+        stack.send(json!({ "to": payee, "amount": 60_000_000, "fee": 1_000 })),
     );
     assert_eq!(first.status(), StatusCode::OK);
     assert_eq!(second.status(), StatusCode::OK);
@@ -409,20 +409,20 @@ async fn two_sends_before_a_block_never_spend_the_same_output() {
     // Nothing left to spend until a block confirms the change.
     let body = assert_error(
         stack
-            .send(json!({ "to": payee, "amount": 1_000, "fee": 0 }))
+            .send(json!({ "to": payee, "amount": 1_000, "fee": 1_000 }))
             .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "insufficient_funds",
     )
     .await;
     assert!(body.message.contains("have 0"), "{}", body.message);
-    assert_eq!(stack.view().await.balance.pending, 2 * 39_999_900);
+    assert_eq!(stack.view().await.balance.pending, 2 * 39_999_000);
 
     stack.mine_to(&address(0xdd)).await;
     let view = stack.view().await;
-    assert_eq!(view.balance.confirmed, 2 * 39_999_900);
+    assert_eq!(view.balance.confirmed, 2 * 39_999_000);
     assert_eq!(view.unspent_keys.len(), 2);
-    let third = stack.send_ok(&payee, 50_000_000, 0).await;
+    let third = stack.send_ok(&payee, 50_000_000, 1_000).await;
     assert_eq!(third.inputs.len(), 2);
 }
 
@@ -453,7 +453,7 @@ async fn metrics_count_payments_and_requests() {
     let a = stack.new_address().await;
     stack.mine_to(&a).await;
     stack.view().await;
-    stack.send_ok(&address(0xbb), 1_000, 100).await;
+    stack.send_ok(&address(0xbb), 1_000, 1_000).await;
     let refused = stack
         .send(json!({ "to": address(1), "amount": 100 * REWARD, "fee": 1 }))
         .await;
@@ -468,6 +468,70 @@ async fn metrics_count_payments_and_requests() {
     assert_eq!(count("GET", "/wallet", "200"), Some(1.0));
     assert_eq!(count("POST", "/wallet/send", "200"), Some(1.0));
     assert_eq!(count("POST", "/wallet/send", "422"), Some(1.0));
+}
+
+/// `fee` is never implied: a payment names its fee, or a fee rate the wallet turns into the fee
+/// for the size of the transaction it builds; the peer refuses what pays below its minimum.
+#[tokio::test]
+async fn a_payment_names_its_fee_or_a_fee_rate() {
+    let stack = spawn_stack().await;
+    let a = stack.new_address().await;
+    stack.mine_to(&a).await;
+    stack.view().await;
+    for (body, code) in [
+        (
+            json!({ "to": address(1), "amount": 1_000 }),
+            "invalid_amount",
+        ),
+        (
+            json!({ "to": address(1), "amount": 1_000, "fee": 1_000, "fee_rate": 2 }),
+            "invalid_amount",
+        ),
+        (
+            json!({ "to": address(1), "amount": 1_000, "fee_rate": 0 }),
+            "invalid_amount",
+        ),
+        (
+            json!({ "to": address(1), "amount": 1_000, "fee_rate": mycoin_wallet::wallet::MAX_FEE_RATE + 1 }),
+            "invalid_amount",
+        ),
+    ] {
+        let error = assert_error(stack.send(body).await, StatusCode::BAD_REQUEST, code).await;
+        assert!(error.message.contains("fee"), "{}", error.message);
+    }
+    // Below the peer's minimum of 1 unit per byte: the peer's verdict, and nothing spent.
+    assert_error(
+        stack
+            .send(json!({ "to": address(1), "amount": 1_000, "fee": 100 }))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "fee_too_low",
+    )
+    .await;
+    // Dust: an amount below the peer's dust limit is refused by the peer.
+    assert_error(
+        stack
+            .send(json!({ "to": address(1), "amount": 1, "fee": 1_000 }))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "dust",
+    )
+    .await;
+    let mempool: MempoolView = stack.peer_get("/mempool").await;
+    assert_eq!(mempool.count, 0);
+
+    // Three units per byte, for one input, a payment and change.
+    let response = stack
+        .send(json!({ "to": address(1), "amount": 1_000, "fee_rate": 3 }))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let sent: SendResponse = response.json().await.unwrap();
+    let size = mycoin_core::Transaction::spend_size(1, 2) as u64;
+    assert_eq!(sent.fee, 3 * size);
+    let mempool: MempoolView = stack.peer_get("/mempool").await;
+    assert_eq!(mempool.count, 1);
+    assert_eq!(mempool.transactions[0].fee, 3 * size);
+    assert_eq!(mempool.bytes as u64, size);
 }
 
 #[tokio::test]
@@ -647,7 +711,7 @@ async fn bad_input_is_4xx_in_the_error_shape_and_the_service_keeps_serving() {
         stack.view().await.unspent_keys,
         vec![unspent(&a, REWARD, 1)]
     );
-    let sent = stack.send_ok(&address(1), 1, 0).await;
+    let sent = stack.send_ok(&address(1), 1_000, 1_000).await;
     assert!(sent.change_address.is_some());
 }
 
@@ -804,7 +868,7 @@ async fn a_restarted_wallet_remembers_its_payments() {
     let a = stack.new_address().await;
     stack.mine_to(&a).await;
     // Pay everything to someone else: A ends with no output at all.
-    let sent = stack.send_ok(&address(3), REWARD - 100, 100).await;
+    let sent = stack.send_ok(&address(3), REWARD - 1_000, 1_000).await;
     stack.mine_to(&address(4)).await;
 
     // A second wallet process on the same database.
@@ -820,7 +884,7 @@ async fn a_restarted_wallet_remembers_its_payments() {
     let history = restarted.history().await;
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].txid, sent.txid);
-    assert_eq!(history[0].sent, REWARD - 100);
+    assert_eq!(history[0].sent, REWARD - 1_000);
     assert_eq!(history[0].status, HistoryStatus::Confirmed);
     assert_eq!(history[0].height, Some(2));
 }

@@ -9,8 +9,8 @@ use mycoin_core::store::ChainStore;
 use mycoin_core::utxo::Coin;
 use mycoin_core::validation::check_proof_of_work;
 use mycoin_core::{
-    Amount, Block, MemoryStore, OutPoint, Params, PrivateKey, PubKeyHash, Signature, Transaction,
-    TxIn, TxOut, Txid,
+    Amount, Block, MemoryStore, OutPoint, Params, Policy, PrivateKey, PubKeyHash, Signature,
+    Transaction, TxError, TxIn, TxOut, TxRefused, Txid,
 };
 
 /// Key number `i`, the same in every run.
@@ -81,13 +81,36 @@ impl Fixture<MemoryStore> {
     pub async fn new(params: Params) -> Self {
         Fixture::with_store(params, MemoryStore::default()).await
     }
+
+    /// A chain in memory run with `policy`.
+    pub async fn with_policy(params: Params, policy: Policy) -> Self {
+        let now = params.genesis_time + 60;
+        let chain = Chain::open_with(params.clone(), policy, MemoryStore::default())
+            .await
+            .unwrap();
+        Fixture { chain, params, now }
+    }
 }
 
 impl<S: ChainStore> Fixture<S> {
     pub async fn with_store(params: Params, store: S) -> Self {
         let now = params.genesis_time + 60;
-        let chain = Chain::open(params.clone(), store).await.unwrap();
+        // The catalogue builds transactions by hand, many paying no fee: consensus alone
+        // decides here, unless a test sets a policy of its own.
+        let chain = Chain::open_with(params.clone(), Policy::permissive(), store)
+            .await
+            .unwrap();
         Fixture { chain, params, now }
+    }
+
+    /// Submits `tx` to the mempool at the fixture's clock: the consensus verdict (the
+    /// fixture's policy refuses nothing valid).
+    pub fn submit(&mut self, tx: Transaction) -> Result<Txid, TxError> {
+        match self.chain.submit_transaction(tx, u64::from(self.now)) {
+            Ok(admitted) => Ok(admitted.txid),
+            Err(TxRefused::Invalid(e)) => Err(e),
+            Err(TxRefused::Policy(e)) => panic!("the permissive policy refused: {e}"),
+        }
     }
 
     /// A solved block on the tip paying the subsidy plus `fee` to key 0, holding `txs`.
@@ -161,13 +184,7 @@ impl<S: ChainStore> Fixture<S> {
 
     /// Everything a rejection must leave unchanged.
     pub fn state(&self) -> State {
-        let mut mempool: Vec<Txid> = self
-            .chain
-            .mempool()
-            .by_fee_rate()
-            .iter()
-            .map(|e| e.txid)
-            .collect();
+        let mut mempool: Vec<Txid> = self.chain.mempool().by_fee_rate().map(|e| e.txid).collect();
         mempool.sort();
         State {
             tip: self.chain.tip().hash,

@@ -1,5 +1,7 @@
 //! `/blocks`: read blocks, ask for a template, submit a solved block.
 
+use std::sync::Arc;
+
 use actix_web::{HttpRequest, web};
 use mycoin_api::peer::{
     BlockStatus, BlockTemplate, BlockView, BlocksQuery, DEFAULT_BLOCKS_PER_REQUEST,
@@ -135,32 +137,56 @@ pub async fn list_blocks(
 /// [`MAX_BLOCK_BYTES_PER_REQUEST`] of them (at least one).
 async fn active_range(
     node: &Node,
-    state: &ChainState,
+    state: &Arc<ChainState>,
     from: u32,
     count: u32,
 ) -> Result<Vec<BlockView>, ApiError> {
+    let hashes: Vec<BlockHash> = (0..count)
+        .map_while(|offset| {
+            from.checked_add(offset)
+                .and_then(|height| state.hash_at(height))
+        })
+        .collect();
     let mut views = Vec::new();
     let mut bytes = 0usize;
-    for offset in 0..count {
-        let Some(hash) = from
-            .checked_add(offset)
-            .and_then(|height| state.hash_at(height))
-        else {
-            break;
-        };
-        let Some(view) = block_view(node, state, &hash).await? else {
-            return Err(ApiError::internal(format!(
-                "active block {hash} is not in the index"
-            )));
-        };
-        bytes = bytes.saturating_add(view.size);
-        if !views.is_empty() && bytes > MAX_BLOCK_BYTES_PER_REQUEST {
-            break;
+    // A few blocks per query: one round trip to the store per chunk, not per block, and never
+    // much more read than the answer's byte limit lets through.
+    for chunk in hashes.chunks(BLOCKS_PER_READ) {
+        let blocks = node.store().blocks(chunk).await.map_err(store_error)?;
+        let mut stored = Vec::with_capacity(blocks.len());
+        for (hash, block) in chunk.iter().zip(blocks) {
+            let block = block.ok_or_else(|| {
+                ApiError::internal(format!("active block {hash} is not in the store"))
+            })?;
+            stored.push(block);
         }
-        views.push(view);
+        // Views (txids, addresses, hex) are CPU work: off the HTTP workers.
+        let state = Arc::clone(state);
+        let chunk_views = web::block(move || {
+            stored
+                .iter()
+                .map(|block| {
+                    let hash = block.block_hash();
+                    let height = state.entry(&hash).map(|e| e.height).unwrap_or_default();
+                    BlockView::new(block, height, Some(state.height()), state.params().network)
+                })
+                .collect::<Vec<BlockView>>()
+        })
+        .await
+        .map_err(|err| ApiError::internal(format!("building block views: {err}")))?;
+        for view in chunk_views {
+            bytes = bytes.saturating_add(view.size);
+            if !views.is_empty() && bytes > MAX_BLOCK_BYTES_PER_REQUEST {
+                return Ok(views);
+            }
+            views.push(view);
+        }
     }
     Ok(views)
 }
+
+/// How many blocks [`active_range`] reads from the store at once.
+const BLOCKS_PER_READ: usize = 25;
 
 /// For a syncing peer: the active chain's blocks after the fork point with the asker's chain
 /// (the first hash of its locator that is on this node's active chain; genesis when none

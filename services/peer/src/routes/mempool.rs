@@ -17,7 +17,6 @@ pub async fn get_mempool(node: web::Data<Node>) -> web::Json<MempoolView> {
     let transactions: Vec<MempoolEntryView> = chain
         .mempool()
         .by_fee_rate()
-        .into_iter()
         .map(|entry| MempoolEntryView {
             txid: entry.txid,
             fee: entry.fee.units(),
@@ -26,6 +25,9 @@ pub async fn get_mempool(node: web::Data<Node>) -> web::Json<MempoolView> {
         .collect();
     web::Json(MempoolView {
         count: transactions.len(),
+        bytes: chain.mempool().bytes(),
+        max_bytes: chain.policy().mempool_max_bytes,
+        min_fee_rate_per_kb: chain.min_fee_rate(node.now_secs()).units_per_kb(),
         transactions,
     })
 }

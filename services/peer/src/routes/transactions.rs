@@ -28,7 +28,7 @@ fn decode_tx(body: &TransactionRequest) -> Result<Transaction, ApiError> {
         (status = 200, description = "Accepted into the mempool", body = SubmitTransactionResponse),
         (status = 400, description = "Bad JSON, bad hex, or not a transaction's encoding", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 422, description = "The transaction breaks a consensus rule; `error` is the rule's code", body = ErrorBody),
+        (status = 422, description = "The transaction breaks a consensus rule, or this node's relay policy (`fee_too_low`, `dust`, `mempool_full`, `too_large_for_mempool`); `error` is the rule's code", body = ErrorBody),
     )
 )]
 pub async fn submit_transaction(
@@ -38,14 +38,14 @@ pub async fn submit_transaction(
 ) -> Result<web::Json<SubmitTransactionResponse>, ApiError> {
     let tx = decode_tx(&body)?;
     let tx = node.writer().verify_transaction(tx).await;
-    let (txid, fee) = node
+    let admitted = node
         .writer()
-        .submit_transaction(tx)
+        .submit_transaction(tx, node.now_secs())
         .await
         .map_err(writer_gone)?
         .map_err(|err| tx_rejected(&err))?;
-    let fee = fee.units();
-    tracing::info!(%txid, fee, "transaction accepted");
+    let (txid, fee) = (admitted.txid, admitted.fee.units());
+    tracing::info!(%txid, fee, evicted = admitted.evicted.len(), "transaction accepted");
     p2p::relay_transaction(&node, txid, body.into_inner().hex, sender_peer(&request));
     Ok(web::Json(SubmitTransactionResponse { txid, fee }))
 }
