@@ -109,6 +109,11 @@ impl Block {
         merkle_root(&leaves)
     }
 
+    /// The inclusion proof of the transaction at `position`.
+    pub fn merkle_proof(&self, position: usize) -> Option<crate::proof::MerkleProof> {
+        crate::proof::merkle_proof(&self.wtxids(), position)
+    }
+
     pub fn wtxids(&self) -> Vec<Wtxid> {
         self.transactions.iter().map(Transaction::wtxid).collect()
     }

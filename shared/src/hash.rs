@@ -114,6 +114,11 @@ hash_newtype!(
     BlockHash
 );
 hash_newtype!(
+    /// A node of a block's Merkle tree below the root: a leaf (a wtxid) or the hash of a pair,
+    /// as an inclusion proof lists them.
+    MerkleNode
+);
+hash_newtype!(
     /// A Merkle tree node; the root sits in the header.
     MerkleRoot
 );

@@ -2,7 +2,7 @@
 //!
 //! The modules follow one direction of dependency: the canonical [`encoding`]; the types built
 //! on it ([`amount`], [`hash`], [`keys`], [`address`], [`transaction`], [`block`]); proof of work
-//! and the [`network`] parameters; the [`sigcache`] of signatures already verified; the
+//! and the [`network`] parameters; the light client's [`proof`] checks; the [`sigcache`] of signatures already verified; the
 //! consensus checks in [`validation`]; the relay [`policy`], kept apart from them; the chain state ([`utxo`], [`mempool`], [`chain`]); and
 //! the [`store`] that persists it. Nothing here knows about HTTP.
 
@@ -14,16 +14,18 @@ pub mod hash;
 pub mod keys;
 pub mod network;
 pub mod pow;
+pub mod proof;
 pub mod transaction;
 
 pub use address::{Address, PubKeyHash};
 pub use amount::{Amount, COIN, MAX_MONEY};
 pub use block::{Block, Header};
 pub use encoding::{Decode, DecodeError, Encode, deserialize};
-pub use hash::{BlockHash, MerkleRoot, Txid, Wtxid};
+pub use hash::{BlockHash, MerkleNode, MerkleRoot, Txid, Wtxid};
 pub use keys::{PrivateKey, PublicKey, Signature};
 pub use network::{MAX_FUTURE_SPACINGS, MAX_RETARGET_FACTOR, Network, Params};
 pub use pow::CompactTarget;
+pub use proof::{HeaderChain, MerkleProof, verify_merkle_proof};
 pub use transaction::{OutPoint, Transaction, TxIn, TxOut};
 pub mod chain;
 pub mod mempool;
