@@ -221,10 +221,7 @@ impl HeaderChain {
         }
         // A run that ends below the chain held, and agrees with it, changes nothing.
         let agrees = candidate.len() <= self.headers.len()
-            && candidate
-                .iter()
-                .zip(&self.headers)
-                .all(|(a, b)| a.0 == b.0);
+            && candidate.iter().zip(&self.headers).all(|(a, b)| a.0 == b.0);
         if !agrees {
             self.headers = candidate;
         }

@@ -52,7 +52,11 @@ fn every_position_of_blocks_of_1_to_300_transactions_proves_against_the_root() {
             let proof = block.merkle_proof(position).unwrap();
             assert_eq!(proof.position as usize, position);
             assert_eq!(proof.siblings.len(), depth, "n = {n}");
-            assert_eq!(root_from_proof(leaf, &proof), Ok(root), "n = {n}, {position}");
+            assert_eq!(
+                root_from_proof(leaf, &proof),
+                Ok(root),
+                "n = {n}, {position}"
+            );
             verify_merkle_proof(leaf, &proof, &block.header).unwrap();
             // The neighbour's leaf does not pass with this proof.
             let other = &wtxids[(position + 1) % n];

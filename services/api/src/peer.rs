@@ -8,8 +8,8 @@
 
 use mycoin_core::transaction::TxIn;
 use mycoin_core::{
-    Address, Block, BlockHash, Decode, DecodeError, Encode, Header, Network, Transaction, TxOut,
-    Txid, deserialize,
+    Address, Block, BlockHash, Decode, DecodeError, Encode, Header, MerkleNode, MerkleProof,
+    Network, Transaction, TxOut, Txid, deserialize,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -479,6 +479,54 @@ pub struct TransactionInfo {
     pub transaction: TxView,
     /// Its canonical encoding, in hex.
     pub hex: String,
+}
+
+/// Answer of `GET /transactions/{txid}/merkle-proof`: Esplora's shape (`block_height`,
+/// `merkle`, `pos`) with the block's hash. Check it with [`mycoin_core::verify_merkle_proof`]
+/// against the block's header, itself checked as part of a [`mycoin_core::HeaderChain`]
+/// (PROTOCOL.md §6.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MerkleProofView {
+    /// The active chain's block holding the transaction.
+    #[schema(value_type = String)]
+    pub block_hash: BlockHash,
+    /// Its height.
+    pub block_height: u32,
+    /// The transaction's position in the block (the coinbase is 0).
+    pub pos: u32,
+    /// The sibling of each node from the leaf (the transaction's wtxid) up to the root, the
+    /// leaf's sibling first; hashes in display order, as txids are shown.
+    #[schema(value_type = Vec<String>)]
+    pub merkle: Vec<MerkleNode>,
+}
+
+impl MerkleProofView {
+    /// The proof, for [`mycoin_core::verify_merkle_proof`].
+    pub fn proof(&self) -> MerkleProof {
+        MerkleProof {
+            position: self.pos,
+            siblings: self.merkle.clone(),
+        }
+    }
+}
+
+/// Most headers `GET /headers` returns at once.
+pub const MAX_HEADERS_PER_REQUEST: u32 = 2_000;
+
+/// Query of `GET /headers`: a range of the active chain's headers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HeadersQuery {
+    /// First height (default 0), 0 to 4 294 967 295; a height above the tip gives none.
+    #[serde(default)]
+    #[param(minimum = 0, maximum = 4_294_967_295_u64)]
+    #[schema(minimum = 0, maximum = 4_294_967_295_u64)]
+    pub from: u32,
+    /// How many headers, 1 to 2,000 (default 2,000); outside that range is refused (400
+    /// `invalid_query`). Fewer come back at the tip.
+    #[param(minimum = 1, maximum = 2000)]
+    #[schema(minimum = 1, maximum = 2000)]
+    pub count: Option<u32>,
 }
 
 /// One transaction of the mempool.

@@ -4,14 +4,14 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use mycoin_api::peer::{
-    Balance, BlockStatus, BlockTemplate, BlockView, ChainInfo, MempoolView, PeerView,
-    SubmitBlockResponse, SubmitTransactionResponse, TransactionInfo, TxInputView, TxState,
-    UtxoView, VerifyResponse, decode_hex, encode_hex,
+    Balance, BlockStatus, BlockTemplate, BlockView, ChainInfo, MempoolView, MerkleProofView,
+    PeerView, SubmitBlockResponse, SubmitTransactionResponse, TransactionInfo, TxInputView,
+    TxState, UtxoView, VerifyResponse, decode_hex, encode_hex,
 };
 use mycoin_core::validation::check_proof_of_work;
 use mycoin_core::{
-    Address, Amount, Block, BlockHash, COIN, Network, OutPoint, PrivateKey, PubKeyHash, Signature,
-    Transaction, TxIn, TxOut, Txid,
+    Address, Amount, Block, BlockHash, COIN, Header, HeaderChain, Network, OutPoint, PrivateKey,
+    PubKeyHash, Signature, Transaction, TxIn, TxOut, Txid, verify_merkle_proof,
 };
 use mycoin_peer::{ApiDoc, Application, Settings};
 use mycoin_web::metrics::{Sample, UNMATCHED_ROUTE, parse_text, sample_value};
@@ -1270,6 +1270,124 @@ async fn post_transactions_refuses_what_policy_refuses() {
     let mempool = app.mempool().await;
     assert_eq!(mempool.count, 1);
     assert_eq!(mempool.bytes, paying.size());
+}
+
+/// A light client's reads: every transaction of a block proves its inclusion against the
+/// header the node serves, and the headers from genesis check as a header chain.
+#[tokio::test]
+async fn merkle_proofs_and_headers_check_as_a_light_client_would() {
+    let (app, coin) = funded_app().await;
+    // A block of a coinbase and three payments, split from one coin.
+    let split = spend(
+        &[coin],
+        &key(0),
+        &[(COIN / 4, pkh(0)), (COIN / 4, pkh(0)), (COIN / 4, pkh(0))],
+    );
+    ok::<SubmitTransactionResponse>(app.submit_tx(&split).await).await;
+    app.mine(&address(9)).await;
+    let mut txids = Vec::new();
+    for vout in 0..3 {
+        let payment = spend(
+            &[OutPoint::new(split.txid(), vout)],
+            &key(0),
+            &[(COIN / 4 - 1_000, pkh(vout as u8 + 1))],
+        );
+        txids.push(payment.txid());
+        ok::<SubmitTransactionResponse>(app.submit_tx(&payment).await).await;
+    }
+    let mined = app.mine(&address(9)).await;
+    let block: BlockView = app.get_ok(&format!("/blocks/{}", mined.hash)).await;
+    assert_eq!(block.transactions.len(), 4);
+
+    let header_hex = app
+        .get(&format!("/blocks/{}/header", mined.hash))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let header: Header = decode_hex(&header_hex).unwrap();
+    assert_eq!(header.block_hash(), mined.hash);
+    for (position, view) in block.transactions.iter().enumerate() {
+        let proof: MerkleProofView = app
+            .get_ok(&format!("/transactions/{}/merkle-proof", view.txid))
+            .await;
+        assert_eq!(proof.block_hash, mined.hash);
+        assert_eq!(proof.block_height, 4);
+        assert_eq!(proof.pos as usize, position);
+        assert_eq!(proof.merkle.len(), 2);
+        let info: TransactionInfo = app.get_ok(&format!("/transactions/{}", view.txid)).await;
+        let tx: Transaction = decode_hex(&info.hex).unwrap();
+        verify_merkle_proof(&tx.wtxid(), &proof.proof(), &header).unwrap();
+        // The proof of one transaction shows nothing of another.
+        assert!(verify_merkle_proof(&split.wtxid(), &proof.proof(), &header).is_err());
+    }
+
+    // Headers from genesis, checked as a chain; a short run, and none past the tip.
+    let hexes: Vec<String> = app.get_ok("/headers?from=0").await;
+    assert_eq!(hexes.len(), 5);
+    let headers: Vec<Header> = hexes.iter().map(|h| decode_hex(h).unwrap()).collect();
+    let mut light = HeaderChain::new(NETWORK.params());
+    light.extend(0, &headers).unwrap();
+    assert_eq!(light.tip(), mined.hash);
+    assert_eq!(light.header(4), Some(&header));
+    let two: Vec<String> = app.get_ok("/headers?from=3&count=2").await;
+    assert_eq!(two, hexes[3..5]);
+    let none: Vec<String> = app.get_ok("/headers?from=5").await;
+    assert!(none.is_empty());
+
+    // Bad input, each a clear 4xx.
+    let before = app.snapshot().await;
+    assert_error(
+        app.get("/transactions/zz/merkle-proof").await,
+        400,
+        "invalid_hash",
+    )
+    .await;
+    let unknown = Txid([7; 32]);
+    assert_error(
+        app.get(&format!("/transactions/{unknown}/merkle-proof"))
+            .await,
+        404,
+        "unknown_transaction",
+    )
+    .await;
+    let pending = spend(
+        &[OutPoint::new(txids[0], 0)],
+        &key(1),
+        &[(COIN / 4 - 2_000, pkh(5))],
+    );
+    ok::<SubmitTransactionResponse>(app.submit_tx(&pending).await).await;
+    assert_error(
+        app.get(&format!("/transactions/{}/merkle-proof", pending.txid()))
+            .await,
+        404,
+        "unconfirmed_transaction",
+    )
+    .await;
+    assert_error(app.get("/blocks/xyz/header").await, 400, "invalid_hash").await;
+    let no_block = BlockHash([9; 32]);
+    assert_error(
+        app.get(&format!("/blocks/{no_block}/header")).await,
+        404,
+        "unknown_block",
+    )
+    .await;
+    for query in [
+        "count=0",
+        "count=2001",
+        "count=x",
+        "from=-1",
+        "from=4294967296",
+    ] {
+        assert_error(
+            app.get(&format!("/headers?{query}")).await,
+            400,
+            "invalid_query",
+        )
+        .await;
+    }
+    let after = app.snapshot().await;
+    assert_eq!(after.0.tip, before.0.tip);
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 pub mod addresses;
 pub mod blocks;
 pub mod chain;
+pub mod headers;
 pub mod mempool;
 pub mod peers;
 pub mod transactions;
@@ -33,9 +34,12 @@ use crate::node::Node;
         blocks::sync_blocks,
         blocks::get_block_at_height,
         blocks::get_block,
+        headers::get_block_header,
+        headers::list_headers,
         transactions::submit_transaction,
         transactions::verify_transaction,
         transactions::get_transaction,
+        transactions::get_merkle_proof,
         mempool::get_mempool,
         addresses::get_utxos,
         addresses::get_balance,
@@ -103,6 +107,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, node: web::Data<Node>, limits: Bo
         )
         .service(web::resource("/blocks/{hash}").route(web::get().to(blocks::get_block)))
         .service(
+            web::resource("/blocks/{hash}/header").route(web::get().to(headers::get_block_header)),
+        )
+        .service(web::resource("/headers").route(web::get().to(headers::list_headers)))
+        .service(
             web::resource("/transactions")
                 .app_data(json_config(limits.transaction))
                 .route(web::post().to(transactions::submit_transaction)),
@@ -115,6 +123,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, node: web::Data<Node>, limits: Bo
         .service(
             web::resource("/transactions/{txid}")
                 .route(web::get().to(transactions::get_transaction)),
+        )
+        .service(
+            web::resource("/transactions/{txid}/merkle-proof")
+                .route(web::get().to(transactions::get_merkle_proof)),
         )
         .service(
             web::resource("/sync")

@@ -2,8 +2,8 @@
 
 use actix_web::{HttpRequest, web};
 use mycoin_api::peer::{
-    SubmitTransactionResponse, TransactionInfo, TransactionRequest, TxState, TxStatus, TxView,
-    VerifyResponse, decode_hex, encode_hex,
+    MerkleProofView, SubmitTransactionResponse, TransactionInfo, TransactionRequest, TxState,
+    TxStatus, TxView, VerifyResponse, decode_hex, encode_hex,
 };
 use mycoin_core::{ChainStore, Transaction, TxLocation, Txid};
 use mycoin_web::{ApiError, ErrorBody, JsonObject};
@@ -154,5 +154,68 @@ pub async fn get_transaction(
         status,
         transaction: TxView::new(&tx, network),
         hex: encode_hex(&tx),
+    }))
+}
+
+/// The Merkle inclusion proof of a confirmed transaction: check it against the block's header
+/// (`GET /blocks/{hash}/header`) with `mycoin_core::verify_merkle_proof` (PROTOCOL.md §6.4).
+#[utoipa::path(
+    get,
+    path = "/transactions/{txid}/merkle-proof",
+    tag = "transactions",
+    params(("txid" = String, Path, description = "Txid, 64 hex digits in display order")),
+    responses(
+        (status = 200, description = "The proof (Esplora's shape, with the block's hash)", body = MerkleProofView),
+        (status = 400, description = "Not a txid", body = ErrorBody),
+        (status = 404, description = "Not in the active chain: unknown, or still in the mempool (`unconfirmed_transaction`)", body = ErrorBody),
+    )
+)]
+pub async fn get_merkle_proof(
+    node: web::Data<Node>,
+    txid: web::Path<String>,
+) -> Result<web::Json<MerkleProofView>, ApiError> {
+    let txid: Txid = txid.parse().map_err(|_| invalid_hash("txid"))?;
+    let state = node.state();
+    let location = state
+        .locate_transaction(node.store(), &txid)
+        .await
+        .map_err(store_error)?;
+    let (block_hash, height, position) = match location {
+        Some(TxLocation::Confirmed {
+            block,
+            height,
+            position,
+        }) => (block, height, position),
+        Some(TxLocation::Mempool) => {
+            return Err(ApiError::not_found(
+                "unconfirmed_transaction",
+                format!("transaction {txid} is in the mempool: no block holds it yet"),
+            ));
+        }
+        None => {
+            return Err(ApiError::not_found(
+                "unknown_transaction",
+                format!("transaction {txid} is not in the active chain"),
+            ));
+        }
+    };
+    let block = node
+        .store()
+        .block(&block_hash)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::internal(format!("block {block_hash} is not stored")))?;
+    // Hashing the block's transactions costs a few milliseconds for the largest blocks.
+    let proof = web::block(move || block.merkle_proof(position as usize))
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::internal(format!("block {block_hash} has no transaction {position}"))
+        })?;
+    Ok(web::Json(MerkleProofView {
+        block_hash,
+        block_height: height,
+        pos: proof.position,
+        merkle: proof.siblings,
     }))
 }
