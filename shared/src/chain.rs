@@ -11,6 +11,7 @@ use crate::address::PubKeyHash;
 use crate::amount::Amount;
 use crate::block::{Block, Header};
 use crate::hash::{BlockHash, Txid};
+use crate::history::address_history;
 use crate::mempool::Mempool;
 use crate::network::Params;
 use crate::policy::{FeeRate, Policy, PolicyError, cmp_fee_rate};
@@ -329,6 +330,8 @@ impl<S: ChainStore> Chain<S> {
             .into());
         }
         chain.recompute_leaves();
+        // Before the chain moves: a move only indexes the blocks it connects.
+        chain.index_history().await?;
         // A crash between storing a block and committing the chain update leaves a stored
         // block with more work off the active chain: move onto it now.
         if chain.best_leaf() != chain.tip().hash {
@@ -556,9 +559,10 @@ impl<S: ChainStore> Chain<S> {
             connected,
             spent,
             created,
+            history: Vec::new(),
         };
         // Nothing was disconnected, so nothing returns to the mempool.
-        if let Err(e) = self.commit_move(&stored, &update, &[], &[]).await {
+        if let Err(e) = self.commit_move(&stored, update, &[], &[]).await {
             for (entry, _) in &stored {
                 self.state.index.remove(&entry.hash);
             }
@@ -705,24 +709,73 @@ impl<S: ChainStore> Chain<S> {
     /// by one block, a sync batch or a reorganisation. `disconnected` are the blocks `update`
     /// takes off the active chain (whose transactions may return to the mempool); the blocks
     /// it connects are `new_blocks` followed by `stored_blocks`. Returns the disconnected
-    /// blocks' transactions that went back to the mempool.
+    /// blocks' transactions that went back to the mempool. The address history of the
+    /// connected blocks is added to `update` here, so that it is written in the same commit.
     async fn commit_move(
         &mut self,
         new_blocks: &[(BlockEntry, Block)],
-        update: &ChainUpdate,
+        mut update: ChainUpdate,
         disconnected: &[(BlockHash, Block)],
         stored_blocks: &[Block],
     ) -> Result<Vec<Txid>, StoreError> {
-        self.store.commit(new_blocks, update).await?;
-        for (entry, _) in new_blocks {
-            self.add_to_tree(*entry);
-        }
         let connected: Vec<&Block> = new_blocks
             .iter()
             .map(|(_, block)| block)
             .chain(stored_blocks)
             .collect();
-        Ok(self.applied(update, disconnected, &connected))
+        update.history = connected
+            .iter()
+            .zip(&update.connected)
+            .flat_map(|(block, (_, height, undo))| address_history(block, *height, undo))
+            .collect();
+        self.store.commit(new_blocks, &update).await?;
+        for (entry, _) in new_blocks {
+            self.add_to_tree(*entry);
+        }
+        Ok(self.applied(&update, disconnected, &connected))
+    }
+
+    /// Indexes the address history of the active chain's blocks above the index's highest (a
+    /// chain stored before the index existed, or an indexing cut short), in batches of blocks,
+    /// each batch committed on its own.
+    async fn index_history(&mut self) -> Result<(), StoreError> {
+        const BATCH: usize = 500;
+        let tip = self.height();
+        let from = self.store.history_height().await?.map_or(1, |h| h + 1);
+        if from > tip {
+            return Ok(());
+        }
+        tracing::info!(
+            from,
+            tip,
+            "indexing the address history of the stored chain"
+        );
+        let hashes: Vec<BlockHash> = (from..=tip).filter_map(|h| self.hash_at(h)).collect();
+        for (batch, chunk) in hashes.chunks(BATCH).enumerate() {
+            let blocks = self.store.blocks(chunk).await?;
+            let mut rows = Vec::new();
+            for (hash, block) in chunk.iter().zip(blocks) {
+                let block = block.ok_or_else(|| missing("block", hash))?;
+                let undo = self
+                    .store
+                    .undo(hash)
+                    .await?
+                    .ok_or_else(|| missing("undo data", hash))?;
+                rows.extend(address_history(
+                    &block,
+                    self.state.index[hash].height,
+                    &undo,
+                ));
+            }
+            self.store.index_history(&rows).await?;
+            let done = from as usize + (batch + 1) * BATCH - 1;
+            tracing::info!(
+                height = done.min(tip as usize),
+                tip,
+                "address history indexed"
+            );
+        }
+        Ok(())
     }
 
     /// Enters a stored block in the tree: a new leaf in place of its parent.
@@ -886,9 +939,10 @@ impl<S: ChainStore> Chain<S> {
             connected,
             spent,
             created,
+            history: Vec::new(),
         };
         let returned = self
-            .commit_move(&[], &update, &disconnected_blocks, &connected_blocks)
+            .commit_move(&[], update, &disconnected_blocks, &connected_blocks)
             .await?;
         Ok(Ok(Undone {
             blocks: disconnected_blocks.len(),

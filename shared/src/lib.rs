@@ -28,6 +28,7 @@ pub use pow::CompactTarget;
 pub use proof::{HeaderChain, MerkleProof, verify_merkle_proof};
 pub use transaction::{OutPoint, Transaction, TxIn, TxOut};
 pub mod chain;
+pub mod history;
 pub mod mempool;
 pub mod policy;
 pub mod sigcache;

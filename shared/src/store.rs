@@ -11,9 +11,11 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Executor, Row};
 
+use crate::address::PubKeyHash;
 use crate::block::{Block, Header};
 use crate::encoding::{DecodeError, Encode, deserialize};
 use crate::hash::{BlockHash, Txid};
+use crate::history::{AddressStats, AddressTx};
 use crate::transaction::OutPoint;
 use crate::utxo::{BlockUndo, Coin};
 
@@ -66,6 +68,9 @@ pub struct ChainUpdate {
     pub connected: Vec<(BlockHash, u32, BlockUndo)>,
     pub spent: Vec<OutPoint>,
     pub created: Vec<(OutPoint, Coin)>,
+    /// The address history of the connected blocks ([`crate::history::address_history`]); the
+    /// rows above `fork_height` go.
+    pub history: Vec<AddressTx>,
 }
 
 /// Where the chain state lives. `commit` must apply its blocks and update entirely or not at
@@ -108,6 +113,28 @@ pub trait ChainStore: Send + Sync + 'static {
         &self,
         txid: &Txid,
     ) -> impl Future<Output = Result<Vec<(BlockHash, u32)>, StoreError>> + Send;
+    /// The address history of `pubkey_hash` in the active chain, newest first: at most `limit`
+    /// rows, only those before `before` (a height and position) when given.
+    fn address_history(
+        &self,
+        pubkey_hash: &PubKeyHash,
+        before: Option<(u32, u32)>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<AddressTx>, StoreError>> + Send;
+    /// The totals of `pubkey_hash`'s history in the active chain.
+    fn address_stats(
+        &self,
+        pubkey_hash: &PubKeyHash,
+    ) -> impl Future<Output = Result<AddressStats, StoreError>> + Send;
+    /// The height of the highest block in the address history index. Every block above genesis
+    /// has a row (its coinbase pays someone), so below the tip it says where indexing stopped: a
+    /// chain stored before the index existed, which [`crate::Chain::open`] then indexes.
+    fn history_height(&self) -> impl Future<Output = Result<Option<u32>, StoreError>> + Send;
+    /// Adds `rows` to the address history index.
+    fn index_history(
+        &self,
+        rows: &[AddressTx],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// A store in memory, for tests and tools.
@@ -125,6 +152,7 @@ struct MemoryInner {
     utxos: HashMap<OutPoint, Coin>,
     undo: HashMap<BlockHash, BlockUndo>,
     txs: HashMap<Txid, Vec<(BlockHash, u32)>>,
+    history: std::collections::BTreeSet<(PubKeyHash, u32, u32, AddressTx)>,
 }
 
 impl MemoryStore {
@@ -134,6 +162,13 @@ impl MemoryStore {
 }
 
 impl MemoryInner {
+    fn index_history(&mut self, rows: &[AddressTx]) {
+        self.history.extend(
+            rows.iter()
+                .map(|row| (row.pubkey_hash, row.height, row.position, *row)),
+        );
+    }
+
     fn put_block(&mut self, entry: &BlockEntry, block: &Block) {
         self.entries.insert(entry.hash, *entry);
         for (i, tx) in block.transactions.iter().enumerate() {
@@ -199,6 +234,8 @@ impl ChainStore for MemoryStore {
                 m.utxos.remove(outpoint);
             }
             m.utxos.extend(update.created.iter().copied());
+            m.history.retain(|row| row.1 <= update.fork_height);
+            m.index_history(&update.history);
         });
         Ok(())
     }
@@ -214,6 +251,45 @@ impl ChainStore for MemoryStore {
 
     async fn find_transaction(&self, txid: &Txid) -> Result<Vec<(BlockHash, u32)>, StoreError> {
         Ok(self.with(|m| m.txs.get(txid).cloned().unwrap_or_default()))
+    }
+
+    async fn address_history(
+        &self,
+        pubkey_hash: &PubKeyHash,
+        before: Option<(u32, u32)>,
+        limit: usize,
+    ) -> Result<Vec<AddressTx>, StoreError> {
+        let (height, position) = before.unwrap_or((u32::MAX, u32::MAX));
+        Ok(self.with(|m| {
+            m.history
+                .iter()
+                .rev()
+                .filter(|(pkh, h, p, _)| {
+                    pkh == pubkey_hash && (*h < height || (*h == height && *p < position))
+                })
+                .take(limit)
+                .map(|(_, _, _, row)| *row)
+                .collect()
+        }))
+    }
+
+    async fn address_stats(&self, pubkey_hash: &PubKeyHash) -> Result<AddressStats, StoreError> {
+        Ok(self.with(|m| {
+            let mut stats = AddressStats::default();
+            for (_, _, _, row) in m.history.iter().filter(|r| r.0 == *pubkey_hash) {
+                stats.add(row);
+            }
+            stats
+        }))
+    }
+
+    async fn history_height(&self) -> Result<Option<u32>, StoreError> {
+        Ok(self.with(|m| m.history.iter().map(|row| row.1).max()))
+    }
+
+    async fn index_history(&self, rows: &[AddressTx]) -> Result<(), StoreError> {
+        self.with(|m| m.index_history(rows));
+        Ok(())
     }
 }
 
@@ -482,7 +558,65 @@ async fn apply_update(conn: &mut AnyConnection, update: &ChainUpdate) -> Result<
          coin = excluded.coin",
         rows,
     )
+    .await?;
+    sqlx::query("DELETE FROM chain_address_txs WHERE height > $1")
+        .bind(i64::from(update.fork_height))
+        .execute(&mut *conn)
+        .await?;
+    insert_history(conn, &update.history).await
+}
+
+/// Adds rows to the address history index.
+async fn insert_history(conn: &mut AnyConnection, rows: &[AddressTx]) -> Result<(), StoreError> {
+    // Sums and counts are far below i64::MAX: amounts are below the money supply.
+    let int = |n: u64| Param::Int(n as i64);
+    let rows = rows
+        .iter()
+        .map(|row| {
+            [
+                row.pubkey_hash.0.to_vec().into(),
+                i64::from(row.height).into(),
+                i64::from(row.position).into(),
+                row.txid.0.to_vec().into(),
+                int(row.received),
+                i64::from(row.funded).into(),
+                int(row.sent),
+                i64::from(row.spent).into(),
+                int(row.fee),
+            ]
+        })
+        .collect();
+    write_rows(
+        conn,
+        "INSERT INTO chain_address_txs \
+         (pubkey_hash, height, position, txid, received, funded, sent, spent, fee)",
+        "ON CONFLICT (pubkey_hash, height, position) DO NOTHING",
+        rows,
+    )
     .await
+}
+
+/// A row of `chain_address_txs`.
+fn address_tx(row: &sqlx::any::AnyRow) -> Result<AddressTx, StoreError> {
+    let int = |name: &str| -> Result<u64, StoreError> {
+        u64::try_from(row.try_get::<i64, _>(name)?)
+            .map_err(|_| StoreError::Corrupt(format!("negative {name} in the address index")))
+    };
+    let small = |name: &str| -> Result<u32, StoreError> {
+        u32::try_from(int(name)?)
+            .map_err(|_| StoreError::Corrupt(format!("{name} out of range in the address index")))
+    };
+    Ok(AddressTx {
+        pubkey_hash: PubKeyHash(blob(row.try_get("pubkey_hash")?, "public key hash")?),
+        height: small("height")?,
+        position: small("position")?,
+        txid: Txid(blob(row.try_get("txid")?, "txid")?),
+        received: int("received")?,
+        funded: small("funded")?,
+        sent: int("sent")?,
+        spent: small("spent")?,
+        fee: int("fee")?,
+    })
 }
 
 impl SqlStore {
@@ -630,6 +764,69 @@ impl ChainStore for SqlStore {
                 .execute(self.db.pool())
                 .await?;
         }
+        Ok(())
+    }
+
+    async fn address_history(
+        &self,
+        pubkey_hash: &PubKeyHash,
+        before: Option<(u32, u32)>,
+        limit: usize,
+    ) -> Result<Vec<AddressTx>, StoreError> {
+        let (height, position) =
+            before.map_or((i64::MAX, i64::MAX), |(h, p)| (i64::from(h), i64::from(p)));
+        let rows = sqlx::query(
+            "SELECT * FROM chain_address_txs WHERE pubkey_hash = $1 \
+             AND (height < $2 OR (height = $2 AND position < $3)) \
+             ORDER BY height DESC, position DESC LIMIT $4",
+        )
+        .bind(pubkey_hash.0.to_vec())
+        .bind(height)
+        .bind(position)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(address_tx).collect()
+    }
+
+    async fn address_stats(&self, pubkey_hash: &PubKeyHash) -> Result<AddressStats, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS txs, \
+             CAST(COALESCE(SUM(funded), 0) AS BIGINT) AS funded, \
+             CAST(COALESCE(SUM(received), 0) AS BIGINT) AS received, \
+             CAST(COALESCE(SUM(spent), 0) AS BIGINT) AS spent, \
+             CAST(COALESCE(SUM(sent), 0) AS BIGINT) AS sent \
+             FROM chain_address_txs WHERE pubkey_hash = $1",
+        )
+        .bind(pubkey_hash.0.to_vec())
+        .fetch_one(self.db.pool())
+        .await?;
+        let int = |name: &str| -> Result<u64, StoreError> {
+            u64::try_from(row.try_get::<i64, _>(name)?)
+                .map_err(|_| StoreError::Corrupt(format!("negative {name} in the address index")))
+        };
+        Ok(AddressStats {
+            tx_count: int("txs")?,
+            funded_txo_count: int("funded")?,
+            funded_txo_sum: int("received")?,
+            spent_txo_count: int("spent")?,
+            spent_txo_sum: int("sent")?,
+        })
+    }
+
+    async fn history_height(&self) -> Result<Option<u32>, StoreError> {
+        let row = sqlx::query("SELECT MAX(height) AS top FROM chain_address_txs")
+            .fetch_one(self.db.pool())
+            .await?;
+        row.try_get::<Option<i64>, _>("top")?
+            .map(height_of)
+            .transpose()
+    }
+
+    async fn index_history(&self, rows: &[AddressTx]) -> Result<(), StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        insert_history(&mut tx, rows).await?;
+        tx.commit().await?;
         Ok(())
     }
 
