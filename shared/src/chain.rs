@@ -11,8 +11,8 @@ use crate::address::PubKeyHash;
 use crate::amount::Amount;
 use crate::block::{Block, Header};
 use crate::hash::{BlockHash, Txid};
-use crate::history::address_history;
-use crate::mempool::Mempool;
+use crate::history::{Effect, address_history, effects};
+use crate::mempool::{Mempool, MempoolEntry};
 use crate::network::Params;
 use crate::policy::{FeeRate, Policy, PolicyError, cmp_fee_rate};
 use crate::pow::work_for_target;
@@ -1265,6 +1265,25 @@ impl ChainState {
     /// The unspent outputs paying to `pubkey_hash`.
     pub fn utxos_for(&self, pubkey_hash: &PubKeyHash) -> Vec<(OutPoint, Coin)> {
         self.utxos.for_address(pubkey_hash)
+    }
+
+    /// What the mempool's transactions do to `pubkey_hash`, newest first, with their fees.
+    /// (A scan of the pool: pooled transactions spend only confirmed outputs, found here.)
+    pub fn mempool_effects(&self, pubkey_hash: &PubKeyHash) -> Vec<(&MempoolEntry, Effect)> {
+        let mut found: Vec<(&MempoolEntry, Effect)> = self
+            .mempool
+            .iter()
+            .filter_map(|entry| {
+                let spent = entry.tx.inputs.iter().filter_map(|input| match input {
+                    TxIn::Spend { prevout, .. } => self.utxos.get(prevout).map(|c| c.output),
+                    TxIn::Coinbase { .. } => None,
+                });
+                let (mut effects, _) = effects(&entry.tx, spent);
+                effects.remove(pubkey_hash).map(|effect| (entry, effect))
+            })
+            .collect();
+        found.sort_by_key(|(entry, _)| std::cmp::Reverse(entry.sequence));
+        found
     }
 
     /// A block locator for the active chain, as Bitcoin's: the tip, then hashes going back with

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use crate::address::PubKeyHash;
 use crate::block::Block;
 use crate::hash::Txid;
-use crate::transaction::TxIn;
+use crate::transaction::{Transaction, TxIn, TxOut};
 use crate::utxo::BlockUndo;
 
 /// One transaction's effect on one address: a row of the index.
@@ -29,7 +29,29 @@ pub struct AddressTx {
     pub fee: u64,
 }
 
-/// Totals of an address's history (Esplora's `chain_stats`).
+/// What one transaction does to one address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Effect {
+    /// What its outputs pay the address, and how many outputs do.
+    pub received: u64,
+    pub funded: u32,
+    /// What its inputs take from the address (the coins they spend), and how many inputs do.
+    pub sent: u64,
+    pub spent: u32,
+}
+
+impl AddressTx {
+    pub fn effect(&self) -> Effect {
+        Effect {
+            received: self.received,
+            funded: self.funded,
+            sent: self.sent,
+            spent: self.spent,
+        }
+    }
+}
+
+/// Totals of an address's history (Esplora's `chain_stats` and `mempool_stats`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AddressStats {
     pub tx_count: u64,
@@ -41,13 +63,44 @@ pub struct AddressStats {
 
 impl AddressStats {
     /// Adds one transaction's effect.
-    pub fn add(&mut self, row: &AddressTx) {
+    pub fn add(&mut self, effect: &Effect) {
         self.tx_count += 1;
-        self.funded_txo_count += u64::from(row.funded);
-        self.funded_txo_sum = self.funded_txo_sum.saturating_add(row.received);
-        self.spent_txo_count += u64::from(row.spent);
-        self.spent_txo_sum = self.spent_txo_sum.saturating_add(row.sent);
+        self.funded_txo_count += u64::from(effect.funded);
+        self.funded_txo_sum = self.funded_txo_sum.saturating_add(effect.received);
+        self.spent_txo_count += u64::from(effect.spent);
+        self.spent_txo_sum = self.spent_txo_sum.saturating_add(effect.sent);
     }
+}
+
+/// What `tx` does to each address it touches, and its fee (0 for a coinbase), given the
+/// outputs its spend inputs spend, in input order.
+pub fn effects(
+    tx: &Transaction,
+    mut spent: impl Iterator<Item = TxOut>,
+) -> (BTreeMap<PubKeyHash, Effect>, u64) {
+    let mut effects: BTreeMap<PubKeyHash, Effect> = BTreeMap::new();
+    let (mut paid_in, mut paid_out) = (0u64, 0u64);
+    for input in &tx.inputs {
+        if let TxIn::Spend { .. } = input {
+            let output = spent.next().expect("an output for every spend input");
+            let effect = effects.entry(output.pubkey_hash).or_default();
+            effect.sent += output.amount.units();
+            effect.spent += 1;
+            paid_in += output.amount.units();
+        }
+    }
+    for output in &tx.outputs {
+        let effect = effects.entry(output.pubkey_hash).or_default();
+        effect.received += output.amount.units();
+        effect.funded += 1;
+        paid_out += output.amount.units();
+    }
+    let fee = if tx.is_coinbase() {
+        0
+    } else {
+        paid_in.saturating_sub(paid_out)
+    };
+    (effects, fee)
 }
 
 /// The index rows of `block`, connected at `height` with `undo` (the coins its inputs spent, in
@@ -58,55 +111,21 @@ pub fn address_history(block: &Block, height: u32, undo: &BlockUndo) -> Vec<Addr
         return Vec::new();
     }
     let mut rows = Vec::new();
-    let mut spent_coins = undo.spent.iter();
+    let mut spent_coins = undo.spent.iter().map(|coin| coin.output);
     for (position, tx) in block.transactions.iter().enumerate() {
         let txid = tx.txid();
-        let mut effects: BTreeMap<PubKeyHash, AddressTx> = BTreeMap::new();
-        let row = |pubkey_hash| AddressTx {
+        let (effects, fee) = effects(tx, spent_coins.by_ref());
+        rows.extend(effects.into_iter().map(|(pubkey_hash, effect)| AddressTx {
             pubkey_hash,
             height,
             position: position as u32,
             txid,
-            received: 0,
-            funded: 0,
-            sent: 0,
-            spent: 0,
-            fee: 0,
-        };
-        let mut paid_in = 0u64;
-        for input in &tx.inputs {
-            if let TxIn::Spend { .. } = input {
-                let coin = spent_coins
-                    .next()
-                    .expect("the undo data holds a coin for every spend input");
-                let output = coin.output;
-                let effect = effects
-                    .entry(output.pubkey_hash)
-                    .or_insert_with(|| row(output.pubkey_hash));
-                effect.sent += output.amount.units();
-                effect.spent += 1;
-                paid_in += output.amount.units();
-            }
-        }
-        let mut paid_out = 0u64;
-        for output in &tx.outputs {
-            let effect = effects
-                .entry(output.pubkey_hash)
-                .or_insert_with(|| row(output.pubkey_hash));
-            effect.received += output.amount.units();
-            effect.funded += 1;
-            paid_out += output.amount.units();
-        }
-        let fee = if tx.is_coinbase() {
-            0
-        } else {
-            paid_in.saturating_sub(paid_out)
-        };
-        rows.extend(
-            effects
-                .into_values()
-                .map(|effect| AddressTx { fee, ..effect }),
-        );
+            received: effect.received,
+            funded: effect.funded,
+            sent: effect.sent,
+            spent: effect.spent,
+            fee,
+        }));
     }
     rows
 }

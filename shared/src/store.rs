@@ -277,7 +277,7 @@ impl ChainStore for MemoryStore {
         Ok(self.with(|m| {
             let mut stats = AddressStats::default();
             for (_, _, _, row) in m.history.iter().filter(|r| r.0 == *pubkey_hash) {
-                stats.add(row);
+                stats.add(&row.effect());
             }
             stats
         }))

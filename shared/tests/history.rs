@@ -96,7 +96,7 @@ async fn assert_index_is_fresh<S: ChainStore>(chain: &Chain<S>) {
         let want = expected.get(&pkh(i)).cloned().unwrap_or_default();
         assert_eq!(rows, want, "history of key {i} at tip {}", chain.tip().hash);
         let mut stats = AddressStats::default();
-        want.iter().for_each(|row| stats.add(row));
+        want.iter().for_each(|row| stats.add(&row.effect()));
         assert_eq!(chain.store().address_stats(&pkh(i)).await.unwrap(), stats);
     }
 }

@@ -6,6 +6,7 @@
 //! ([`BlockView::new`], [`TxView::new`]); raw hex is turned back into core types with
 //! [`decode_hex`].
 
+use mycoin_core::history::AddressStats;
 use mycoin_core::transaction::TxIn;
 use mycoin_core::{
     Address, Block, BlockHash, Decode, DecodeError, Encode, Header, MerkleNode, MerkleProof,
@@ -527,6 +528,77 @@ pub struct HeadersQuery {
     #[param(minimum = 1, maximum = 2000)]
     #[schema(minimum = 1, maximum = 2000)]
     pub count: Option<u32>,
+}
+
+/// Totals of an address's transactions, confirmed or in the mempool (Esplora's `chain_stats`
+/// and `mempool_stats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AddressStatsView {
+    /// Outputs paying the address, and their sum in base units.
+    pub funded_txo_count: u64,
+    pub funded_txo_sum: u64,
+    /// Of the address's outputs, those spent, and their sum.
+    pub spent_txo_count: u64,
+    pub spent_txo_sum: u64,
+    /// Transactions touching the address.
+    pub tx_count: u64,
+}
+
+impl From<AddressStats> for AddressStatsView {
+    fn from(stats: AddressStats) -> Self {
+        AddressStatsView {
+            funded_txo_count: stats.funded_txo_count,
+            funded_txo_sum: stats.funded_txo_sum,
+            spent_txo_count: stats.spent_txo_count,
+            spent_txo_sum: stats.spent_txo_sum,
+            tx_count: stats.tx_count,
+        }
+    }
+}
+
+/// Answer of `GET /addresses/{address}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AddressInfo {
+    pub address: String,
+    /// Its transactions in the active chain.
+    pub chain_stats: AddressStatsView,
+    /// Its transactions in the mempool.
+    pub mempool_stats: AddressStatsView,
+}
+
+/// One transaction of an address's history, with what it did to the address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AddressTxView {
+    #[schema(value_type = String)]
+    pub txid: Txid,
+    /// Where it is, with its confirmations.
+    pub status: TxStatus,
+    /// What its outputs pay the address, in base units.
+    pub received: u64,
+    /// What its inputs take from the address (the coins they spend).
+    pub sent: u64,
+    /// `received - sent`: the change of the address's balance.
+    pub net: i64,
+    /// The transaction's fee (0 for a coinbase).
+    pub fee: u64,
+}
+
+/// Transactions `GET /addresses/{address}/transactions` returns when `limit` is not given.
+pub const DEFAULT_ADDRESS_TXS_PER_REQUEST: u32 = 25;
+/// Most transactions it returns at once.
+pub const MAX_ADDRESS_TXS_PER_REQUEST: u32 = 100;
+
+/// Query of `GET /addresses/{address}/transactions`: a page of the history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AddressTxsQuery {
+    /// The last txid of the previous page: this page starts after it (Esplora's paging).
+    pub after_txid: Option<String>,
+    /// How many transactions, 1 to 100 (default 25); outside that range is refused (400
+    /// `invalid_query`).
+    #[param(minimum = 1, maximum = 100)]
+    #[schema(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
 }
 
 /// One transaction of the mempool.

@@ -4,9 +4,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use mycoin_api::peer::{
-    Balance, BlockStatus, BlockTemplate, BlockView, ChainInfo, MempoolView, MerkleProofView,
-    PeerView, SubmitBlockResponse, SubmitTransactionResponse, TransactionInfo, TxInputView,
-    TxState, UtxoView, VerifyResponse, decode_hex, encode_hex,
+    AddressInfo, AddressTxView, Balance, BlockStatus, BlockTemplate, BlockView, ChainInfo,
+    MempoolView, MerkleProofView, PeerView, SubmitBlockResponse, SubmitTransactionResponse,
+    TransactionInfo, TxInputView, TxState, UtxoView, VerifyResponse, decode_hex, encode_hex,
 };
 use mycoin_core::validation::check_proof_of_work;
 use mycoin_core::{
@@ -1388,6 +1388,119 @@ async fn merkle_proofs_and_headers_check_as_a_light_client_would() {
     }
     let after = app.snapshot().await;
     assert_eq!(after.0.tip, before.0.tip);
+}
+
+/// An address's history: what each transaction did to it, the mempool's first, then the
+/// confirmed ones newest first, paged by `after_txid`; and its totals, Esplora's way.
+#[tokio::test]
+async fn an_address_history_lists_each_payment_once_with_its_effect() {
+    let (app, coin) = funded_app().await;
+    let a = address(0);
+    let change = 30_000_000;
+    let pay = spend(
+        &[coin],
+        &key(0),
+        &[(COIN - change - 1_000, pkh(1)), (change, pkh(0))],
+    );
+    ok::<SubmitTransactionResponse>(app.submit_tx(&pay).await).await;
+
+    // In the mempool: first, unconfirmed.
+    let history: Vec<AddressTxView> = app.get_ok(&format!("/addresses/{a}/transactions")).await;
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].txid, pay.txid());
+    assert_eq!(history[0].status.state, TxState::Mempool);
+    assert_eq!((history[0].received, history[0].sent), (change, COIN));
+    assert_eq!(history[0].net, change as i64 - COIN as i64);
+    assert_eq!(history[0].fee, 1_000);
+    assert_eq!(history[1].status.state, TxState::Confirmed);
+    assert_eq!(history[1].status.height, Some(1));
+    assert_eq!(history[1].status.confirmations, Some(2));
+    assert_eq!((history[1].received, history[1].fee), (COIN, 0));
+    let info: AddressInfo = app.get_ok(&format!("/addresses/{a}")).await;
+    assert_eq!(info.chain_stats.tx_count, 1);
+    assert_eq!(info.chain_stats.funded_txo_sum, COIN);
+    assert_eq!(info.mempool_stats.tx_count, 1);
+    assert_eq!(info.mempool_stats.spent_txo_sum, COIN);
+    assert_eq!(info.mempool_stats.funded_txo_sum, change);
+
+    // Confirmed: newest first, with confirmations; the payee's history has it too.
+    let mined = app.mine(&address(9)).await;
+    let history: Vec<AddressTxView> = app.get_ok(&format!("/addresses/{a}/transactions")).await;
+    let txids: Vec<Txid> = history.iter().map(|t| t.txid).collect();
+    assert_eq!(txids, vec![pay.txid(), history[1].txid]);
+    assert_eq!(history[0].status.block_hash, Some(mined.hash));
+    assert_eq!(history[0].status.confirmations, Some(1));
+    assert_eq!(history[1].status.confirmations, Some(3));
+    let info: AddressInfo = app.get_ok(&format!("/addresses/{a}")).await;
+    assert_eq!(info.chain_stats.tx_count, 2);
+    assert_eq!(info.chain_stats.funded_txo_count, 2);
+    assert_eq!(info.chain_stats.funded_txo_sum, COIN + change);
+    assert_eq!(info.chain_stats.spent_txo_count, 1);
+    assert_eq!(info.chain_stats.spent_txo_sum, COIN);
+    assert_eq!(info.mempool_stats, Default::default());
+    let payee: Vec<AddressTxView> = app
+        .get_ok(&format!("/addresses/{}/transactions", address(1)))
+        .await;
+    assert_eq!(payee.len(), 1);
+    assert_eq!(
+        (payee[0].received, payee[0].sent),
+        (COIN - change - 1_000, 0)
+    );
+
+    // Pages of one, each after the last: every transaction once.
+    let miner = address(9);
+    let all: Vec<AddressTxView> = app
+        .get_ok(&format!("/addresses/{miner}/transactions?limit=100"))
+        .await;
+    assert_eq!(all.len(), 2);
+    let mut paged = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page: Vec<AddressTxView> = app
+            .get_ok(&format!("/addresses/{miner}/transactions?limit=1{after}"))
+            .await;
+        let Some(last) = page.last() else { break };
+        after = format!("&after_txid={}", last.txid);
+        paged.extend(page);
+    }
+    assert_eq!(paged, all);
+
+    // Bad input, each a clear 4xx, nothing changed.
+    let before = app.snapshot().await;
+    assert_error(app.get("/addresses/nope").await, 400, "invalid_address").await;
+    assert_error(
+        app.get("/addresses/nope/transactions").await,
+        400,
+        "invalid_address",
+    )
+    .await;
+    for query in ["limit=0", "limit=101", "limit=x"] {
+        assert_error(
+            app.get(&format!("/addresses/{a}/transactions?{query}"))
+                .await,
+            400,
+            "invalid_query",
+        )
+        .await;
+    }
+    assert_error(
+        app.get(&format!("/addresses/{a}/transactions?after_txid=zz"))
+            .await,
+        400,
+        "invalid_hash",
+    )
+    .await;
+    assert_error(
+        app.get(&format!(
+            "/addresses/{a}/transactions?after_txid={}",
+            Txid([3; 32])
+        ))
+        .await,
+        404,
+        "unknown_transaction",
+    )
+    .await;
+    app.assert_unchanged(&before).await;
 }
 
 #[tokio::test]

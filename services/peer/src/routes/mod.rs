@@ -44,6 +44,8 @@ use crate::node::Node;
         addresses::get_utxos,
         addresses::get_balance,
         addresses::post_utxos,
+        addresses::get_address,
+        addresses::get_address_transactions,
         peers::list_peers,
         peers::add_peer,
     ),
@@ -51,7 +53,7 @@ use crate::node::Node;
         (name = "chain", description = "The node's chain"),
         (name = "blocks", description = "Blocks: read, template, submit"),
         (name = "transactions", description = "Transactions and the mempool"),
-        (name = "addresses", description = "Unspent outputs and balances"),
+        (name = "addresses", description = "Unspent outputs, balances and history"),
         (name = "peers", description = "Other users' peer services"),
     )
 )]
@@ -141,6 +143,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, node: web::Data<Node>, limits: Bo
         )
         .service(
             web::resource("/addresses/{address}/utxos").route(web::get().to(addresses::get_utxos)),
+        )
+        .service(web::resource("/addresses/{address}").route(web::get().to(addresses::get_address)))
+        .service(
+            web::resource("/addresses/{address}/transactions")
+                .route(web::get().to(addresses::get_address_transactions)),
         )
         .service(
             web::resource("/addresses/{address}/balance")
