@@ -174,6 +174,10 @@ impl HeaderChain {
         }
     }
 
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
     /// The height of the last header.
     pub fn height(&self) -> u32 {
         (self.headers.len() - 1) as u32

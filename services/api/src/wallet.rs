@@ -136,16 +136,17 @@ pub enum HistoryStatus {
     Unknown,
 }
 
-/// One transaction of `GET /wallet/history`.
+/// One transaction of `GET /wallet/history`: every transaction that paid one of the wallet's
+/// keys or spent from one, outputs spent since included.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct HistoryEntry {
     /// The transaction's id.
     #[schema(value_type = String)]
     pub txid: Txid,
-    /// What it paid to the wallet's keys, in base units: the sum of its outputs to them that
-    /// are still unspent; 0 for the wallet's own payments (whose change is not income).
+    /// What it paid to the wallet's keys, in base units; 0 for the wallet's own payments
+    /// (whose change is not income).
     pub received: u64,
-    /// What the wallet paid with it to the recipient, in base units (0 when received).
+    /// What the wallet paid with it to others, in base units (0 when received).
     pub sent: u64,
     /// Its fee, when the wallet paid it (0 for received transactions).
     pub fee: u64,
@@ -154,6 +155,15 @@ pub struct HistoryEntry {
     /// Height of its block, when confirmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
+    /// Blocks on top of and including its block, when confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmations: Option<u32>,
+    /// Whether the wallet checked it is in its block itself: its bytes, their Merkle proof and
+    /// the block's header in a header chain the wallet validated (links, proof of work,
+    /// retarget) agree. `received` and `sent` of a verified transaction are computed from its
+    /// bytes.
+    #[serde(default)]
+    pub verified: bool,
 }
 
 #[cfg(test)]

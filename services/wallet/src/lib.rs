@@ -32,6 +32,7 @@
 
 pub mod configuration;
 pub mod error;
+pub mod light;
 pub mod routes;
 pub mod startup;
 pub mod store;

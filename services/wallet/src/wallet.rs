@@ -12,22 +12,27 @@
 //! - **unspent keys**: keys holding outputs that no mempool transaction spends, with their sum
 //!   and count (immature ones included);
 //! - **unused keys**: keys with no output at all, nothing incoming in the mempool, and never
-//!   spent from or paid to by a payment of this wallet (its `wallet_sent` table). The peer
-//!   keeps no per-address history, so a key emptied by a payment that another wallet made
-//!   (an imported key) would count as unused.
+//!   spent from or paid to by a payment of this wallet (its `wallet_sent` table). (A key
+//!   emptied by a payment another wallet made, an imported key, counts as unused here; its
+//!   history, `GET /wallet/history`, shows what it did.)
+//!
+//! The **history** is the peer's address history of every key (`light.rs`): each transaction
+//! that paid or spent from them, confirmed ones proven by Merkle proof against the wallet's
+//! own header chain.
 //!
 //! Payments ([`Wallet::send`]) run one at a time under a lock: the next payment starts only
 //! after the peer accepted the previous one, whose inputs the peer then reports as
 //! `spent_in_mempool`, so two payments never spend the same output.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mycoin_api::keys::{KeyInfo, NewKey, SignRequest, SignResponse};
 use mycoin_api::peer::{
-    AddressUtxos, AddressesRequest, MAX_ADDRESSES_PER_REQUEST, SubmitTransactionResponse,
-    TransactionInfo, TransactionRequest, TxState, UtxoView, encode_hex,
+    AddressTxView, AddressUtxos, AddressesRequest, MAX_ADDRESS_TXS_PER_REQUEST,
+    MAX_ADDRESSES_PER_REQUEST, SubmitTransactionResponse, TransactionRequest, TxState, UtxoView,
+    encode_hex,
 };
 use mycoin_api::wallet::{
     HistoryEntry, HistoryStatus, SendRequest, SendResponse, UnspentKey, UnusedKey, WalletAddress,
@@ -35,14 +40,15 @@ use mycoin_api::wallet::{
 };
 use mycoin_core::policy::DEFAULT_DUST_LIMIT;
 use mycoin_core::{
-    Address, Amount, FeeRate, Network, OutPoint, PublicKey, Signature, Transaction, TxIn, TxOut,
-    Txid,
+    Address, Amount, FeeRate, Network, OutPoint, PubKeyHash, PublicKey, Signature, Transaction,
+    TxIn, TxOut, Txid,
 };
-use mycoin_web::{ClientError, RestClient};
+use mycoin_web::RestClient;
 use tokio::sync::Mutex;
 
 use crate::configuration::Settings;
 use crate::error::WalletError;
+use crate::light::LightClient;
 use crate::store::{SentPayment, WalletStore};
 
 /// One key of the keys service with its outputs and incoming mempool amount.
@@ -73,6 +79,8 @@ pub struct Wallet {
     send_lock: Mutex<()>,
     /// Payments the peer accepted since the service started.
     payments_sent: AtomicU64,
+    /// The header chain and proven transactions, for the history.
+    light: Mutex<LightClient>,
 }
 
 fn sum(values: impl IntoIterator<Item = u64>) -> Result<u64, WalletError> {
@@ -173,6 +181,7 @@ impl Wallet {
             store: WalletStore::open(&settings.database_url).await?,
             send_lock: Mutex::new(()),
             payments_sent: AtomicU64::new(0),
+            light: Mutex::new(LightClient::new(settings.network.params())),
         })
     }
 
@@ -438,65 +447,116 @@ impl Wallet {
         Ok(())
     }
 
-    /// `GET /wallet/history`: the wallet's payments (from its table, with their status at the
-    /// peer), then what its keys received (from their unspent outputs), by height.
-    pub async fn history(&self) -> Result<Vec<HistoryEntry>, WalletError> {
-        let payments = self.store.payments().await?;
-        let mut entries = Vec::new();
-        let mut sent_txids = HashSet::new();
-        for payment in payments {
-            let txid: Txid = payment.txid.parse().map_err(|_| {
-                WalletError::Store(format!("bad txid {:?} in wallet_sent", payment.txid))
-            })?;
-            sent_txids.insert(txid);
-            let (status, height) = match self
+    /// Every transaction of one key, from the peer's address history, page after page.
+    async fn key_history(&self, address: &Address) -> Result<Vec<AddressTxView>, WalletError> {
+        let mut all = Vec::new();
+        loop {
+            let after = match all.last() {
+                Some(AddressTxView { txid, .. }) => format!("&after_txid={txid}"),
+                None => String::new(),
+            };
+            let page: Vec<AddressTxView> = self
                 .peer
-                .get_json::<TransactionInfo>(&format!("/transactions/{txid}"))
-                .await
+                .get_json(&format!(
+                    "/addresses/{address}/transactions?limit={MAX_ADDRESS_TXS_PER_REQUEST}{after}"
+                ))
+                .await?;
+            if page.is_empty() {
+                return Ok(all);
+            }
+            all.extend(page);
+        }
+    }
+
+    /// `GET /wallet/history`: every transaction that paid the wallet's keys or spent from them
+    /// (the peer's address history of each key, summed per transaction), each confirmed one
+    /// proven against the wallet's own header chain; then the wallet's payments the peer no
+    /// longer knows. Confirmed by height, then the mempool's, then the unknown ones.
+    pub async fn history(&self) -> Result<Vec<HistoryEntry>, WalletError> {
+        let keys: Vec<KeyInfo> = self.keys.get_json("/keys").await?;
+        let mine: HashSet<PubKeyHash> = keys.iter().map(|k| k.address.pubkey_hash()).collect();
+        // Per transaction: what it did to all the wallet's keys together.
+        let mut found: BTreeMap<Txid, AddressTxView> = BTreeMap::new();
+        for key in &keys {
+            for view in self.key_history(&key.address).await? {
+                match found.get_mut(&view.txid) {
+                    Some(seen) => {
+                        seen.received = sum([seen.received, view.received])?;
+                        seen.sent = sum([seen.sent, view.sent])?;
+                    }
+                    None => {
+                        found.insert(view.txid, view);
+                    }
+                }
+            }
+        }
+
+        let mut light = self.light.lock().await;
+        light.sync_headers(&self.peer).await?;
+        let mut entries = Vec::with_capacity(found.len());
+        for (txid, view) in found {
+            let own = view.sent > 0;
+            // Paid to others: what left the wallet's keys, less the change and the fee.
+            let mut paid = view
+                .sent
+                .saturating_sub(view.received)
+                .saturating_sub(view.fee);
+            let mut received = view.received;
+            let mut verified = false;
+            if view.status.state == TxState::Confirmed
+                && let Some(tx) = light.prove(&self.peer, &txid).await?
             {
-                Ok(info) => match info.status.state {
-                    TxState::Mempool => (HistoryStatus::Mempool, None),
-                    TxState::Confirmed => (HistoryStatus::Confirmed, info.status.height),
-                },
-                Err(ClientError::Status { status: 404, .. }) => (HistoryStatus::Unknown, None),
-                Err(err) => return Err(err.into()),
+                let (to_wallet, to_others): (Vec<&TxOut>, Vec<&TxOut>) = tx
+                    .outputs
+                    .iter()
+                    .partition(|output| mine.contains(&output.pubkey_hash));
+                received = sum(to_wallet.iter().map(|o| o.amount.units()))?;
+                paid = sum(to_others.iter().map(|o| o.amount.units()))?;
+                verified = true;
+            }
+            let status = match view.status.state {
+                TxState::Mempool => HistoryStatus::Mempool,
+                TxState::Confirmed => HistoryStatus::Confirmed,
             };
             entries.push(HistoryEntry {
                 txid,
-                received: 0,
-                sent: payment.amount,
-                fee: payment.fee,
+                received: if own { 0 } else { received },
+                sent: if own { paid } else { 0 },
+                fee: if own { view.fee } else { 0 },
                 status,
-                height,
+                height: view.status.height,
+                confirmations: view.status.confirmations,
+                verified,
             });
         }
+        drop(light);
 
-        // Received: unspent outputs of the wallet's keys, per transaction, payments excluded.
-        let mut received: BTreeMap<(u32, [u8; 32]), (Txid, u64)> = BTreeMap::new();
-        let mut seen: HashMap<Txid, (u32, [u8; 32])> = HashMap::new();
-        for state in self.key_states().await? {
-            for utxo in state.utxos {
-                if sent_txids.contains(&utxo.txid) {
-                    continue;
-                }
-                let slot = *seen.entry(utxo.txid).or_insert((utxo.height, utxo.txid.0));
-                let entry = received.entry(slot).or_insert((utxo.txid, 0));
-                entry.1 = sum([entry.1, utxo.amount])?;
+        // The wallet's payments that are neither in the mempool nor in the active chain.
+        for payment in self.store.payments().await? {
+            let txid: Txid = payment.txid.parse().map_err(|_| {
+                WalletError::Store(format!("bad txid {:?} in wallet_sent", payment.txid))
+            })?;
+            if !entries.iter().any(|entry| entry.txid == txid) {
+                entries.push(HistoryEntry {
+                    txid,
+                    received: 0,
+                    sent: payment.amount,
+                    fee: payment.fee,
+                    status: HistoryStatus::Unknown,
+                    height: None,
+                    confirmations: None,
+                    verified: false,
+                });
             }
         }
-        entries.extend(received.into_values().map(|(txid, amount)| {
-            let height = seen.get(&txid).map(|slot| slot.0);
-            HistoryEntry {
-                txid,
-                received: amount,
-                sent: 0,
-                fee: 0,
-                status: HistoryStatus::Confirmed,
-                height,
-            }
-        }));
-        // Confirmed by height, then the mempool and unknown ones, in the order sent.
-        entries.sort_by_key(|entry| entry.height.unwrap_or(u32::MAX));
+        entries.sort_by_key(|entry| {
+            let rank = match entry.status {
+                HistoryStatus::Confirmed => 0,
+                HistoryStatus::Mempool => 1,
+                HistoryStatus::Unknown => 2,
+            };
+            (rank, entry.height.unwrap_or(u32::MAX))
+        });
         Ok(entries)
     }
 }

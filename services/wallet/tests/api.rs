@@ -348,18 +348,33 @@ async fn the_books_walkthrough_mine_send_mine_check_the_wallet() {
     assert_eq!(view.unspent_keys, vec![unspent(&c, change, 1)]);
     assert_eq!(view.unused_keys, vec![unused(&d)]);
 
-    // History: the payment, confirmed at height 2 (the spent coinbase is no longer listed).
+    // History: the coinbase A received (spent since, still listed), then the payment,
+    // confirmed at height 2; each proven against the wallet's own header chain.
     let history = stack.history().await;
     assert_eq!(
         history,
-        vec![HistoryEntry {
-            txid: sent.txid,
-            received: 0,
-            sent: amount,
-            fee,
-            status: HistoryStatus::Confirmed,
-            height: Some(2),
-        }]
+        vec![
+            HistoryEntry {
+                txid: coinbase_txid,
+                received: REWARD,
+                sent: 0,
+                fee: 0,
+                status: HistoryStatus::Confirmed,
+                height: Some(1),
+                confirmations: Some(2),
+                verified: true,
+            },
+            HistoryEntry {
+                txid: sent.txid,
+                received: 0,
+                sent: amount,
+                fee,
+                status: HistoryStatus::Confirmed,
+                height: Some(2),
+                confirmations: Some(1),
+                verified: true,
+            }
+        ]
     );
 
     // Spending the change works too, exactly, without change.
@@ -371,9 +386,12 @@ async fn the_books_walkthrough_mine_send_mine_check_the_wallet() {
     assert!(view.unspent_keys.is_empty());
     assert_eq!(view.unused_keys, vec![unused(&d)]);
     let history = stack.history().await;
-    assert_eq!(history.len(), 2);
-    assert_eq!(history[1].status, HistoryStatus::Mempool);
-    assert_eq!(history[1].height, None);
+    assert_eq!(history.len(), 3);
+    assert_eq!(history[2].txid, all.txid);
+    assert_eq!(history[2].status, HistoryStatus::Mempool);
+    assert_eq!((history[2].sent, history[2].fee), (change - 500, 500));
+    assert_eq!(history[2].height, None);
+    assert!(!history[2].verified);
 }
 
 #[tokio::test]
@@ -881,12 +899,15 @@ async fn a_restarted_wallet_remembers_its_payments() {
     assert!(view.unspent_keys.is_empty());
     // A received and spent: it is not "unused", though the peer shows no output for it.
     assert!(view.unused_keys.is_empty(), "{view:?}");
+    // The history is the chain's, not the process's: the coinbase A received, then the payment.
     let history = restarted.history().await;
-    assert_eq!(history.len(), 1);
-    assert_eq!(history[0].txid, sent.txid);
-    assert_eq!(history[0].sent, REWARD - 1_000);
-    assert_eq!(history[0].status, HistoryStatus::Confirmed);
-    assert_eq!(history[0].height, Some(2));
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].received, REWARD);
+    assert_eq!(history[1].txid, sent.txid);
+    assert_eq!(history[1].sent, REWARD - 1_000);
+    assert_eq!(history[1].status, HistoryStatus::Confirmed);
+    assert_eq!(history[1].height, Some(2));
+    assert!(history.iter().all(|entry| entry.verified));
 }
 
 // ---------------------------------------------------------------------------------------------
