@@ -910,6 +910,94 @@ async fn a_restarted_wallet_remembers_its_payments() {
     assert!(history.iter().all(|entry| entry.verified));
 }
 
+/// A peer that lies about inclusion: it forwards every request to `peer`, but moves every
+/// Merkle proof to the neighbouring position.
+async fn spawn_lying_peer(peer: String) -> String {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, http, web};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        let peer = peer.clone();
+        App::new().default_service(web::to(move |request: HttpRequest, body: web::Bytes| {
+            let url = format!("{peer}{}", request.uri());
+            async move {
+                let method = reqwest::Method::from_bytes(request.method().as_str().as_bytes());
+                let answer = reqwest::Client::builder()
+                    .no_proxy()
+                    .build()
+                    .unwrap()
+                    .request(method.unwrap(), url)
+                    .header("content-type", "application/json")
+                    .body(body.to_vec())
+                    .send()
+                    .await
+                    .unwrap();
+                let status = http::StatusCode::from_u16(answer.status().as_u16()).unwrap();
+                let mut text = answer.text().await.unwrap();
+                if request.path().ends_with("/merkle-proof") && status.is_success() {
+                    let mut proof: Value = serde_json::from_str(&text).unwrap();
+                    proof["pos"] = json!(proof["pos"].as_u64().unwrap() ^ 1);
+                    text = proof.to_string();
+                }
+                HttpResponse::build(status)
+                    .content_type("application/json")
+                    .body(text)
+            }
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// The history's `verified` is the wallet's own check: through a peer whose Merkle proofs do
+/// not check, the same transactions are listed, unverified; through the honest peer, verified.
+#[tokio::test]
+async fn the_history_is_verified_only_when_the_proofs_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = ApiToken::generate().unwrap();
+    let peer = spawn_peer(&dir).await;
+    let keys = spawn_keys(&dir, token.clone()).await;
+    let miner = spawn_miner(peer.clone(), keys.clone(), token.clone()).await;
+    let liar = spawn_lying_peer(peer.clone()).await;
+    let stack = Stack {
+        wallet: spawn_wallet(&dir, liar, keys.clone(), token.clone()).await,
+        peer: peer.clone(),
+        miner,
+        token: token.clone(),
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let a = stack.new_address().await;
+    stack.mine_to(&a).await;
+    stack.mine_to(&a).await;
+    stack.send_ok(&address(3), 10_000_000, 1_000).await;
+    stack.mine_to(&address(4)).await;
+
+    let lied_to = stack.history().await;
+    assert_eq!(lied_to.len(), 3, "{lied_to:?}");
+    assert!(lied_to.iter().all(|e| e.status == HistoryStatus::Confirmed));
+    assert!(lied_to.iter().all(|e| !e.verified), "{lied_to:?}");
+
+    let other = tempfile::tempdir().unwrap();
+    let honest = Stack {
+        wallet: spawn_wallet(&other, peer, keys, token).await,
+        ..stack
+    };
+    let checked = honest.history().await;
+    assert!(checked.iter().all(|e| e.verified), "{checked:?}");
+    let strip = |entries: &[HistoryEntry]| -> Vec<(String, u64, u64)> {
+        entries
+            .iter()
+            .map(|e| (e.txid.to_string(), e.received, e.sent))
+            .collect()
+    };
+    assert_eq!(strip(&checked), strip(&lied_to));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hostile neighbours: the token, the Host allowlist, JSON that is not an object.
 
