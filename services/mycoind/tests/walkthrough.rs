@@ -1,8 +1,8 @@
 //! The book's walkthrough, steps 2–6, against a real `mycoind` process on regtest: three keys;
 //! mine to the first (the block holds only the coinbase); send from it to the second; verify the
 //! pending transaction; mine again to the third. Then the payment is confirmed, the mempool is
-//! empty, and the wallet shows exactly what the story implies. No private key (hex or WIF) and
-//! no API token appears in anything the process logged.
+//! empty, and the wallet and the history of each address show exactly what the story implies.
+//! No private key (hex or WIF) and no API token appears in anything the process logged.
 
 use std::path::Path;
 
@@ -121,6 +121,95 @@ async fn walk(stack: &Stack) {
     assert_eq!(amount_of(second), amount);
     assert_eq!(amount_of(&change), COIN - amount - fee);
     assert_eq!(amount_of(third), COIN + fee);
+
+    // History (issue 13): each address's, newest first, with what each transaction did to it;
+    // the first key's coin was spent, and both still show.
+    let coinbase_1 = block["transactions"][0]["txid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let block_2 = stack
+        .get_public(
+            PEER,
+            &format!("/blocks/{}", mined["hash"].as_str().unwrap()),
+        )
+        .await;
+    let coinbase_2 = block_2["transactions"][0]["txid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let history = |address: String| async move {
+        let list = stack
+            .get_public(PEER, &format!("/addresses/{address}/transactions"))
+            .await;
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["txid"].as_str().unwrap().to_owned(),
+                    t["status"]["height"].as_u64().unwrap(),
+                    t["received"].as_u64().unwrap(),
+                    t["sent"].as_u64().unwrap(),
+                    t["net"].as_i64().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let c = COIN as i64;
+    assert_eq!(
+        history(first.clone()).await,
+        vec![
+            (txid.clone(), 2, 0, COIN, -c),
+            (coinbase_1.clone(), 1, COIN, 0, c)
+        ]
+    );
+    assert_eq!(
+        history(second.clone()).await,
+        vec![(txid.clone(), 2, amount, 0, amount as i64)]
+    );
+    let kept = COIN - amount - fee;
+    assert_eq!(
+        history(change.clone()).await,
+        vec![(txid.clone(), 2, kept, 0, kept as i64)]
+    );
+    assert_eq!(
+        history(third.clone()).await,
+        vec![(coinbase_2.clone(), 2, COIN + fee, 0, (COIN + fee) as i64)]
+    );
+    let stats = stack.get_public(PEER, &format!("/addresses/{first}")).await;
+    assert_eq!(
+        stats["chain_stats"],
+        json!({"funded_txo_count": 1, "funded_txo_sum": COIN, "spent_txo_count": 1,
+               "spent_txo_sum": COIN, "tx_count": 2}),
+        "{stats}"
+    );
+    // The wallet's: the two coinbases it received and its payment to itself (nothing paid to
+    // others, the fee), each proven against the wallet's own header chain.
+    let wallet_history = stack.get_public(WALLET, "/wallet/history").await;
+    let mut entries: Vec<(String, u64, u64, u64, u64, bool)> = wallet_history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["txid"].as_str().unwrap().to_owned(),
+                e["height"].as_u64().unwrap(),
+                e["received"].as_u64().unwrap(),
+                e["sent"].as_u64().unwrap(),
+                e["fee"].as_u64().unwrap(),
+                e["verified"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    entries.sort();
+    let mut expected = vec![
+        (coinbase_1, 1, COIN, 0, 0, true),
+        (coinbase_2, 2, COIN + fee, 0, 0, true),
+        (txid.clone(), 2, 0, 0, fee, true),
+    ];
+    expected.sort();
+    assert_eq!(entries, expected, "{wallet_history}");
 
     // No secret in the logs: every key's WIF and hex, and the API token.
     let log = stack.log();
