@@ -723,11 +723,13 @@ impl<S: ChainStore> Chain<S> {
             .map(|(_, block)| block)
             .chain(stored_blocks)
             .collect();
-        update.history = connected
-            .iter()
-            .zip(&update.connected)
-            .flat_map(|(block, (_, height, undo))| address_history(block, *height, undo))
-            .collect();
+        if self.store.keeps_history() {
+            update.history = connected
+                .iter()
+                .zip(&update.connected)
+                .flat_map(|(block, (_, height, undo))| address_history(block, *height, undo))
+                .collect();
+        }
         self.store.commit(new_blocks, &update).await?;
         for (entry, _) in new_blocks {
             self.add_to_tree(*entry);
@@ -740,6 +742,9 @@ impl<S: ChainStore> Chain<S> {
     /// each batch committed on its own.
     async fn index_history(&mut self) -> Result<(), StoreError> {
         const BATCH: usize = 500;
+        if !self.store.keeps_history() {
+            return Ok(());
+        }
         let tip = self.height();
         let from = self.store.history_height().await?.map_or(1, |h| h + 1);
         if from > tip {

@@ -130,6 +130,11 @@ pub trait ChainStore: Send + Sync + 'static {
     /// has a row (its coinbase pays someone), so below the tip it says where indexing stopped: a
     /// chain stored before the index existed, which [`crate::Chain::open`] then indexes.
     fn history_height(&self) -> impl Future<Output = Result<Option<u32>, StoreError>> + Send;
+    /// Whether the store keeps the address history index (every store here does; a benchmark's
+    /// baseline may not, to measure what the index costs).
+    fn keeps_history(&self) -> bool {
+        true
+    }
     /// Adds `rows` to the address history index.
     fn index_history(
         &self,

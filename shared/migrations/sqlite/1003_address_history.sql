@@ -13,5 +13,5 @@ CREATE TABLE chain_address_txs (
     spent       BIGINT NOT NULL,
     fee         BIGINT NOT NULL,
     PRIMARY KEY (pubkey_hash, height, position)
-);
+) WITHOUT ROWID;
 CREATE INDEX chain_address_txs_by_height ON chain_address_txs (height);
