@@ -16,8 +16,8 @@ use mycoin_core::{
 };
 use tokio::sync::Notify;
 
-use crate::error::violation;
 use crate::configuration::SyncTimeouts;
+use crate::error::violation;
 pub use crate::peerbook::AddPeerError;
 use crate::peerbook::{AfterFailure, Eviction, Offence, PeerBook, RecentlyRelayed};
 use crate::relay::{RELAY_QUEUE, Relay, RelayItem};
@@ -77,7 +77,11 @@ impl Node {
     }
 
     /// A node around an open chain, whose writer task starts now (on the current runtime).
-    pub fn with_chain(chain: Chain<SqlStore>, peers: PeerBook, sync_timeouts: SyncTimeouts) -> Node {
+    pub fn with_chain(
+        chain: Chain<SqlStore>,
+        peers: PeerBook,
+        sync_timeouts: SyncTimeouts,
+    ) -> Node {
         let network = chain.params().network;
         let store = chain.store().clone();
         Node {
@@ -255,7 +259,9 @@ impl Node {
             return;
         }
         let now = self.now_secs();
-        let added = self.book().learn(url.to_owned(), Eviction::Misbehaving, now);
+        let added = self
+            .book()
+            .learn(url.to_owned(), Eviction::Misbehaving, now);
         match added {
             Ok(added) => {
                 if let Some(evicted) = added.evicted {

@@ -177,10 +177,21 @@ pub async fn run_sync_task(node: web::Data<Node>, interval: Duration) {
 
 /// Records a round's outcome in the peer book; returns when to sync with the peer again, or
 /// `None` when it was dropped.
-fn after_round(node: &Node, url: &str, outcome: &SyncOutcome, interval: Duration) -> Option<Duration> {
+fn after_round(
+    node: &Node,
+    url: &str,
+    outcome: &SyncOutcome,
+    interval: Duration,
+) -> Option<Duration> {
     if outcome.succeeded() {
         node.peer_succeeded(url);
-        let caught_up = !matches!(outcome, SyncOutcome::Synced { caught_up: false, .. });
+        let caught_up = !matches!(
+            outcome,
+            SyncOutcome::Synced {
+                caught_up: false,
+                ..
+            }
+        );
         Some(if caught_up { interval } else { Duration::ZERO })
     } else if outcome.failed() {
         let backoff = node.peer_failed(url);

@@ -200,8 +200,16 @@ impl PeerBook {
                     || p.view.penalty > 0
             })
             .max_by(|(_, a), (_, b)| {
-                (a.view.banned_until.is_some(), a.view.failures, a.view.penalty)
-                    .cmp(&(b.view.banned_until.is_some(), b.view.failures, b.view.penalty))
+                (
+                    a.view.banned_until.is_some(),
+                    a.view.failures,
+                    a.view.penalty,
+                )
+                    .cmp(&(
+                        b.view.banned_until.is_some(),
+                        b.view.failures,
+                        b.view.penalty,
+                    ))
                     // Older (smaller seq) wins a tie.
                     .then_with(|| b.seq.cmp(&a.seq))
             })
@@ -210,7 +218,12 @@ impl PeerBook {
 
     /// Learns a peer unless it is listed, evicting a learnt one (as `eviction` allows) when
     /// the book has no room.
-    pub fn learn(&mut self, url: String, eviction: Eviction, now: u64) -> Result<Added, AddPeerError> {
+    pub fn learn(
+        &mut self,
+        url: String,
+        eviction: Eviction,
+        now: u64,
+    ) -> Result<Added, AddPeerError> {
         if self.contains(&url) {
             return Ok(Added::default());
         }
@@ -411,7 +424,10 @@ mod tests {
             assert!(!book.penalise(A, Offence::FalseTip, 1000));
         }
         assert_eq!(book.views(1000)[0].penalty, 75);
-        assert_eq!(book.views(1000)[0].last_offence.as_deref(), Some("false_tip"));
+        assert_eq!(
+            book.views(1000)[0].last_offence.as_deref(),
+            Some("false_tip")
+        );
         assert_eq!(book.active(1000), [A, B]);
         assert!(book.penalise(A, Offence::FalseTip, 1001));
         assert!(book.is_banned(A, 1001));
@@ -493,7 +509,10 @@ mod tests {
         // Even banned and failing, a configured peer stays.
         book.penalise(&urls[0], Offence::InvalidBlock, 1);
         for _ in 0..50 {
-            assert!(matches!(book.failed(&urls[1], 10_000), AfterFailure::RetryIn(_)));
+            assert!(matches!(
+                book.failed(&urls[1], 10_000),
+                AfterFailure::RetryIn(_)
+            ));
         }
         assert!(!book.has_room(Eviction::AnyLearnt, 2));
         assert_eq!(
@@ -513,7 +532,13 @@ mod tests {
         let mut book = configured(&[A]);
         for i in 0..MAX_LEARNT_PEERS {
             let added = book.learn(learnt(i), Eviction::AnyLearnt, 0).unwrap();
-            assert_eq!(added, Added { new: true, evicted: None });
+            assert_eq!(
+                added,
+                Added {
+                    new: true,
+                    evicted: None
+                }
+            );
         }
         // Full of learnt peers that behave: a header's stranger finds no room; the operator's
         // peer evicts the oldest.
@@ -522,7 +547,9 @@ mod tests {
             book.learn("http://stranger:1".into(), Eviction::Misbehaving, 0),
             Err(AddPeerError::Full)
         );
-        let added = book.learn("http://new:0".into(), Eviction::AnyLearnt, 0).unwrap();
+        let added = book
+            .learn("http://new:0".into(), Eviction::AnyLearnt, 0)
+            .unwrap();
         assert_eq!(added.evicted, Some(learnt(0)));
 
         // Highest penalty goes before the oldest.
@@ -565,7 +592,9 @@ mod tests {
             book.learn(learnt(i), Eviction::AnyLearnt, 0).unwrap();
         }
         assert_eq!(book.peers.len(), MAX_PEERS);
-        let added = book.learn("http://x:1".into(), Eviction::AnyLearnt, 0).unwrap();
+        let added = book
+            .learn("http://x:1".into(), Eviction::AnyLearnt, 0)
+            .unwrap();
         assert_eq!(added.evicted, Some(learnt(0)));
         assert_eq!(book.peers.len(), MAX_PEERS);
     }
@@ -601,12 +630,18 @@ mod tests {
         // A success starts the span again.
         book.succeeded(B);
         for t in 0..DEAD_FAILURES as u64 - 1 {
-            assert!(matches!(book.failed(B, 2000 + t * 100), AfterFailure::RetryIn(_)));
+            assert!(matches!(
+                book.failed(B, 2000 + t * 100),
+                AfterFailure::RetryIn(_)
+            ));
         }
         assert_eq!(book.failed(B, 2000 + DEAD_SECONDS), AfterFailure::Dropped);
         assert!(!book.contains(B));
         // A configured peer is never dropped.
-        assert!(matches!(book.failed(A, 1_000_000), AfterFailure::RetryIn(300)));
+        assert!(matches!(
+            book.failed(A, 1_000_000),
+            AfterFailure::RetryIn(300)
+        ));
         assert!(book.contains(A));
     }
 

@@ -253,7 +253,10 @@ mod tests {
             what: "block".into(),
             body: Arc::new(serde_json::json!({})),
         };
-        let targets = ["http://127.0.0.1:1".to_owned(), "http://127.0.0.1:2".to_owned()];
+        let targets = [
+            "http://127.0.0.1:1".to_owned(),
+            "http://127.0.0.1:2".to_owned(),
+        ];
         relay.enqueue(&targets, &item, None);
         assert!(relay.has_queue(&targets[0]) && relay.has_queue(&targets[1]));
         relay.forget(&targets[0]);

@@ -1498,7 +1498,11 @@ async fn post_peers_refuses_bad_input() {
     }
     let peers: Vec<PeerView> = app.get_ok("/peers").await;
     assert_eq!(peers.len(), cap);
-    assert!(peers.iter().any(|p| p.url == format!("http://10.0.0.1:{}", 9000 + cap + 4)));
+    assert!(
+        peers
+            .iter()
+            .any(|p| p.url == format!("http://10.0.0.1:{}", 9000 + cap + 4))
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

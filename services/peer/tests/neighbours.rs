@@ -218,7 +218,10 @@ fn spawn_fake(fake: Fake) -> String {
             .app_data(web::Data::new(fake))
             .route("/chain", web::get().to(fake_chain))
             .route("/sync", web::post().to(fake_sync))
-            .route("/blocks", web::post().to(|| async { HttpResponse::Ok().json(json!({})) }))
+            .route(
+                "/blocks",
+                web::post().to(|| async { HttpResponse::Ok().json(json!({})) }),
+            )
             .route(
                 "/transactions",
                 web::post().to(|| async { HttpResponse::Ok().json(json!({})) }),
@@ -253,7 +256,9 @@ async fn follows(node: &Node, honest: &Node, blocks: usize, lag: Duration) {
 /// More configured peers than the book holds: the service refuses to start, and says why.
 #[tokio::test]
 async fn more_configured_peers_than_the_book_holds_refuse_to_start() {
-    let peers: Vec<String> = (0..=MAX_PEERS).map(|i| dead_url(&format!("c{i}"))).collect();
+    let peers: Vec<String> = (0..=MAX_PEERS)
+        .map(|i| dead_url(&format!("c{i}")))
+        .collect();
     let err = try_spawn_node(peers).await.err().expect("refused");
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("65 peers are configured"), "{err}");
@@ -280,7 +285,10 @@ async fn a_book_full_of_configured_peers_refuses_junk() {
     assert_eq!(listed.len(), MAX_PEERS);
     assert!(listed.iter().all(|p| p.source == PeerSource::Configured));
     assert!(listed.iter().all(|p| p.retry_at.is_some()));
-    assert!(listed.iter().all(|p| p.penalty == 0), "refused connections are no offence");
+    assert!(
+        listed.iter().all(|p| p.penalty == 0),
+        "refused connections are no offence"
+    );
 }
 
 /// Learnt peers are capped: junk from `POST /peers` fills the learnt half, a real peer named
@@ -330,7 +338,10 @@ async fn learnt_junk_is_evicted_for_a_real_peer() {
     let response = node.add_peer(&dead_url("operator")).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(node.peers().await.len(), MAX_LEARNT_PEERS + 1);
-    assert!(node.peer(&honest.base).await.is_some(), "a peer that behaves stays");
+    assert!(
+        node.peer(&honest.base).await.is_some(),
+        "a peer that behaves stays"
+    );
 }
 
 /// An orphan block whose header names a node that does not answer adds nothing, nor does a
@@ -364,7 +375,12 @@ async fn a_stalling_peer_is_penalised_while_sync_goes_on() {
     let honest = spawn_node(Vec::new()).await;
     let slow_chain = spawn_fake(Fake::SlowChain(Duration::from_secs(60)));
     let slow_sync = spawn_fake(Fake::SlowSync(Duration::from_secs(60)));
-    let node = spawn_node(vec![slow_chain.clone(), slow_sync.clone(), honest.base.clone()]).await;
+    let node = spawn_node(vec![
+        slow_chain.clone(),
+        slow_sync.clone(),
+        honest.base.clone(),
+    ])
+    .await;
     // Each block reaches the node well within one stall timeout.
     follows(&node, &honest, 8, Duration::from_millis(1200)).await;
     for url in [&slow_chain, &slow_sync] {
@@ -383,7 +399,11 @@ async fn a_stalling_peer_is_penalised_while_sync_goes_on() {
     follows(&node, &honest, 3, Duration::from_millis(1200)).await;
     let honest_view = node.peer(&honest.base).await.unwrap();
     assert_eq!(
-        (honest_view.penalty, honest_view.failures, honest_view.last_offence),
+        (
+            honest_view.penalty,
+            honest_view.failures,
+            honest_view.last_offence
+        ),
         (0, 0, None)
     );
 }
@@ -433,6 +453,10 @@ async fn two_honest_peers_of_one_chain_are_never_penalised() {
     // A few more rounds with both.
     tokio::time::sleep(Duration::from_millis(500)).await;
     for view in node.peers().await {
-        assert_eq!((view.penalty, view.last_offence.clone()), (0, None), "{view:?}");
+        assert_eq!(
+            (view.penalty, view.last_offence.clone()),
+            (0, None),
+            "{view:?}"
+        );
     }
 }
