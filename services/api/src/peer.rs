@@ -689,11 +689,26 @@ pub struct AddressUtxos {
     pub balance: Balance,
 }
 
+/// Where a peer in the book came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerSource {
+    /// Named in the configuration (`--peer`, `MYCOIN_PEERS`): never evicted nor dropped.
+    Configured,
+    /// Learnt at run time, from `POST /peers` or the `X-Mycoin-Peer` header of a relayed
+    /// block: evicted when the book needs room, dropped when dead.
+    #[default]
+    Learnt,
+}
+
 /// A peer: another user's peer service, and what this node last learnt of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PeerView {
     /// Base URL of its peer service, e.g. `http://127.0.0.1:8002`.
     pub url: String,
+    /// Whether the peer was named in the configuration or learnt at run time.
+    #[serde(default)]
+    pub source: PeerSource,
     /// The tip it last announced (`GET /chain`), when it was ever reached.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
@@ -707,26 +722,42 @@ pub struct PeerView {
     /// When it last answered, in Unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_contact: Option<u64>,
-    /// Penalty points for misbehaviour (invalid blocks, false tips, another network); past
-    /// the threshold the peer is ignored for a while.
+    /// Penalty points for misbehaviour (invalid blocks, false tips, stalls, another network);
+    /// past the threshold the peer is ignored for a while.
     #[serde(default)]
     pub penalty: u32,
     /// Until when (Unix seconds) the peer is ignored, while it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub banned_until: Option<u64>,
+    /// Sync attempts that failed in a row (unreachable, too slow, or misbehaving); 0 after a
+    /// success. A learnt peer with 10 failures in a row spanning at least 600 s is dropped.
+    #[serde(default)]
+    pub failures: u32,
+    /// While the peer backs off after a failure: when (Unix seconds) it is tried again. The
+    /// wait starts at 1 s and doubles with each failure in a row, up to 300 s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<u64>,
+    /// The last offence it was penalised for, e.g. `stall`, `false_tip`, `bad_answer`,
+    /// `invalid_block`, `wrong_network`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_offence: Option<String>,
 }
 
 impl PeerView {
-    /// A peer never contacted.
-    pub fn new(url: impl Into<String>) -> Self {
+    /// A peer from `source`, never contacted.
+    pub fn new(url: impl Into<String>, source: PeerSource) -> Self {
         PeerView {
             url: url.into(),
+            source,
             tip: None,
             height: None,
             total_work: None,
             last_contact: None,
             penalty: 0,
             banned_until: None,
+            failures: 0,
+            retry_at: None,
+            last_offence: None,
         }
     }
 }

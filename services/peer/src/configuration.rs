@@ -9,8 +9,7 @@ use mycoin_core::policy::DEFAULT_DUST_LIMIT;
 use mycoin_core::{Amount, FeeRate, Network, Policy};
 use mycoin_web::{CommonArgs, ServerSettings, ServiceKind};
 
-/// Most peers a node keeps.
-pub const MAX_PEERS: usize = 64;
+pub use crate::peerbook::{MAX_LEARNT_PEERS, MAX_PEERS};
 
 /// Command line of the `mycoin-peer` binary.
 #[derive(Debug, Clone, Parser)]
@@ -64,6 +63,25 @@ pub struct PeerArgs {
 /// Default period of the sync task: 2 seconds.
 pub const DEFAULT_SYNC_INTERVAL_MS: u64 = 2_000;
 
+/// How long a peer has to answer each sync request (docs/PROTOCOL.md §12.4). A request that
+/// takes longer is dropped and the peer penalised for a stall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncTimeouts {
+    /// `GET /chain`: 3 s.
+    pub chain: Duration,
+    /// One `POST /sync` batch: 20 s.
+    pub batch: Duration,
+}
+
+impl Default for SyncTimeouts {
+    fn default() -> Self {
+        SyncTimeouts {
+            chain: Duration::from_secs(3),
+            batch: Duration::from_secs(20),
+        }
+    }
+}
+
 impl Default for PeerArgs {
     fn default() -> Self {
         PeerArgs {
@@ -92,6 +110,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// What this node keeps and relays beyond what consensus allows.
     pub policy: Policy,
+    /// How long a peer has to answer each sync request.
+    pub sync_timeouts: SyncTimeouts,
 }
 
 impl Settings {
@@ -110,6 +130,7 @@ impl Settings {
             sync_interval: Duration::from_millis(DEFAULT_SYNC_INTERVAL_MS),
             public_url: None,
             policy: Policy::default(),
+            sync_timeouts: SyncTimeouts::default(),
         }
     }
 
@@ -125,6 +146,7 @@ impl Settings {
             sync_interval: Duration::from_millis(peer.sync_interval_ms),
             public_url: peer.public_url.clone(),
             policy: peer.policy.policy(),
+            sync_timeouts: SyncTimeouts::default(),
         })
     }
 }

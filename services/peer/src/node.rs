@@ -16,14 +16,17 @@ use mycoin_core::{
 };
 use tokio::sync::Notify;
 
+use crate::configuration::SyncTimeouts;
 use crate::error::violation;
 pub use crate::peerbook::AddPeerError;
-use crate::peerbook::{Offence, PeerBook, RecentlyRelayed};
+use crate::peerbook::{AfterFailure, Eviction, Offence, PeerBook, RecentlyRelayed};
 use crate::relay::{RELAY_QUEUE, Relay, RelayItem};
 use crate::writer::ChainWriter;
 
 /// How many relayed hashes and txids a node remembers.
 const RELAY_MEMORY: usize = 4096;
+/// Most peers named by `X-Mycoin-Peer` waiting to be checked; more are ignored.
+pub const MAX_CANDIDATES: usize = 8;
 
 /// What a node relayed lately, so that it relays each item once.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -49,6 +52,10 @@ pub struct Node {
     /// Peers to sync with at once (a block with an unknown parent came from them).
     sync_requests: Mutex<Vec<String>>,
     sync_wakeup: Notify,
+    /// Peers named by `X-Mycoin-Peer` that the sync task checks before learning them.
+    candidates: Mutex<Candidates>,
+    /// How long a peer has to answer each sync request.
+    sync_timeouts: SyncTimeouts,
     /// The base URL of this node's own peer service, as peers reach it.
     self_url: OnceLock<String>,
 }
@@ -60,28 +67,35 @@ impl Node {
         network: Network,
         policy: Policy,
         database_url: &str,
-        peers: Vec<String>,
+        peers: PeerBook,
+        sync_timeouts: SyncTimeouts,
     ) -> Result<Node, ChainError> {
         let db = Database::connect(database_url).await?;
         let store = SqlStore::open(db).await?;
         let chain = Chain::open_with(network.params(), policy, store).await?;
-        Ok(Node::with_chain(chain, peers))
+        Ok(Node::with_chain(chain, peers, sync_timeouts))
     }
 
     /// A node around an open chain, whose writer task starts now (on the current runtime).
-    pub fn with_chain(chain: Chain<SqlStore>, peers: Vec<String>) -> Node {
+    pub fn with_chain(
+        chain: Chain<SqlStore>,
+        peers: PeerBook,
+        sync_timeouts: SyncTimeouts,
+    ) -> Node {
         let network = chain.params().network;
         let store = chain.store().clone();
         Node {
             writer: ChainWriter::spawn(chain),
             store,
             network,
-            peers: Mutex::new(PeerBook::new(peers)),
+            peers: Mutex::new(peers),
             extra_nonce: AtomicU64::new(0),
             relayed: Mutex::new(RecentlyRelayed::new(RELAY_MEMORY)),
             relay: Relay::new(RELAY_QUEUE),
             sync_requests: Mutex::new(Vec::new()),
             sync_wakeup: Notify::new(),
+            candidates: Mutex::new(Candidates::default()),
+            sync_timeouts,
             self_url: OnceLock::new(),
         }
     }
@@ -164,25 +178,34 @@ impl Node {
         book.contains(url) && !book.is_banned(url, now)
     }
 
-    /// Adds a peer (a checked URL) unless it is listed; returns the whole list. A new peer
-    /// is synced with at once.
+    /// How long a peer has to answer each sync request.
+    pub fn sync_timeouts(&self) -> SyncTimeouts {
+        self.sync_timeouts
+    }
+
+    /// Adds a peer (a checked URL) unless it is listed, as the operator asked (`POST /peers`):
+    /// when the book is full a learnt peer is evicted, in the book's order. Returns the whole
+    /// list. A new peer is synced with at once.
     pub fn add_peer(&self, url: String) -> Result<Vec<PeerView>, AddPeerError> {
         let now = self.now_secs();
         let mut book = self.book();
-        let new = !book.contains(&url);
-        book.add(url.clone())?;
+        let added = book.learn(url.clone(), Eviction::AnyLearnt, now)?;
         let views = book.views(now);
         drop(book);
-        if new {
+        if let Some(evicted) = added.evicted {
+            self.relay.forget(&evicted);
+        }
+        if added.new {
             self.request_sync(url);
         }
         Ok(views)
     }
 
     /// Syncs at once with the peer at `url`, which relayed a block whose parent is unknown
-    /// here. A peer not listed is added first: it knows this node while this node did not
-    /// know it (one side of a healed partition, or a node that joined later). Nothing happens
-    /// when it is banned, is this node itself, or the list is full.
+    /// here. A peer not listed becomes a candidate, when the book has room for it (or a
+    /// misbehaving learnt peer to evict) and fewer than [`MAX_CANDIDATES`] wait: the sync
+    /// task learns it once it answers `GET /chain` for this network and genesis. Nothing
+    /// happens when it is banned or is this node itself.
     pub fn sync_with_sender(&self, url: String) {
         if self.self_url() == Some(url.as_str()) {
             return;
@@ -193,13 +216,83 @@ impl Node {
             if book.is_banned(&url, now) {
                 return;
             }
-        } else if book.add(url.clone()).is_ok() {
-            tracing::info!(peer = %url, "a block relayed by an unlisted peer: added it");
-        } else {
+            drop(book);
+            self.request_sync(url);
+            return;
+        }
+        if !book.has_room(Eviction::Misbehaving, now) {
+            tracing::debug!(peer = %url, "a block relayed by an unlisted peer: no room for it");
             return;
         }
         drop(book);
-        self.request_sync(url);
+        let mut candidates = self.candidates();
+        if candidates.waiting.contains(&url) || candidates.checking.contains(&url) {
+            return;
+        }
+        if candidates.waiting.len() + candidates.checking.len() >= MAX_CANDIDATES {
+            tracing::debug!(peer = %url, "too many candidate peers waiting: ignored");
+            return;
+        }
+        tracing::info!(peer = %url, "a block relayed by an unlisted peer: checking it");
+        candidates.waiting.push(url);
+        drop(candidates);
+        self.sync_wakeup.notify_one();
+    }
+
+    fn candidates(&self) -> std::sync::MutexGuard<'_, Candidates> {
+        self.candidates.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The candidate peers to check now; each stays counted until [`Node::candidate_checked`].
+    pub fn take_candidates(&self) -> Vec<String> {
+        let mut candidates = self.candidates();
+        let waiting = std::mem::take(&mut candidates.waiting);
+        candidates.checking.extend(waiting.iter().cloned());
+        waiting
+    }
+
+    /// A candidate was checked: when it `answered` for this network and genesis, it is
+    /// learnt (if the book still has room) and synced with at once.
+    pub fn candidate_checked(&self, url: &str, answered: bool) {
+        self.candidates().checking.retain(|u| u != url);
+        if !answered {
+            return;
+        }
+        let now = self.now_secs();
+        let added = self
+            .book()
+            .learn(url.to_owned(), Eviction::Misbehaving, now);
+        match added {
+            Ok(added) => {
+                if let Some(evicted) = added.evicted {
+                    self.relay.forget(&evicted);
+                }
+                if added.new {
+                    tracing::info!(peer = %url, "a candidate peer answered: learnt it");
+                }
+                self.request_sync(url.to_owned());
+            }
+            Err(err) => tracing::debug!(peer = %url, error = %err, "candidate peer not learnt"),
+        }
+    }
+
+    /// Records a successful sync with a peer.
+    pub fn peer_succeeded(&self, url: &str) {
+        self.book().succeeded(url);
+    }
+
+    /// Records a failed sync with a peer: returns how long it backs off, or `None` when it
+    /// was dropped (a dead learnt peer, or one no longer listed).
+    pub fn peer_failed(&self, url: &str) -> Option<std::time::Duration> {
+        let now = self.now_secs();
+        let after = self.book().failed(url, now);
+        match after {
+            AfterFailure::RetryIn(secs) => Some(std::time::Duration::from_secs(secs)),
+            AfterFailure::Dropped => {
+                self.relay.forget(url);
+                None
+            }
+        }
     }
 
     /// Records what a peer's `GET /chain` answered.
@@ -251,6 +344,15 @@ impl Node {
     pub fn self_url(&self) -> Option<&str> {
         self.self_url.get().map(String::as_str)
     }
+}
+
+/// Peers named by `X-Mycoin-Peer`, not yet listed.
+#[derive(Debug, Default)]
+struct Candidates {
+    /// Waiting for the sync task.
+    waiting: Vec<String>,
+    /// Being checked by the sync task.
+    checking: Vec<String>,
 }
 
 /// The unspent outputs of the active chain paying `pubkey_hash`, from the address index.

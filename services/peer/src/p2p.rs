@@ -1,14 +1,20 @@
 //! Peer to peer over REST: the sync task and gossip.
 //!
-//! - Sync: at start, every sync interval, and at once when asked ([`Node::request_sync`]: a
-//!   new peer, or a block with an unknown parent), the node asks each peer not banned for its
+//! - Sync: each peer not banned is synced with on its own schedule, so that a slow peer
+//!   never delays another ([`run_sync_task`]): at start, then every sync interval after its
+//!   last round, at once when a round ended before catching up, when asked
+//!   ([`Node::request_sync`]: a new peer, or a block with an unknown parent), and after a
+//!   failure once its back-off has passed ([`crate::peerbook`]). A round asks the peer's
 //!   `GET /chain`. A peer of another network or genesis is refused (and banned). When the
 //!   peer claims more work, the node sends its block locator (`POST /sync`), receives the
 //!   blocks after the fork point in bounded batches and submits each to the core, which
 //!   validates everything and reorganises when the peer's branch has more work. It repeats
 //!   until it has as much work as the peer claimed, the peer stops helping, or a bound is hit.
-//!   A peer that serves invalid blocks or a tip it cannot serve is penalised
-//!   ([`crate::peerbook`]).
+//!   Every request has its timeout ([`SyncTimeouts`]); a peer that does not answer in time is
+//!   penalised for a stall, one that serves invalid blocks or a tip it cannot serve for that.
+//! - Candidates: a relayed block's `X-Mycoin-Peer` naming an unlisted node makes it a
+//!   candidate ([`Node::sync_with_sender`]); the sync task asks its `GET /chain` and learns it
+//!   only when it answers for this network and genesis.
 //! - Gossip: a block or transaction newly accepted through `POST /blocks` or
 //!   `POST /transactions` is queued for each peer once ([`Node::first_relay`]), and each peer's
 //!   queue is drained by its own task through one pooled client ([`crate::relay`]). After a reorganisation the mempool is pushed again
@@ -20,8 +26,11 @@
 //! batch's signatures are verified on blocking threads before the chain's writer connects it.
 
 use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use actix_web::web;
 use mycoin_api::peer::{
@@ -32,14 +41,11 @@ use mycoin_core::{Block, BlockAccepted, BlockError, BlockHash, ChainError, Chain
 use mycoin_web::{ClientError, RestClient};
 use serde::Serialize;
 
+use crate::configuration::SyncTimeouts;
 use crate::node::{Node, Relayed};
 use crate::peerbook::{Offence, compare_work};
 use crate::relay::RelayItem;
 
-/// Time a peer has to answer `GET /chain`.
-pub const CHAIN_TIMEOUT: Duration = Duration::from_secs(3);
-/// Time a peer has to answer one `POST /sync` batch.
-pub const BATCH_TIMEOUT: Duration = Duration::from_secs(20);
 /// Blocks asked for per batch. A batch is connected under one lock of the chain (readers wait
 /// for no more than it) and written in one store transaction: a hundred blocks' rows share
 /// pages, so they are written far fewer times than block by block.
@@ -49,17 +55,16 @@ pub const MAX_BATCHES_PER_ROUND: usize = 200;
 /// Largest `POST /sync` answer accepted: about 4 MiB of blocks, twice in hex, with the
 /// decoded views around them.
 pub const MAX_SYNC_ANSWER_BYTES: usize = 48 * 1024 * 1024;
-/// Longest sync round with one peer; a peer that trickles its answers is dropped for the
-/// round so that the next round starts.
-pub const ROUND_TIMEOUT: Duration = Duration::from_secs(120);
 /// Largest `GET /chain` answer accepted.
 pub const MAX_CHAIN_ANSWER_BYTES: usize = 16 * 1024;
 
 /// How a sync round with one peer ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncOutcome {
-    /// The peer could not be reached, or was too slow.
+    /// The peer could not be reached.
     Unreachable,
+    /// The peer did not answer a request in time: penalised.
+    Stalled,
     /// The peer runs another network or genesis, or answered nonsense: penalised.
     Refused,
     /// The peer has no more work than this node.
@@ -73,34 +78,152 @@ pub enum SyncOutcome {
     LocalFailure,
 }
 
-/// Runs the sync task for ever: a round with every peer at once, then one every `interval`,
-/// and one with a peer as soon as it is asked for.
+impl SyncOutcome {
+    /// Whether the round counts as a success of the peer (its back-off is reset).
+    fn succeeded(&self) -> bool {
+        matches!(self, SyncOutcome::UpToDate | SyncOutcome::Synced { .. })
+    }
+
+    /// Whether the round counts as a failure of the peer (it backs off).
+    fn failed(&self) -> bool {
+        matches!(
+            self,
+            SyncOutcome::Unreachable
+                | SyncOutcome::Stalled
+                | SyncOutcome::Refused
+                | SyncOutcome::Misbehaved
+        )
+    }
+}
+
+/// Runs the sync task for ever. Each peer has its own schedule and at most one round at a
+/// time; rounds with different peers run concurrently, and a peer whose round ends is
+/// rescheduled at once, so no peer ever waits for another:
+/// - after a success, the next round starts `interval` later (at once when the round stopped
+///   before catching up);
+/// - after a failure, once the peer's back-off has passed (1 s, doubling up to 300 s);
+/// - a peer asked for ([`Node::request_sync`]) is synced with at once, or right after its
+///   running round.
+///
+/// Candidate peers ([`Node::sync_with_sender`]) are checked here too, concurrently.
 pub async fn run_sync_task(node: web::Data<Node>, interval: Duration) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut rounds = tokio::task::JoinSet::new();
+    let mut running: HashMap<tokio::task::Id, String> = HashMap::new();
+    let mut checks = tokio::task::JoinSet::new();
+    let mut due: HashMap<String, Instant> = HashMap::new();
+    let mut again: HashSet<String> = HashSet::new();
     loop {
-        let mut urls = tokio::select! {
-            _ = ticker.tick() => node.active_peers(),
-            () = node.sync_requested() => Vec::new(),
-        };
+        let now = Instant::now();
         for url in node.take_sync_requests() {
-            if !urls.contains(&url) {
-                urls.push(url);
+            if running.values().any(|u| *u == url) {
+                again.insert(url);
+            } else {
+                due.insert(url, now);
             }
         }
-        let mut round = tokio::task::JoinSet::new();
-        for url in urls {
-            if node.is_usable_peer(&url) {
-                let node = node.clone();
-                round.spawn(async move {
-                    match tokio::time::timeout(ROUND_TIMEOUT, sync_with(&node, &url)).await {
-                        Ok(outcome) => tracing::debug!(peer = %url, ?outcome, "sync round"),
-                        Err(_) => tracing::info!(peer = %url, "sync round took too long: dropped"),
+        for url in node.take_candidates() {
+            let node = node.clone();
+            checks.spawn(async move {
+                let answered = check_candidate(&node, &url).await;
+                node.candidate_checked(&url, answered);
+            });
+        }
+        let listed: HashSet<String> = node.peers().into_iter().collect();
+        due.retain(|url, _| listed.contains(url));
+        again.retain(|url| listed.contains(url));
+        let mut wake = now + interval;
+        for url in node.active_peers() {
+            if running.values().any(|u| *u == url) {
+                continue;
+            }
+            let at = *due.entry(url.clone()).or_insert(now);
+            if at > now {
+                wake = wake.min(at);
+                continue;
+            }
+            let task = node.clone();
+            let peer = url.clone();
+            let handle = rounds.spawn(async move { sync_with(&task, &peer).await });
+            running.insert(handle.id(), url);
+        }
+        tokio::select! {
+            Some(done) = rounds.join_next_with_id(), if !rounds.is_empty() => {
+                let (id, outcome) = match done {
+                    Ok((id, outcome)) => (id, outcome),
+                    Err(err) => (err.id(), SyncOutcome::LocalFailure),
+                };
+                let Some(url) = running.remove(&id) else { continue };
+                tracing::debug!(peer = %url, ?outcome, "sync round");
+                let next = after_round(&node, &url, &outcome, interval);
+                match next {
+                    Some(_) if again.remove(&url) => {
+                        due.insert(url, Instant::now());
                     }
-                });
+                    Some(delay) => {
+                        due.insert(url, Instant::now() + delay);
+                    }
+                    None => {
+                        due.remove(&url);
+                        again.remove(&url);
+                    }
+                }
             }
+            Some(_) = checks.join_next(), if !checks.is_empty() => {}
+            () = tokio::time::sleep_until(wake) => {}
+            () = node.sync_requested() => {}
         }
-        while round.join_next().await.is_some() {}
+    }
+}
+
+/// Records a round's outcome in the peer book; returns when to sync with the peer again, or
+/// `None` when it was dropped.
+fn after_round(
+    node: &Node,
+    url: &str,
+    outcome: &SyncOutcome,
+    interval: Duration,
+) -> Option<Duration> {
+    if outcome.succeeded() {
+        node.peer_succeeded(url);
+        let caught_up = !matches!(
+            outcome,
+            SyncOutcome::Synced {
+                caught_up: false,
+                ..
+            }
+        );
+        Some(if caught_up { interval } else { Duration::ZERO })
+    } else if outcome.failed() {
+        let backoff = node.peer_failed(url);
+        if let Some(backoff) = backoff {
+            tracing::debug!(peer = %url, ?outcome, ?backoff, "sync failed: backing off");
+        }
+        backoff
+    } else {
+        Some(interval)
+    }
+}
+
+/// Whether the candidate peer at `url` answers `GET /chain` in time for this node's network
+/// and genesis.
+async fn check_candidate(node: &Node, url: &str) -> bool {
+    let Ok(client) = RestClient::new(url, node.sync_timeouts().chain) else {
+        return false;
+    };
+    let client = client.with_max_response_bytes(MAX_CHAIN_ANSWER_BYTES);
+    match client.get_json::<ChainInfo>("/chain").await {
+        Ok(info) => {
+            let same = info.network == node.network().name()
+                && info.genesis == node.network().params().genesis_hash();
+            if !same {
+                tracing::info!(peer = %url, network = %info.network, "candidate peer runs another network");
+            }
+            same
+        }
+        Err(err) => {
+            tracing::info!(peer = %url, error = %err, "candidate peer does not answer");
+            false
+        }
     }
 }
 
@@ -113,7 +236,11 @@ fn client_error_is_peer_fault(err: &ClientError) -> bool {
 
 /// One sync round with the peer at `url`.
 pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
-    let client = match RestClient::new(url, CHAIN_TIMEOUT) {
+    let SyncTimeouts {
+        chain: chain_timeout,
+        batch: batch_timeout,
+    } = node.sync_timeouts();
+    let client = match RestClient::new(url, chain_timeout) {
         Ok(client) => client.with_max_response_bytes(MAX_CHAIN_ANSWER_BYTES),
         Err(err) => {
             tracing::warn!(peer = %url, error = %err, "invalid peer URL");
@@ -126,6 +253,11 @@ pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
             tracing::info!(peer = %url, error = %err, "peer answered GET /chain wrongly");
             node.penalise(url, Offence::BadAnswer);
             return SyncOutcome::Refused;
+        }
+        Err(err @ ClientError::Timeout { .. }) => {
+            tracing::info!(peer = %url, error = %err, "peer stalled on GET /chain");
+            node.penalise(url, Offence::Stall);
+            return SyncOutcome::Stalled;
         }
         Err(err) => {
             tracing::debug!(peer = %url, error = %err, "peer unreachable");
@@ -145,7 +277,7 @@ pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
     }
     node.peer_contacted(url, &info);
 
-    let batches = match RestClient::new(url, BATCH_TIMEOUT) {
+    let batches = match RestClient::new(url, batch_timeout) {
         Ok(client) => client.with_max_response_bytes(MAX_SYNC_ANSWER_BYTES),
         Err(_) => return SyncOutcome::Unreachable,
     };
@@ -192,11 +324,24 @@ pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
                 node.penalise(url, Offence::BadAnswer);
                 return SyncOutcome::Misbehaved;
             }
+            Err(err @ ClientError::Timeout { .. }) => {
+                tracing::info!(peer = %url, error = %err, "peer stalled on POST /sync");
+                node.penalise(url, Offence::Stall);
+                return SyncOutcome::Stalled;
+            }
             Err(err) => {
                 tracing::debug!(peer = %url, error = %err, "peer unreachable");
                 return SyncOutcome::Unreachable;
             }
         };
+        if views.is_empty() && !has_less_work_than(node, &info) {
+            // Another peer gave this node those blocks while this one's answer was on its
+            // way: the peer's tip is now this node's (or no better), an honest empty answer.
+            return SyncOutcome::Synced {
+                blocks: received,
+                caught_up: true,
+            };
+        }
         if views.is_empty() || views.len() > SYNC_BATCH as usize {
             tracing::info!(peer = %url, blocks = views.len(), "peer cannot serve the tip it claims");
             node.penalise(url, Offence::FalseTip);
@@ -268,10 +413,10 @@ pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
             }
         }
         if !progress {
-            // The blocks may have arrived by relay while the batch was on its way: then this
-            // node has the work the peer claimed, and the peer did nothing wrong.
-            let our_work = work_to_string(node.state().chain_work());
-            if compare_work(&info.total_work, &our_work) != Some(Ordering::Greater) {
+            // The blocks may have arrived by relay, or from another peer, while the batch was
+            // on its way: then this node has the work the peer claimed, and the peer did
+            // nothing wrong.
+            if !has_less_work_than(node, &info) {
                 return SyncOutcome::Synced {
                     blocks: received,
                     caught_up: true,
@@ -286,6 +431,12 @@ pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
         blocks: received,
         caught_up: false,
     }
+}
+
+/// Whether this node's active chain has less work than the peer announced in `info`.
+fn has_less_work_than(node: &Node, info: &ChainInfo) -> bool {
+    let our_work = work_to_string(node.state().chain_work());
+    compare_work(&info.total_work, &our_work) == Some(Ordering::Greater)
 }
 
 /// A `POST /sync` request on its way; dropping it abandons the request.

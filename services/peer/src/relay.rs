@@ -7,6 +7,7 @@
 //! transactions matter most, and a peer that missed a block catches up by syncing).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -82,6 +83,8 @@ pub struct RelayItem {
 struct PeerQueue {
     items: Mutex<BoundedQueue<RelayItem>>,
     wake: Notify,
+    /// Set when the peer left the book: its task ends.
+    closed: AtomicBool,
 }
 
 impl PeerQueue {
@@ -133,6 +136,28 @@ impl Relay {
         }
     }
 
+    /// Drops the queue of a peer that left the book (evicted or dead), and ends its task.
+    pub fn forget(&self, url: &str) {
+        let queue = self
+            .queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(url);
+        if let Some(queue) = queue {
+            queue.closed.store(true, Ordering::Relaxed);
+            queue.wake.notify_one();
+            tracing::debug!(peer = %url, "relay queue dropped");
+        }
+    }
+
+    /// Whether a queue (and its task) exists for `url`.
+    pub fn has_queue(&self, url: &str) -> bool {
+        self.queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(url)
+    }
+
     /// Every peer's queue depth and drop count.
     pub fn stats(&self) -> Vec<QueueStats> {
         let queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
@@ -170,6 +195,7 @@ impl Relay {
         let queue = Arc::new(PeerQueue {
             items: Mutex::new(BoundedQueue::new(self.capacity)),
             wake: Notify::new(),
+            closed: AtomicBool::new(false),
         });
         queues.insert(url.to_owned(), queue.clone());
         tokio::spawn(drain(client, queue.clone()));
@@ -180,6 +206,9 @@ impl Relay {
 /// A peer's task: posts its queued items one after the other, for ever.
 async fn drain(client: RestClient, queue: Arc<PeerQueue>) {
     loop {
+        if queue.closed.load(Ordering::Relaxed) {
+            return;
+        }
         let next = queue.items().pop();
         let Some(item) = next else {
             queue.wake.notified().await;
@@ -214,6 +243,26 @@ mod tests {
             vec![2, 3, 4]
         );
         assert!(queue.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_forgotten_peer_loses_its_queue() {
+        let relay = Relay::new(4);
+        let item = RelayItem {
+            path: "/blocks",
+            what: "block".into(),
+            body: Arc::new(serde_json::json!({})),
+        };
+        let targets = [
+            "http://127.0.0.1:1".to_owned(),
+            "http://127.0.0.1:2".to_owned(),
+        ];
+        relay.enqueue(&targets, &item, None);
+        assert!(relay.has_queue(&targets[0]) && relay.has_queue(&targets[1]));
+        relay.forget(&targets[0]);
+        assert!(!relay.has_queue(&targets[0]));
+        assert_eq!(relay.stats().len(), 1);
+        relay.forget("http://never:1");
     }
 
     #[test]

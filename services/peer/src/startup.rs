@@ -11,6 +11,7 @@ use utoipa::OpenApi;
 
 use crate::configuration::{DEFAULT_SYNC_INTERVAL_MS, Settings};
 use crate::node::Node;
+use crate::peerbook::PeerBook;
 use crate::routes::{self, ApiDoc, BodyLimits};
 use crate::{metrics, p2p};
 
@@ -32,12 +33,16 @@ impl Application {
     /// when missing; the file and SQLite's `-wal`/`-shm` files mode 0600), then binds the
     /// listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> io::Result<Self> {
+        // More configured peers than the book holds is a mistake to say at once.
+        let peers = PeerBook::new(settings.peers)
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err.to_string()))?;
         mycoin_web::files::secure_sqlite_file(&settings.database_url)?;
         let node = Node::open(
             settings.network,
             settings.policy,
             &settings.database_url,
-            settings.peers,
+            peers,
+            settings.sync_timeouts,
         )
         .await
         .map_err(|err| {
