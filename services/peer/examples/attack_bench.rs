@@ -56,7 +56,7 @@ use std::time::{Duration, Instant};
 
 use bench::{
     Answers, Latencies, Memory, Request, Stack, get_json, idle_healthz, key, quantile,
-    sample_healthz, send_all, send_each, setting, solve, spend_to,
+    sample_healthz, send_each, setting, solve, spend_to,
 };
 use mycoin_api::miner::MinerStatus;
 use mycoin_api::peer::{BlockTemplate, ChainInfo, MempoolView, PeerView, decode_hex, encode_hex};
@@ -233,7 +233,10 @@ impl Run {
         measured.seconds = started.elapsed().as_secs_f64();
         timer.abort();
         if stop.load(Ordering::Relaxed) {
-            eprintln!("  stopped after {} s (ATTACK_MAX_SECONDS)", self.max_seconds);
+            eprintln!(
+                "  stopped after {} s (ATTACK_MAX_SECONDS)",
+                self.max_seconds
+            );
         }
         // A moment for work the requests queued (relays, syncs with junk peers) to show.
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -336,13 +339,19 @@ async fn no_token(run: &Run, per_endpoint: u64) -> Row {
         let endpoint = n % 6;
         let request = match endpoint {
             0 => Request::post_empty("POST /keys", format!("{keys}/keys")),
-            1 => Request::post_empty("POST /wallet/addresses", format!("{wallet}/wallet/addresses")),
+            1 => Request::post_empty(
+                "POST /wallet/addresses",
+                format!("{wallet}/wallet/addresses"),
+            ),
             2 => Request::post_json(
                 "POST /miner/start",
                 format!("{miner}/miner/start"),
                 json!({ "address": attacker }).to_string(),
             ),
-            3 => Request::post_text("POST /miner/stop (text/plain)", format!("{miner}/miner/stop")),
+            3 => Request::post_text(
+                "POST /miner/stop (text/plain)",
+                format!("{miner}/miner/stop"),
+            ),
             4 => Request::post_json(
                 "POST /peers",
                 format!("{peer}/peers"),
@@ -361,9 +370,7 @@ async fn no_token(run: &Run, per_endpoint: u64) -> Row {
             request
         }
     };
-    let measured = run
-        .attack(&stack, (per_endpoint * 6) as usize, make)
-        .await;
+    let measured = run.attack(&stack, (per_endpoint * 6) as usize, make).await;
     let after = footprint(&run.http, &stack).await;
     let all_401 = measured.count(|(_, status, _)| *status == 401) == measured.sent();
     let met = all_401 && before == after;
@@ -411,7 +418,11 @@ async fn foreign_host(run: &Run, per_kind: u64) -> Row {
             .with_header("authorization", bearer),
         };
         // A rebinding page's name, with and without the service's port.
-        let port = request.url.rsplit(':').next().and_then(|p| p.split('/').next());
+        let port = request
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.split('/').next());
         let host = match (n / 7 % 2, port) {
             (0, Some(port)) => format!("attacker.example:{port}"),
             _ => "rebind.attacker.example".to_owned(),
@@ -583,7 +594,11 @@ async fn fees(run: &Run, bad_per_kind: u64, flood_txs: u64, cap: u64) -> Vec<Row
         "3a fee 0 / low fee / dust",
         "all 422 fee_too_low/dust",
         expected == measured.sent() && pool.count == 0,
-        format!("mempool after: {} transactions; {}", pool.count, measured.breakdown()),
+        format!(
+            "mempool after: {} transactions; {}",
+            pool.count,
+            measured.breakdown()
+        ),
     );
 
     // 3b: the flood, fee rates spread over 1..=40 units a byte.
@@ -799,7 +814,11 @@ async fn bad_pow(run: &Run, count: u64) -> Row {
     );
     let peer = stack.peer().to_owned();
     let make = move |n: usize| {
-        Request::post_json("bad proof of work", format!("{peer}/blocks"), bodies[n].clone())
+        Request::post_json(
+            "bad proof of work",
+            format!("{peer}/blocks"),
+            bodies[n].clone(),
+        )
     };
     let measured = run.attack(&stack, count as usize, make).await;
     let growth = measured.growth_mib();
@@ -922,9 +941,7 @@ async fn sample_lag(
 async fn lying_peer(run: &Run, seconds: u64, warmup: u64, modes: &[LiarMode]) -> Vec<Row> {
     eprintln!("== 7: a lying peer ({seconds} s a phase, {modes:?}) ==");
     let http = &run.http;
-    let miner = run
-        .stack("lag-miner", "demo", &["--mine".to_owned()])
-        .await;
+    let miner = run.stack("lag-miner", "demo", &["--mine".to_owned()]).await;
     let follower = run
         .stack(
             "lag-follower",
@@ -960,8 +977,7 @@ async fn lying_peer(run: &Run, seconds: u64, warmup: u64, modes: &[LiarMode]) ->
         let (lags, probe) = sample_lag(http, &miner, &follower, seconds).await;
         let after = follower.process.memory_kib();
         server.abort();
-        let peers: Vec<PeerView> =
-            get_json(http, &format!("{}/peers", follower.peer())).await;
+        let peers: Vec<PeerView> = get_json(http, &format!("{}/peers", follower.peer())).await;
         let liar_view = peers.iter().find(|p| p.url == url);
         let (median, p95) = (quantile(&lags, 0.5), quantile(&lags, 0.95));
         let ratio_median = median / base_median.max(1.0);
@@ -1002,14 +1018,7 @@ async fn lying_peer(run: &Run, seconds: u64, warmup: u64, modes: &[LiarMode]) ->
 fn print_table(rows: &[Row]) {
     println!(
         "{:<26} {:>7} {:>7} {:>7} {:>5}  {:>15}  {:>17}  {:<40} met",
-        "attack",
-        "sent",
-        "refused",
-        "accepted",
-        "other",
-        "RSS MiB",
-        "healthz p99 ms",
-        "target"
+        "attack", "sent", "refused", "accepted", "other", "RSS MiB", "healthz p99 ms", "target"
     );
     for row in rows {
         let met = match row.met {

@@ -40,20 +40,17 @@ mod bench;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bench::{
-    KEYS, Latencies, Request, ServiceProcess, bad_pow_blocks, cached_chain, get_json, key,
+    KEYS, Latencies, NETWORK, Request, ServiceProcess, bad_pow_blocks, cached_chain, get_json, key,
     sample_healthz, send_all, setting, spend_to, timed_get,
 };
 use mycoin_api::keys::NewKey;
 use mycoin_api::miner::MinerStatus;
 use mycoin_api::peer::{BlockTemplate, ChainInfo, UtxoView, decode_hex, encode_hex};
-use mycoin_core::validation::check_proof_of_work;
-use mycoin_core::{
-    Address, Amount, Block, OutPoint, PrivateKey, Signature, Transaction, TxIn, TxOut, Txid,
-};
+use mycoin_core::{Address, Amount, Block, OutPoint, PrivateKey, Transaction, TxOut, Txid};
 use serde_json::json;
 
 /// The four reads of the load, and `/healthz`.
@@ -186,16 +183,18 @@ fn flood_items(
     let (valid_coins, junk_coins) = coins.split_at((valid as usize).min(coins.len()));
     let valid_items: Vec<Request> = valid_coins
         .iter()
-        .map(|(utxo, k)| Request::post_json(
-     "valid tx",
-     format!("{base}/transactions"),
-     tx_body(&spend(
-                OutPoint::new(utxo.txid, utxo.vout),
-                utxo.amount,
-                &keys[*k],
-                &keys[*k],
-            )),
- ))
+        .map(|(utxo, k)| {
+            Request::post_json(
+                "valid tx",
+                format!("{base}/transactions"),
+                tx_body(&spend(
+                    OutPoint::new(utxo.txid, utxo.vout),
+                    utxo.amount,
+                    &keys[*k],
+                    &keys[*k],
+                )),
+            )
+        })
         .collect();
     let mut junk_items = Vec::new();
     for n in 0..junk as usize {
@@ -210,44 +209,36 @@ fn flood_items(
         let outpoint = OutPoint::new(utxo.txid, utxo.vout);
         let item = match n % 5 {
             0 => Request::post_json(
-     "junk: bad hex",
-     format!("{base}/transactions"),
-     json!({ "hex": format!("zz{n:x}") }).to_string(),
- ),
+                "junk: bad hex",
+                format!("{base}/transactions"),
+                json!({ "hex": format!("zz{n:x}") }).to_string(),
+            ),
             1 => Request::post_json(
-     "junk: not JSON",
-     format!("{base}/transactions"),
-     format!("{{\"hex\": {n}"),
- ),
+                "junk: not JSON",
+                format!("{base}/transactions"),
+                format!("{{\"hex\": {n}"),
+            ),
             2 => Request::post_json(
-     "junk: bad signature",
-     format!("{base}/transactions"),
-     tx_body(&spend(outpoint, utxo.amount, owner, &keys[(*k + 1) % KEYS])),
- ),
+                "junk: bad signature",
+                format!("{base}/transactions"),
+                tx_body(&spend(outpoint, utxo.amount, owner, &keys[(*k + 1) % KEYS])),
+            ),
             3 => {
                 let mut missing = [0u8; 32];
                 missing[..8].copy_from_slice(&(n as u64).to_le_bytes());
                 missing[31] = 0xee;
                 Request::post_json(
-
                     "junk: missing input",
-
                     format!("{base}/transactions"),
-
                     tx_body(&spend(OutPoint::new(Txid(missing), 0), 1000, owner, owner)),
-
                 )
             }
             _ => {
                 let hex = encode_hex(&spend(outpoint, utxo.amount, owner, owner));
                 Request::post_json(
-
                     "junk: truncated",
-
                     format!("{base}/transactions"),
-
                     json!({ "hex": hex[..hex.len() / 2] }).to_string(),
-
                 )
             }
         };
@@ -645,7 +636,10 @@ async fn main() {
     }
     let probe = (http.clone(), source.base.clone(), stop_readers.clone());
     reader_tasks.push(tokio::spawn(async move {
-        (Read::Healthz, sample_healthz(probe.0, probe.1, probe.2).await)
+        (
+            Read::Healthz,
+            sample_healthz(probe.0, probe.1, probe.2).await,
+        )
     }));
     let flood_task = tokio::spawn(send_all(
         http.clone(),

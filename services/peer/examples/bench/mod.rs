@@ -688,7 +688,11 @@ pub async fn timed_get(http: &reqwest::Client, url: &str, into: &mut Latencies) 
 }
 
 /// `GET {base}/healthz` every 20 ms until `stop`: the probe that runs beside a load or attack.
-pub async fn sample_healthz(http: reqwest::Client, base: String, stop: Arc<AtomicBool>) -> Latencies {
+pub async fn sample_healthz(
+    http: reqwest::Client,
+    base: String,
+    stop: Arc<AtomicBool>,
+) -> Latencies {
     let url = format!("{base}/healthz");
     let mut latencies = Latencies::default();
     while !stop.load(Ordering::Relaxed) {
