@@ -19,11 +19,11 @@
 //!    the node's `--mempool-max-bytes`. Target: the pool's bytes (sampled) never above the cap,
 //!    its minimum fee rate raised, resident memory up by at most 64 MiB.
 //! 4. **Peer-book junk**: `POST /peers` (with the token) of junk URLs, then orphan blocks whose
-//!    `X-Mycoin-Peer` names junk, against a node configured with a live peer; then a second live
-//!    peer is added. Target: the book holds at most 64, the configured peer stays, the live one
+//!    `X-Mycoin-Peer` names junk (first), against a node configured with a live peer; then a
+//!    second live peer is added. Target: the book holds at most 64, the configured peer stays, the live one
 //!    is added.
-//! 5. **Big orphans**: blocks of ~0.9 MB (a coinbase of 32,000 outputs), valid proof of work,
-//!    unknown parents. Target: the orphan pool's bytes (`/metrics`, sampled) never above
+//! 5. **Big orphans**: blocks of ~0.9 MB (ten transactions of one-unit outputs, each under the
+//!    100 kB limit), valid proof of work, unknown parents. Target: the orphan pool's bytes (`/metrics`, sampled) never above
 //!    `--orphan-max-bytes`, memory up by at most 2 × the cap + 32 MiB.
 //! 6. **Bad proof of work**: distinct blocks on the tip whose proof of work fails, more than the
 //!    refused set holds. Target: all refused, memory up by at most 32 MiB.
@@ -114,6 +114,20 @@ struct Measured {
 }
 
 impl Measured {
+    /// `self`, then `later` on the same node: one measure of both.
+    fn then(mut self, later: Measured) -> Measured {
+        for (key, n) in later.answers {
+            *self.answers.entry(key).or_default() += n;
+        }
+        self.failures += later.failures;
+        self.after = later.after;
+        self.during.merge(later.during);
+        self.max_mempool_bytes = self.max_mempool_bytes.max(later.max_mempool_bytes);
+        self.max_orphan_bytes = self.max_orphan_bytes.max(later.max_orphan_bytes);
+        self.seconds += later.seconds;
+        self
+    }
+
     fn count(&self, keep: impl Fn(&(&'static str, u16, String)) -> bool) -> u64 {
         self.answers
             .iter()
@@ -248,7 +262,7 @@ impl Run {
         measured.answers = answers;
         measured.failures = failures;
         eprintln!(
-            "  {} requests in {:.1} s: {}",
+            "  {} requests in {:.2} s: {}",
             measured.sent(),
             measured.seconds,
             measured.breakdown()
@@ -640,17 +654,40 @@ async fn fees(run: &Run, bad_per_kind: u64, flood_txs: u64, cap: u64) -> Vec<Row
     vec![row_a, row_b]
 }
 
-/// A block of `coinbase_outputs` one-unit outputs paying key 0, on `prev` (unknown to the node:
-/// an orphan), its proof of work solved.
-fn orphan(prev: BlockHash, coinbase_outputs: usize, height: u32) -> Block {
-    let params = Network::Regtest.params();
+/// `count` one-unit outputs paying key 0.
+fn unit_outputs(count: usize) -> Vec<TxOut> {
     let hash = key(0).public_key().pubkey_hash();
-    let outputs = (0..coinbase_outputs)
+    (0..count)
         .map(|_| TxOut {
             amount: Amount::from_units(1).expect("one unit"),
             pubkey_hash: hash,
         })
-        .collect();
+        .collect()
+}
+
+/// The body of a big orphan: a coinbase of 3,000 one-unit outputs, then `spends` transactions
+/// of 3,300 one-unit outputs each (about 92 kB, under the 100 kB limit on a transaction),
+/// each spending an output nobody has seen, signed by its key: about 0.9 MB with 9.
+fn big_body(spends: usize) -> Vec<Transaction> {
+    let owner = key(0);
+    let mut transactions = vec![Transaction::coinbase(1, 0, unit_outputs(3_000))];
+    for i in 0..spends {
+        let mut missing = [0xb1u8; 32];
+        missing[0] = i as u8;
+        transactions.push(spend_to(
+            OutPoint::new(mycoin_core::Txid(missing), 0),
+            &owner,
+            &owner,
+            unit_outputs(3_300),
+        ));
+    }
+    transactions
+}
+
+/// A block of `transactions` on `prev` (unknown to the node: an orphan), its proof of work
+/// solved.
+fn orphan(prev: BlockHash, transactions: Vec<Transaction>) -> Block {
+    let params = Network::Regtest.params();
     let mut block = Block {
         header: Header {
             version: Header::VERSION,
@@ -660,7 +697,7 @@ fn orphan(prev: BlockHash, coinbase_outputs: usize, height: u32) -> Block {
             bits: params.pow_limit,
             nonce: 0,
         },
-        transactions: vec![Transaction::coinbase(height, 0, outputs)],
+        transactions,
     };
     block.header.merkle_root = block.compute_merkle_root().0;
     solve(&mut block, &params);
@@ -686,23 +723,11 @@ async fn peer_junk(run: &Run, junk_peers: u64, junk_orphans: u64) -> Row {
         )
         .await;
     let peer = stack.peer().to_owned();
-    let junk_peers = junk_peers as usize;
-    let make = move |n: usize| {
-        if n < junk_peers {
-            // Closed loopback ports (refused at once) and TEST-NET addresses (never answer).
-            let url = if n % 2 == 0 {
-                format!("http://127.0.0.1:{}", 20_000 + n % 40_000)
-            } else {
-                format!("http://192.0.2.{}:{}", n % 250 + 1, 8001 + n % 1000)
-            };
-            Request::post_json(
-                "POST /peers junk",
-                format!("{peer}/peers"),
-                json!({ "url": url }).to_string(),
-            )
-            .with_header("authorization", format!("Bearer {TOKEN}"))
-        } else {
-            let block = orphan(unknown_parent(n, 0x4a), 1, 1000 + n as u32);
+    let orphans = {
+        let peer = peer.clone();
+        move |n: usize| {
+            let coinbase = Transaction::coinbase(1000 + n as u32, 0, unit_outputs(1));
+            let block = orphan(unknown_parent(n, 0x4a), vec![coinbase]);
             Request::post_json(
                 "orphan with junk X-Mycoin-Peer",
                 format!("{peer}/blocks"),
@@ -714,9 +739,24 @@ async fn peer_junk(run: &Run, junk_peers: u64, junk_orphans: u64) -> Row {
             )
         }
     };
-    let measured = run
-        .attack(&stack, junk_peers + junk_orphans as usize, make)
-        .await;
+    let by_header = run.attack(&stack, junk_orphans as usize, orphans).await;
+    let book: Vec<PeerView> = get_json(&run.http, &format!("{peer}/peers")).await;
+    let after_orphans = book.len();
+    let posts = move |n: usize| {
+        // Closed loopback ports (refused at once) and TEST-NET addresses (never answer).
+        let url = if n % 2 == 0 {
+            format!("http://127.0.0.1:{}", 20_000 + n % 40_000)
+        } else {
+            format!("http://192.0.2.{}:{}", n % 250 + 1, 8001 + n % 1000)
+        };
+        Request::post_json(
+            "POST /peers junk",
+            format!("{peer}/peers"),
+            json!({ "url": url }).to_string(),
+        )
+        .with_header("authorization", format!("Bearer {TOKEN}"))
+    };
+    let measured = by_header.then(run.attack(&stack, junk_peers as usize, posts).await);
     let live = run.stack("live-peer", "regtest", &[]).await;
     let add = run
         .http
@@ -741,7 +781,7 @@ async fn peer_junk(run: &Run, junk_peers: u64, junk_orphans: u64) -> Row {
         "book ≤ 64, configured kept, live added",
         met,
         format!(
-            "book {} entries (bound {MAX_PEERS}); configured peer kept: {kept}; live peer POST /peers {add_status} {add_code}, listed: {added}; {}",
+            "book {after_orphans} entries after the orphans, {} at the end (bound {MAX_PEERS}); configured peer kept: {kept}; live peer POST /peers {add_status} {add_code}, listed: {added}; {}",
             book.len(),
             measured.breakdown()
         ),
@@ -758,13 +798,14 @@ async fn big_orphans(run: &Run, count: u64, cap: u64) -> Row {
             &["--orphan-max-bytes".to_owned(), cap.to_string()],
         )
         .await;
-    // 32,000 outputs of 28 bytes: about 0.9 MB.
-    const OUTPUTS: usize = 32_000;
-    let size = orphan(unknown_parent(0, 0x0b), OUTPUTS, 1).to_bytes().len();
+    let body = Arc::new(big_body(9));
+    let size = orphan(unknown_parent(0, 0x0b), body.to_vec())
+        .to_bytes()
+        .len();
     eprintln!("  each orphan: {size} bytes");
     let peer = stack.peer().to_owned();
     let make = move |n: usize| {
-        let block = orphan(unknown_parent(n, 0x0b), OUTPUTS, 1);
+        let block = orphan(unknown_parent(n, 0x0b), body.to_vec());
         Request::post_json(
             "orphan 0.9 MB",
             format!("{peer}/blocks"),
