@@ -341,6 +341,15 @@ async fn footprint(http: &reqwest::Client, stack: &Stack) -> Footprint {
 async fn no_token(run: &Run, per_endpoint: u64) -> Row {
     eprintln!("== 1: writes without a token ({per_endpoint} per endpoint) ==");
     let stack = run.stack("no-token", "regtest", &[]).await;
+    // One key made with the token first, so that "nothing made" is not "nothing there".
+    let made = run
+        .http
+        .post(format!("{}/keys", stack.keys))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("POST /keys");
+    assert!(made.status().is_success(), "POST /keys: {}", made.status());
     let before = footprint(&run.http, &stack).await;
     let attacker = regtest_address(7);
     let (peer, keys, wallet, miner) = (
@@ -1190,7 +1199,7 @@ async fn main() {
         eprintln!("  kept {}", dir.display());
     }
     println!(
-        "attack benchmark: {} attacks in {:.0} s; RSS of the whole mycoind (4 services), /healthz of its peer service",
+        "attack benchmark: {} rows in {:.0} s; RSS of the whole mycoind (4 services), /healthz of its peer service",
         rows.len(),
         started.elapsed().as_secs_f64()
     );
