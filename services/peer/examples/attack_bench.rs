@@ -271,6 +271,33 @@ impl Run {
     }
 }
 
+impl Run {
+    /// [`Run::attack`] on a node whose keys, peers, height and miner must not change, every
+    /// answer `refused`: the row of attacks 1 and 2.
+    async fn unchanged(
+        &self,
+        stack: &Stack,
+        count: usize,
+        make: impl Fn(usize) -> Request + Send + Sync + 'static,
+        (attack, target): (&str, &'static str),
+        refused: impl Fn(u16) -> bool,
+    ) -> Row {
+        let before = footprint(&self.http, stack).await;
+        let measured = self.attack(stack, count, make).await;
+        let after = footprint(&self.http, stack).await;
+        let all_refused = measured.count(|(_, status, _)| refused(*status)) == measured.sent();
+        measured.row(
+            attack,
+            target,
+            all_refused && before == after,
+            format!(
+                "before {before:?}, after {after:?}; {}",
+                measured.breakdown()
+            ),
+        )
+    }
+}
+
 /// `/metrics` gauge whose name ends with `suffix` (e.g. `orphan_bytes`).
 async fn metric(http: &reqwest::Client, base: &str, suffix: &str) -> Option<f64> {
     let text = http
@@ -338,7 +365,8 @@ async fn footprint(http: &reqwest::Client, stack: &Stack) -> Footprint {
 }
 
 /// 1: every write without a token, or with a wrong one.
-async fn no_token(run: &Run, per_endpoint: u64) -> Row {
+async fn no_token(run: &Run) -> Row {
+    let per_endpoint = setting("ATTACK_NO_TOKEN", 300);
     eprintln!("== 1: writes without a token ({per_endpoint} per endpoint) ==");
     let stack = run.stack("no-token", "regtest", &[]).await;
     // One key made with the token first, so that "nothing made" is not "nothing there".
@@ -350,14 +378,8 @@ async fn no_token(run: &Run, per_endpoint: u64) -> Row {
         .await
         .expect("POST /keys");
     assert!(made.status().is_success(), "POST /keys: {}", made.status());
-    let before = footprint(&run.http, &stack).await;
     let attacker = regtest_address(7);
-    let (peer, keys, wallet, miner) = (
-        stack.peer().to_owned(),
-        stack.keys.clone(),
-        stack.wallet.clone(),
-        stack.miner.clone(),
-    );
+    let (peer, keys, wallet, miner) = stack.urls();
     let make = move |n: usize| {
         let endpoint = n % 6;
         let request = match endpoint {
@@ -393,32 +415,22 @@ async fn no_token(run: &Run, per_endpoint: u64) -> Row {
             request
         }
     };
-    let measured = run.attack(&stack, (per_endpoint * 6) as usize, make).await;
-    let after = footprint(&run.http, &stack).await;
-    let all_401 = measured.count(|(_, status, _)| *status == 401) == measured.sent();
-    let met = all_401 && before == after;
-    measured.row(
-        "1 writes without a token",
-        "all 401, nothing made",
-        met,
-        format!(
-            "before {before:?}, after {after:?}; {}",
-            measured.breakdown()
-        ),
+    run.unchanged(
+        &stack,
+        (per_endpoint * 6) as usize,
+        make,
+        ("1 writes without a token", "all 401, nothing made"),
+        |status| status == 401,
     )
+    .await
 }
 
 /// 2: a foreign `Host` on reads, and on writes with the right token.
-async fn foreign_host(run: &Run, per_kind: u64) -> Row {
+async fn foreign_host(run: &Run) -> Row {
+    let per_kind = setting("ATTACK_HOST", 200);
     eprintln!("== 2: a foreign Host header ({per_kind} per request kind) ==");
     let stack = run.stack("host", "regtest", &[]).await;
-    let before = footprint(&run.http, &stack).await;
-    let (peer, keys, wallet, miner) = (
-        stack.peer().to_owned(),
-        stack.keys.clone(),
-        stack.wallet.clone(),
-        stack.miner.clone(),
-    );
+    let (peer, keys, wallet, miner) = stack.urls();
     let make = move |n: usize| {
         let bearer = format!("Bearer {TOKEN}");
         let request = match n % 7 {
@@ -452,19 +464,14 @@ async fn foreign_host(run: &Run, per_kind: u64) -> Row {
         };
         request.with_header("host", host)
     };
-    let measured = run.attack(&stack, (per_kind * 7) as usize, make).await;
-    let after = footprint(&run.http, &stack).await;
-    let refused = measured.count(|(_, status, _)| *status == 421 || *status == 403);
-    let met = refused == measured.sent() && before == after;
-    measured.row(
-        "2 foreign Host",
-        "all 421/403",
-        met,
-        format!(
-            "before {before:?}, after {after:?}; {}",
-            measured.breakdown()
-        ),
+    run.unchanged(
+        &stack,
+        (per_kind * 7) as usize,
+        make,
+        ("2 foreign Host", "all 421/403"),
+        |status| status == 421 || status == 403,
     )
+    .await
 }
 
 /// A mature coin of the attacker's key 0.
@@ -571,7 +578,10 @@ async fn fan_out(run: &Run, stack: &Stack, coinbases: usize) -> Vec<Coin> {
 }
 
 /// 3a and 3b: fees and dust refused; a flood beyond the mempool's cap.
-async fn fees(run: &Run, bad_per_kind: u64, flood_txs: u64, cap: u64) -> Vec<Row> {
+async fn fees(run: &Run) -> Vec<Row> {
+    let bad_per_kind = setting("ATTACK_BAD_FEE", 500);
+    let flood_txs = setting("ATTACK_FLOOD_TXS", 2000);
+    let cap = setting("ATTACK_MEMPOOL_MAX_BYTES", 2 << 20);
     eprintln!(
         "== 3: fees: {bad_per_kind} per bad kind; a flood of {flood_txs} paying transactions, cap {cap} bytes =="
     );
@@ -721,7 +731,9 @@ fn unknown_parent(n: usize, tag: u8) -> BlockHash {
 }
 
 /// 4: junk in the peer book, by `POST /peers` and by orphan blocks' `X-Mycoin-Peer`.
-async fn peer_junk(run: &Run, junk_peers: u64, junk_orphans: u64) -> Row {
+async fn peer_junk(run: &Run) -> Row {
+    let junk_peers = setting("ATTACK_JUNK_PEERS", 500);
+    let junk_orphans = setting("ATTACK_JUNK_ORPHANS", 200);
     eprintln!("== 4: peer-book junk: {junk_peers} POST /peers, {junk_orphans} orphans ==");
     let configured = run.stack("configured-peer", "regtest", &[]).await;
     let stack = run
@@ -798,7 +810,9 @@ async fn peer_junk(run: &Run, junk_peers: u64, junk_orphans: u64) -> Row {
 }
 
 /// 5: orphans of ~0.9 MB.
-async fn big_orphans(run: &Run, count: u64, cap: u64) -> Row {
+async fn big_orphans(run: &Run) -> Row {
+    let count = setting("ATTACK_ORPHANS", 300);
+    let cap = setting("ATTACK_ORPHAN_MAX_BYTES", 16 << 20);
     eprintln!("== 5: {count} orphan blocks of ~0.9 MB, --orphan-max-bytes {cap} ==");
     let stack = run
         .stack(
@@ -843,7 +857,8 @@ async fn big_orphans(run: &Run, count: u64, cap: u64) -> Row {
 }
 
 /// 6: blocks whose proof of work fails, all distinct.
-async fn bad_pow(run: &Run, count: u64) -> Row {
+async fn bad_pow(run: &Run) -> Row {
+    let count = setting("ATTACK_BAD_POW", 60_000);
     eprintln!("== 6: {count} blocks with bad proof of work ==");
     let stack = run.stack("bad-pow", "regtest", &[]).await;
     let template: BlockTemplate = get_json(
@@ -988,7 +1003,18 @@ async fn sample_lag(
 }
 
 /// 7: a lying peer attached to an honest follower.
-async fn lying_peer(run: &Run, seconds: u64, warmup: u64, modes: &[LiarMode]) -> Vec<Row> {
+async fn lying_peer(run: &Run) -> Vec<Row> {
+    let seconds = setting("ATTACK_LAG_SECONDS", 60);
+    let warmup = setting("ATTACK_LAG_WARMUP", 15);
+    let modes: Vec<LiarMode> = std::env::var("ATTACK_LIAR")
+        .unwrap_or_else(|_| "stall,garbage".into())
+        .split(',')
+        .map(|m| match m.trim() {
+            "stall" => LiarMode::Stall,
+            "garbage" => LiarMode::Garbage,
+            other => panic!("ATTACK_LIAR: {other} is neither stall nor garbage"),
+        })
+        .collect();
     eprintln!("== 7: a lying peer ({seconds} s a phase, {modes:?}) ==");
     let http = &run.http;
     let miner = run.stack("lag-miner", "demo", &["--mine".to_owned()]).await;
@@ -1012,7 +1038,7 @@ async fn lying_peer(run: &Run, seconds: u64, warmup: u64, modes: &[LiarMode]) ->
     );
     let truth: ChainInfo = get_json(http, &format!("{}/chain", miner.peer())).await;
     let mut rows = Vec::new();
-    for &mode in modes {
+    for mode in modes {
         let served = Arc::new(AtomicU64::new(0));
         let (url, server) = liar(mode, truth.clone(), served.clone()).await;
         let attach = http
@@ -1063,6 +1089,24 @@ async fn lying_peer(run: &Run, seconds: u64, warmup: u64, modes: &[LiarMode]) ->
         });
     }
     rows
+}
+
+/// 8: not replayed; the row says where it is tested.
+fn time_warp() -> Row {
+    Row {
+        attack: "8 time warp".into(),
+        sent: "-".into(),
+        refused: "-".into(),
+        accepted: "-".into(),
+        other: "-".into(),
+        rss: "-".into(),
+        healthz: "-".into(),
+        target: "not replayed (consensus test)",
+        met: None,
+        notes: "consensus, not policy: shared/tests/catalogue.rs \
+                demo_time_warp_at_the_future_limit_is_held_by_the_clamp"
+            .into(),
+    }
 }
 
 fn print_table(rows: &[Row]) {
@@ -1118,80 +1162,19 @@ async fn main() {
     };
     let started = Instant::now();
     let mut rows = Vec::new();
-    if chosen("1") {
-        rows.push(no_token(&run, setting("ATTACK_NO_TOKEN", 300)).await);
-    }
-    if chosen("2") {
-        rows.push(foreign_host(&run, setting("ATTACK_HOST", 200)).await);
-    }
-    if chosen("3") {
-        rows.extend(
-            fees(
-                &run,
-                setting("ATTACK_BAD_FEE", 500),
-                setting("ATTACK_FLOOD_TXS", 2000),
-                setting("ATTACK_MEMPOOL_MAX_BYTES", 2 << 20),
-            )
-            .await,
-        );
-    }
-    if chosen("4") {
-        rows.push(
-            peer_junk(
-                &run,
-                setting("ATTACK_JUNK_PEERS", 500),
-                setting("ATTACK_JUNK_ORPHANS", 200),
-            )
-            .await,
-        );
-    }
-    if chosen("5") {
-        rows.push(
-            big_orphans(
-                &run,
-                setting("ATTACK_ORPHANS", 300),
-                setting("ATTACK_ORPHAN_MAX_BYTES", 16 << 20),
-            )
-            .await,
-        );
-    }
-    if chosen("6") {
-        rows.push(bad_pow(&run, setting("ATTACK_BAD_POW", 60_000)).await);
-    }
-    if chosen("7") {
-        let modes: Vec<LiarMode> = std::env::var("ATTACK_LIAR")
-            .unwrap_or_else(|_| "stall,garbage".into())
-            .split(',')
-            .map(|m| match m.trim() {
-                "stall" => LiarMode::Stall,
-                "garbage" => LiarMode::Garbage,
-                other => panic!("ATTACK_LIAR: {other} is neither stall nor garbage"),
-            })
-            .collect();
-        rows.extend(
-            lying_peer(
-                &run,
-                setting("ATTACK_LAG_SECONDS", 60),
-                setting("ATTACK_LAG_WARMUP", 15),
-                &modes,
-            )
-            .await,
-        );
-    }
-    if chosen("8") {
-        rows.push(Row {
-            attack: "8 time warp".into(),
-            sent: "-".into(),
-            refused: "-".into(),
-            accepted: "-".into(),
-            other: "-".into(),
-            rss: "-".into(),
-            healthz: "-".into(),
-            target: "not replayed (consensus test)",
-            met: None,
-            notes: "consensus, not policy: shared/tests/catalogue.rs \
-                    demo_time_warp_at_the_future_limit_is_held_by_the_clamp"
-                .into(),
+    for attack in ["1", "2", "3", "4", "5", "6", "7", "8"] {
+        if !chosen(attack) {
+            continue;
+        }
+        rows.extend(match attack {
+            "1" => vec![no_token(&run).await],
+            "2" => vec![foreign_host(&run).await],
+            "3" => fees(&run).await,
+            "4" => vec![peer_junk(&run).await],
+            "5" => vec![big_orphans(&run).await],
+            "6" => vec![bad_pow(&run).await],
+            "7" => lying_peer(&run).await,
+            _ => vec![time_warp()],
         });
     }
     if std::env::var_os("ATTACK_KEEP").is_some() {

@@ -159,11 +159,17 @@ async fn sync_fresh(
     }
 }
 
-/// A transaction spending `prevout` (worth `units`, paid to `owner`) back to `owner`, signed
-/// by `signer` (the owner's key, or another for a bad signature).
+/// The fee of the flood's transactions: 6 units a byte for their 167 bytes, above the default
+/// minimum relay fee rate (1 a byte; docs/PROTOCOL.md §12.3), so that a valid one is kept.
+const FEE: u64 = 1000;
+
+/// A transaction spending `prevout` (worth `units`, paid to `owner`) back to `owner` less
+/// [`FEE`] (none when the coin is too small to pay it and stay above dust), signed by `signer`
+/// (the owner's key, or another for a bad signature).
 fn spend(prevout: OutPoint, units: u64, owner: &PrivateKey, signer: &PrivateKey) -> Transaction {
+    let fee = if units >= FEE + 1000 { FEE } else { 0 };
     let output = TxOut {
-        amount: Amount::from_units(units).expect("an amount of the chain"),
+        amount: Amount::from_units(units - fee).expect("an amount of the chain"),
         pubkey_hash: owner.public_key().pubkey_hash(),
     };
     spend_to(prevout, owner, signer, vec![output])
@@ -686,9 +692,9 @@ async fn main() {
         "  load ran {load_s:.1} s; the source is at height {:?}",
         final_chain.map(|c| c.height)
     );
-    eprintln!("  flood answers (kind, status: count), {flood_failures} without an answer:");
+    eprintln!("  flood answers (kind, status, code, count), {flood_failures} without an answer:");
     for ((kind, status, code), count) in &flood_answers {
-        eprintln!("    {kind:<26} {status} {code}: {count}");
+        eprintln!("    {kind:<26} {status} {code:<16} {count}");
     }
     for (read, latencies) in idle.iter().chain(&under_load) {
         if latencies.client_errors > 0 {

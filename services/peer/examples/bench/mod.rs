@@ -622,6 +622,16 @@ impl Stack {
     pub fn peer(&self) -> &str {
         &self.process.base
     }
+
+    /// The URLs of its peer, keys, wallet and miner services.
+    pub fn urls(&self) -> (String, String, String, String) {
+        (
+            self.peer().to_owned(),
+            self.keys.clone(),
+            self.wallet.clone(),
+            self.miner.clone(),
+        )
+    }
 }
 
 /// Latencies in milliseconds, and how many answers were 4xx, 5xx or no answer at all.
