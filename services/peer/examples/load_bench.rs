@@ -40,87 +40,18 @@ mod bench;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bench::{KEYS, NETWORK, ServiceProcess, cached_chain, key};
+use bench::{
+    KEYS, Latencies, NETWORK, Request, ServiceProcess, bad_pow_blocks, cached_chain, get_json, key,
+    sample_healthz, send_all, setting, spend_to, timed_get,
+};
 use mycoin_api::keys::NewKey;
 use mycoin_api::miner::MinerStatus;
 use mycoin_api::peer::{BlockTemplate, ChainInfo, UtxoView, decode_hex, encode_hex};
-use mycoin_core::validation::check_proof_of_work;
-use mycoin_core::{
-    Address, Amount, Block, OutPoint, PrivateKey, Signature, Transaction, TxIn, TxOut, Txid,
-};
+use mycoin_core::{Address, Amount, Block, OutPoint, PrivateKey, Transaction, TxOut, Txid};
 use serde_json::json;
-
-/// A setting from the environment, or its default.
-fn setting(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(value) => value
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={value} is not a whole number")),
-        Err(_) => default,
-    }
-}
-
-/// Latencies in milliseconds, and how many answers were 5xx or no answer at all.
-#[derive(Debug, Default, Clone)]
-struct Latencies {
-    ms: Vec<f64>,
-    server_errors: u64,
-    client_errors: u64,
-    failures: u64,
-}
-
-impl Latencies {
-    fn merge(&mut self, other: Latencies) {
-        self.ms.extend(other.ms);
-        self.server_errors += other.server_errors;
-        self.client_errors += other.client_errors;
-        self.failures += other.failures;
-    }
-
-    fn quantile(&self, q: f64) -> f64 {
-        if self.ms.is_empty() {
-            return f64::NAN;
-        }
-        let mut sorted = self.ms.clone();
-        sorted.sort_by(f64::total_cmp);
-        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-        sorted[rank - 1]
-    }
-
-    fn p99(&self) -> f64 {
-        self.quantile(0.99)
-    }
-
-    fn median(&self) -> f64 {
-        self.quantile(0.5)
-    }
-}
-
-/// One timed GET; the status is recorded, the body read and dropped.
-async fn timed_get(http: &reqwest::Client, url: &str, into: &mut Latencies) {
-    let started = Instant::now();
-    match http.get(url).send().await {
-        Ok(response) => {
-            let status = response.status();
-            let body = response.bytes().await;
-            if status.is_server_error() {
-                into.server_errors += 1;
-            } else if status.is_client_error() {
-                into.client_errors += 1;
-            }
-            if body.is_err() {
-                into.failures += 1;
-            } else {
-                into.ms.push(started.elapsed().as_secs_f64() * 1000.0);
-            }
-        }
-        Err(_) => into.failures += 1,
-    }
-}
 
 /// The four reads of the load, and `/healthz`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -228,59 +159,47 @@ async fn sync_fresh(
     }
 }
 
-/// One request of the flood: a path and a body sent as JSON.
-#[derive(Debug, Clone)]
-struct FloodItem {
-    kind: &'static str,
-    path: &'static str,
-    body: String,
-}
+/// The fee of the flood's transactions: 6 units a byte for their 167 bytes, above the default
+/// minimum relay fee rate (1 a byte; docs/PROTOCOL.md §12.3), so that a valid one is kept.
+const FEE: u64 = 1000;
 
-/// Answers of the flood by kind and status.
-type FloodAnswers = BTreeMap<(&'static str, u16), u64>;
-
-/// A transaction spending `prevout` (worth `units`, paid to `owner`) back to `owner`, signed
-/// by `signer` (the owner's key, or another for a bad signature).
+/// A transaction spending `prevout` (worth `units`, paid to `owner`) back to `owner` less
+/// [`FEE`] (none when the coin is too small to pay it and stay above dust), signed by `signer`
+/// (the owner's key, or another for a bad signature).
 fn spend(prevout: OutPoint, units: u64, owner: &PrivateKey, signer: &PrivateKey) -> Transaction {
-    let mut tx = Transaction {
-        version: Transaction::VERSION,
-        inputs: vec![TxIn::Spend {
-            prevout,
-            public_key: owner.public_key(),
-            signature: Signature([0; 64]),
-        }],
-        outputs: vec![TxOut {
-            amount: Amount::from_units(units).expect("an amount of the chain"),
-            pubkey_hash: owner.public_key().pubkey_hash(),
-        }],
+    let fee = if units >= FEE + 1000 { FEE } else { 0 };
+    let output = TxOut {
+        amount: Amount::from_units(units - fee).expect("an amount of the chain"),
+        pubkey_hash: owner.public_key().pubkey_hash(),
     };
-    let signer = signer.clone();
-    tx.sign_with(|_| Some(signer.clone()));
-    tx
+    spend_to(prevout, owner, signer, vec![output])
 }
 
 /// The flood's requests, interleaved: junk transactions, valid ones and bad blocks.
 fn flood_items(
+    base: &str,
     coins: &[(UtxoView, usize)],
     template: &Block,
     junk: u64,
     valid: u64,
     bad_pow: u64,
-) -> Vec<FloodItem> {
+) -> Vec<Request> {
     let keys: Vec<PrivateKey> = (0..KEYS).map(key).collect();
     let tx_body = |tx: &Transaction| json!({ "hex": encode_hex(tx) }).to_string();
     let (valid_coins, junk_coins) = coins.split_at((valid as usize).min(coins.len()));
-    let valid_items: Vec<FloodItem> = valid_coins
+    let valid_items: Vec<Request> = valid_coins
         .iter()
-        .map(|(utxo, k)| FloodItem {
-            kind: "valid tx",
-            path: "/transactions",
-            body: tx_body(&spend(
-                OutPoint::new(utxo.txid, utxo.vout),
-                utxo.amount,
-                &keys[*k],
-                &keys[*k],
-            )),
+        .map(|(utxo, k)| {
+            Request::post_json(
+                "valid tx",
+                format!("{base}/transactions"),
+                tx_body(&spend(
+                    OutPoint::new(utxo.txid, utxo.vout),
+                    utxo.amount,
+                    &keys[*k],
+                    &keys[*k],
+                )),
+            )
         })
         .collect();
     let mut junk_items = Vec::new();
@@ -295,58 +214,54 @@ fn flood_items(
         let owner = &keys[*k];
         let outpoint = OutPoint::new(utxo.txid, utxo.vout);
         let item = match n % 5 {
-            0 => FloodItem {
-                kind: "junk: bad hex",
-                path: "/transactions",
-                body: json!({ "hex": format!("zz{n:x}") }).to_string(),
-            },
-            1 => FloodItem {
-                kind: "junk: not JSON",
-                path: "/transactions",
-                body: format!("{{\"hex\": {n}"),
-            },
-            2 => FloodItem {
-                kind: "junk: bad signature",
-                path: "/transactions",
-                body: tx_body(&spend(outpoint, utxo.amount, owner, &keys[(*k + 1) % KEYS])),
-            },
+            0 => Request::post_json(
+                "junk: bad hex",
+                format!("{base}/transactions"),
+                json!({ "hex": format!("zz{n:x}") }).to_string(),
+            ),
+            1 => Request::post_json(
+                "junk: not JSON",
+                format!("{base}/transactions"),
+                format!("{{\"hex\": {n}"),
+            ),
+            2 => Request::post_json(
+                "junk: bad signature",
+                format!("{base}/transactions"),
+                tx_body(&spend(outpoint, utxo.amount, owner, &keys[(*k + 1) % KEYS])),
+            ),
             3 => {
                 let mut missing = [0u8; 32];
                 missing[..8].copy_from_slice(&(n as u64).to_le_bytes());
                 missing[31] = 0xee;
-                FloodItem {
-                    kind: "junk: missing input",
-                    path: "/transactions",
-                    body: tx_body(&spend(OutPoint::new(Txid(missing), 0), 1000, owner, owner)),
-                }
+                Request::post_json(
+                    "junk: missing input",
+                    format!("{base}/transactions"),
+                    tx_body(&spend(OutPoint::new(Txid(missing), 0), 1000, owner, owner)),
+                )
             }
             _ => {
                 let hex = encode_hex(&spend(outpoint, utxo.amount, owner, owner));
-                FloodItem {
-                    kind: "junk: truncated",
-                    path: "/transactions",
-                    body: json!({ "hex": hex[..hex.len() / 2] }).to_string(),
-                }
+                Request::post_json(
+                    "junk: truncated",
+                    format!("{base}/transactions"),
+                    json!({ "hex": hex[..hex.len() / 2] }).to_string(),
+                )
             }
         };
         junk_items.push(item);
     }
-    let params = NETWORK.params();
-    let mut block = template.clone();
-    let mut bad_items = Vec::new();
-    for _ in 0..bad_pow {
-        block.header.nonce = block.header.nonce.wrapping_add(1);
-        while check_proof_of_work(&block, &params).is_ok() {
-            block.header.nonce = block.header.nonce.wrapping_add(1);
-        }
-        bad_items.push(FloodItem {
-            kind: "block: bad proof of work",
-            path: "/blocks",
-            body: json!({ "hex": encode_hex(&block) }).to_string(),
-        });
-    }
+    let bad_items: Vec<Request> = bad_pow_blocks(template, bad_pow)
+        .iter()
+        .map(|block| {
+            Request::post_json(
+                "block: bad proof of work",
+                format!("{base}/blocks"),
+                json!({ "hex": encode_hex(block) }).to_string(),
+            )
+        })
+        .collect();
     // Interleave the three streams evenly: each item at its relative place in its stream.
-    let mut placed: Vec<(f64, FloodItem)> = Vec::new();
+    let mut placed: Vec<(f64, Request)> = Vec::new();
     for stream in [valid_items, junk_items, bad_items] {
         let len = stream.len() as f64;
         placed.extend(
@@ -358,61 +273,6 @@ fn flood_items(
     }
     placed.sort_by(|a, b| a.0.total_cmp(&b.0));
     placed.into_iter().map(|(_, item)| item).collect()
-}
-
-/// Sends the flood over `flooders` connections; returns the answers by kind and status.
-async fn flood(
-    http: reqwest::Client,
-    base: String,
-    items: Arc<Vec<FloodItem>>,
-    flooders: usize,
-    stop: Arc<AtomicBool>,
-) -> (FloodAnswers, u64) {
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..flooders {
-        let (http, base, items, next, stop) = (
-            http.clone(),
-            base.clone(),
-            items.clone(),
-            next.clone(),
-            stop.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut answers = FloodAnswers::new();
-            let mut failures = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(n) else { break };
-                let sent = http
-                    .post(format!("{base}{}", item.path))
-                    .header("content-type", "application/json")
-                    .body(item.body.clone())
-                    .send()
-                    .await;
-                match sent {
-                    Ok(response) => {
-                        *answers
-                            .entry((item.kind, response.status().as_u16()))
-                            .or_default() += 1;
-                        let _ = response.bytes().await;
-                    }
-                    Err(_) => failures += 1,
-                }
-            }
-            (answers, failures)
-        }));
-    }
-    let mut answers = FloodAnswers::new();
-    let mut failures = 0;
-    for task in tasks {
-        let (part, failed) = task.await.expect("a flood task");
-        for (key, count) in part {
-            *answers.entry(key).or_default() += count;
-        }
-        failures += failed;
-    }
-    (answers, failures)
 }
 
 /// A reader: requests of `read`, one after another, until `stop` (at most `limit`).
@@ -428,9 +288,6 @@ async fn reader(
     let mut n = offset;
     while !stop.load(Ordering::Relaxed) && n < offset + limit {
         timed_get(&http, &targets.url(read, n), &mut latencies).await;
-        if read == Read::Healthz {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
         n += 1;
     }
     (read, latencies)
@@ -475,18 +332,6 @@ fn blocks_by_third(samples: &[(f64, u64)], end: f64) -> [u64; 3] {
     };
     let marks = [0.0, end / 3.0, 2.0 * end / 3.0, f64::INFINITY];
     [0, 1, 2].map(|i| at(marks[i + 1]).saturating_sub(at(marks[i])))
-}
-
-async fn get_json<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: &str) -> T {
-    let response = http
-        .get(url)
-        .send()
-        .await
-        .unwrap_or_else(|err| panic!("GET {url}: {err}"));
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    assert!(status.is_success(), "GET {url}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or_else(|err| panic!("GET {url}: {err}: {text}"))
 }
 
 /// A wallet service on `peer`, over the keys service `keys`.
@@ -751,7 +596,14 @@ async fn main() {
         "== load: sync + flood of {} items + {readers} readers + miner ==",
         junk + valid.min(coins.len() as u64) + bad_pow
     );
-    let items = Arc::new(flood_items(&coins, &template, junk, valid, bad_pow));
+    let items = Arc::new(flood_items(
+        &source.base,
+        &coins,
+        &template,
+        junk,
+        valid,
+        bad_pow,
+    ));
     let start = http
         .post(format!("{}/miner/start", miner.base))
         .bearer_auth(token)
@@ -788,17 +640,15 @@ async fn main() {
             stop_readers.clone(),
         )));
     }
-    reader_tasks.push(tokio::spawn(reader(
+    let probe = (http.clone(), source.base.clone(), stop_readers.clone());
+    reader_tasks.push(tokio::spawn(async move {
+        (
+            Read::Healthz,
+            sample_healthz(probe.0, probe.1, probe.2).await,
+        )
+    }));
+    let flood_task = tokio::spawn(send_all(
         http.clone(),
-        targets.clone(),
-        Read::Healthz,
-        0,
-        1_000_000,
-        stop_readers.clone(),
-    )));
-    let flood_task = tokio::spawn(flood(
-        http.clone(),
-        source.base.clone(),
         items.clone(),
         flooders,
         stop_flood.clone(),
@@ -842,9 +692,9 @@ async fn main() {
         "  load ran {load_s:.1} s; the source is at height {:?}",
         final_chain.map(|c| c.height)
     );
-    eprintln!("  flood answers (kind, status: count), {flood_failures} without an answer:");
-    for ((kind, status), count) in &flood_answers {
-        eprintln!("    {kind:<26} {status}: {count}");
+    eprintln!("  flood answers (kind, status, code, count), {flood_failures} without an answer:");
+    for ((kind, status, code), count) in &flood_answers {
+        eprintln!("    {kind:<26} {status} {code:<16} {count}");
     }
     for (read, latencies) in idle.iter().chain(&under_load) {
         if latencies.client_errors > 0 {
@@ -905,7 +755,7 @@ async fn main() {
     let server_errors: u64 = under_load.values().map(|l| l.server_errors).sum::<u64>()
         + flood_answers
             .iter()
-            .filter(|((_, status), _)| *status >= 500)
+            .filter(|((_, status, _), _)| *status >= 500)
             .map(|(_, count)| count)
             .sum::<u64>()
         + idle.values().map(|l| l.server_errors).sum::<u64>();

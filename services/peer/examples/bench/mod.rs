@@ -1,13 +1,18 @@
-//! What the peer's benchmark examples share (`sync_bench`, `load_bench`): the cached regtest
-//! chain of N blocks × 10 signed transactions and its keys, and the service processes with their
-//! `/proc` readings. Each example includes this module (`mod bench;`) and uses a part of it.
+//! What the peer's benchmark examples share (`sync_bench`, `load_bench`, `attack_bench`): the
+//! cached regtest chain of N blocks × 10 signed transactions and its keys, mining and signing
+//! helpers, the service processes (one service, or a whole `mycoind` stack) with their `/proc`
+//! readings, settings from the environment, latencies and their percentiles, a `/healthz`
+//! sampler, and a concurrent sender of many requests that counts the answers. Each example
+//! includes this module (`mod bench;`) and uses a part of it.
 #![allow(dead_code)] // Each example uses a part of the module.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufWriter, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mycoin_api::peer::ChainInfo;
@@ -26,7 +31,7 @@ pub const SETUP_BLOCKS: u32 = TX_PER_BLOCK as u32;
 pub const KEYS: usize = 16;
 /// Bump when the generated chain changes, so that an old cache is not reused.
 pub const CACHE_VERSION: u32 = 2;
-/// Blocks asked for per `POST /sync` in the transfer-only measurement (the peer's own batch).
+/// The generator's key `i` (the chain's coins are paid to keys 0..KEYS).
 pub fn key(i: usize) -> PrivateKey {
     let mut bytes = [0x5au8; 32];
     bytes[31] = i as u8 + 1;
@@ -88,6 +93,61 @@ pub async fn sql_chain(path: &Path) -> Chain<SqlStore> {
     Chain::open(NETWORK.params(), store).await.unwrap()
 }
 
+/// A setting from the environment, or its default.
+pub fn setting(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(value) => value
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={value} is not a whole number")),
+        Err(_) => default,
+    }
+}
+
+/// Tries nonces until `block` meets its own proof of work (instant on regtest).
+pub fn solve(block: &mut Block, params: &mycoin_core::Params) {
+    while check_proof_of_work(block, params).is_err() {
+        block.header.nonce = block.header.nonce.wrapping_add(1);
+    }
+}
+
+/// `count` copies of `template`, each with another nonce at which its proof of work fails (on
+/// regtest about one nonce in two passes, so each is tried).
+pub fn bad_pow_blocks(template: &Block, count: u64) -> Vec<Block> {
+    let params = NETWORK.params();
+    let mut block = template.clone();
+    let mut blocks = Vec::new();
+    for _ in 0..count {
+        block.header.nonce = block.header.nonce.wrapping_add(1);
+        while check_proof_of_work(&block, &params).is_ok() {
+            block.header.nonce = block.header.nonce.wrapping_add(1);
+        }
+        blocks.push(block.clone());
+    }
+    blocks
+}
+
+/// A transaction spending `prevout` (paid to `owner`) to `outputs`, signed by `signer` (the
+/// owner's key, or another for a bad signature).
+pub fn spend_to(
+    prevout: OutPoint,
+    owner: &PrivateKey,
+    signer: &PrivateKey,
+    outputs: Vec<TxOut>,
+) -> Transaction {
+    let mut tx = Transaction {
+        version: Transaction::VERSION,
+        inputs: vec![TxIn::Spend {
+            prevout,
+            public_key: owner.public_key(),
+            signature: Signature([0; 64]),
+        }],
+        outputs,
+    };
+    tx.sign_with(|_| Some(signer.clone()));
+    tx
+}
+
 /// Mines `transactions` (the coinbase first) on the tip of `chain`.
 pub fn mine_on<S: ChainStore>(chain: &Chain<S>, transactions: Vec<Transaction>) -> Block {
     let params = chain.params();
@@ -106,9 +166,7 @@ pub fn mine_on<S: ChainStore>(chain: &Chain<S>, transactions: Vec<Transaction>) 
         transactions,
     };
     block.header.merkle_root = block.compute_merkle_root().0;
-    while check_proof_of_work(&block, params).is_err() {
-        block.header.nonce = block.header.nonce.wrapping_add(1);
-    }
+    solve(&mut block, params);
     block
 }
 
@@ -146,22 +204,18 @@ pub async fn generate(dir: &Path, full_blocks: u32) {
                     vec![pays(coin.units)]
                 };
                 let signer = &keys[coin.key];
-                let mut tx = Transaction {
-                    version: Transaction::VERSION,
-                    inputs: vec![TxIn::Spend {
-                        prevout: coin.outpoint,
-                        public_key: signer.public_key(),
-                        signature: Signature([0; 64]),
-                    }],
-                    outputs: outputs
+                let tx = spend_to(
+                    coin.outpoint,
+                    signer,
+                    signer,
+                    outputs
                         .iter()
                         .map(|&(units, k)| TxOut {
                             amount: Amount::from_units(units).unwrap(),
                             pubkey_hash: hashes[k],
                         })
                         .collect(),
-                };
-                assert_eq!(tx.sign_with(|_| Some(signer.clone())), 1);
+                );
                 let txid = tx.txid();
                 created.extend(
                     outputs
@@ -354,12 +408,36 @@ impl ServiceProcess {
         extra: &[String],
     ) -> ServiceProcess {
         let port = free_port();
+        Self::spawn(
+            name,
+            binary_name,
+            "regtest",
+            &[(port_flag, port)],
+            data_dir,
+            extra,
+        )
+    }
+
+    /// `binary_name` on `network`, bound to 127.0.0.1, with a port flag for each of `ports`
+    /// (the first is the one `base` names), its data in `data_dir`, its log in
+    /// `<data_dir>.log`.
+    pub fn spawn(
+        name: &'static str,
+        binary_name: &str,
+        network: &str,
+        ports: &[(&str, u16)],
+        data_dir: &Path,
+        extra: &[String],
+    ) -> ServiceProcess {
         let log = data_dir.with_extension("log");
         let log_file = std::fs::File::create(&log).unwrap();
         let program = binary(binary_name);
-        let child = Command::new(&program)
-            .args(["--network", "regtest", "--bind", "127.0.0.1", port_flag])
-            .arg(port.to_string())
+        let mut command = Command::new(&program);
+        command.args(["--network", network, "--bind", "127.0.0.1"]);
+        for (flag, port) in ports {
+            command.arg(flag).arg(port.to_string());
+        }
+        let child = command
             .arg("--data-dir")
             .arg(data_dir)
             .args(extra)
@@ -372,7 +450,7 @@ impl ServiceProcess {
         ServiceProcess {
             name,
             child,
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("http://127.0.0.1:{}", ports[0].1),
             log,
         }
     }
@@ -422,7 +500,7 @@ impl ServiceProcess {
         }
     }
 
-    fn check_alive(&mut self, started: Instant, what: &str) {
+    pub fn check_alive(&mut self, started: Instant, what: &str) {
         if let Ok(Some(status)) = self.child.try_wait() {
             self.fail(&format!("exited with {status}"));
         }
@@ -471,4 +549,332 @@ impl Drop for ServiceProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// One user's whole stack: a `mycoind` process (peer, keys, wallet and miner services in one
+/// process, so that its memory is the stack's), on free ports, with a known API token and one
+/// miner thread. `process.base` is the peer service.
+pub struct Stack {
+    pub process: ServiceProcess,
+    pub keys: String,
+    pub wallet: String,
+    pub miner: String,
+    pub token: String,
+}
+
+impl Stack {
+    /// Starts `mycoind` on `network` (`demo` or `regtest`) with its data in `data_dir` and
+    /// `extra` arguments (`--peer`, policy flags, `--mine`...), and waits until its four
+    /// services answer `/healthz`.
+    pub async fn start(
+        http: &reqwest::Client,
+        name: &'static str,
+        network: &str,
+        data_dir: &Path,
+        token: &str,
+        extra: &[String],
+    ) -> Stack {
+        let ports = [free_port(), free_port(), free_port(), free_port()];
+        let mut args = vec![
+            "--api-token".to_owned(),
+            token.to_owned(),
+            "--threads".to_owned(),
+            "1".to_owned(),
+        ];
+        args.extend_from_slice(extra);
+        let process = ServiceProcess::spawn(
+            name,
+            "mycoind",
+            network,
+            &[
+                ("--peer-port", ports[0]),
+                ("--keys-port", ports[1]),
+                ("--wallet-port", ports[2]),
+                ("--miner-port", ports[3]),
+            ],
+            data_dir,
+            &args,
+        );
+        let url = |port: u16| format!("http://127.0.0.1:{port}");
+        let mut stack = Stack {
+            process,
+            keys: url(ports[1]),
+            wallet: url(ports[2]),
+            miner: url(ports[3]),
+            token: token.to_owned(),
+        };
+        stack.process.wait_healthy(http).await;
+        for base in [&stack.keys, &stack.wallet, &stack.miner] {
+            let started = Instant::now();
+            loop {
+                let answer = http.get(format!("{base}/healthz")).send().await;
+                if answer.is_ok_and(|r| r.status().is_success()) {
+                    break;
+                }
+                stack.process.check_alive(started, "GET /healthz");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        stack
+    }
+
+    /// The peer service's URL.
+    pub fn peer(&self) -> &str {
+        &self.process.base
+    }
+
+    /// The URLs of its peer, keys, wallet and miner services.
+    pub fn urls(&self) -> (String, String, String, String) {
+        (
+            self.peer().to_owned(),
+            self.keys.clone(),
+            self.wallet.clone(),
+            self.miner.clone(),
+        )
+    }
+}
+
+/// Latencies in milliseconds, and how many answers were 4xx, 5xx or no answer at all.
+#[derive(Debug, Default, Clone)]
+pub struct Latencies {
+    pub ms: Vec<f64>,
+    pub server_errors: u64,
+    pub client_errors: u64,
+    pub failures: u64,
+}
+
+impl Latencies {
+    pub fn merge(&mut self, other: Latencies) {
+        self.ms.extend(other.ms);
+        self.server_errors += other.server_errors;
+        self.client_errors += other.client_errors;
+        self.failures += other.failures;
+    }
+
+    pub fn quantile(&self, q: f64) -> f64 {
+        quantile(&self.ms, q)
+    }
+
+    pub fn p99(&self) -> f64 {
+        self.quantile(0.99)
+    }
+
+    pub fn median(&self) -> f64 {
+        self.quantile(0.5)
+    }
+}
+
+/// The `q` quantile of `values` (nearest rank), NaN when there are none.
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// One timed GET; the status is recorded, the body read and dropped.
+pub async fn timed_get(http: &reqwest::Client, url: &str, into: &mut Latencies) {
+    let started = Instant::now();
+    match http.get(url).send().await {
+        Ok(response) => {
+            let status = response.status();
+            let body = response.bytes().await;
+            if status.is_server_error() {
+                into.server_errors += 1;
+            } else if status.is_client_error() {
+                into.client_errors += 1;
+            }
+            if body.is_err() {
+                into.failures += 1;
+            } else {
+                into.ms.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        Err(_) => into.failures += 1,
+    }
+}
+
+/// `GET {base}/healthz` every 20 ms until `stop`: the probe that runs beside a load or attack.
+pub async fn sample_healthz(
+    http: reqwest::Client,
+    base: String,
+    stop: Arc<AtomicBool>,
+) -> Latencies {
+    let url = format!("{base}/healthz");
+    let mut latencies = Latencies::default();
+    while !stop.load(Ordering::Relaxed) {
+        timed_get(&http, &url, &mut latencies).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    latencies
+}
+
+/// `count` sequential `GET {base}/healthz`: the idle baseline of the probe.
+pub async fn idle_healthz(http: &reqwest::Client, base: &str, count: u64) -> Latencies {
+    let url = format!("{base}/healthz");
+    let mut latencies = Latencies::default();
+    for _ in 0..count {
+        timed_get(http, &url, &mut latencies).await;
+    }
+    latencies
+}
+
+/// A GET whose answer must be a success with a JSON body of `T`.
+pub async fn get_json<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: &str) -> T {
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("GET {url}: {err}"));
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    assert!(status.is_success(), "GET {url}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or_else(|err| panic!("GET {url}: {err}: {text}"))
+}
+
+/// One request of a flood or an attack.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// What it tries, for the counts.
+    pub kind: &'static str,
+    pub method: reqwest::Method,
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    /// The body and its content type.
+    pub body: Option<(&'static str, String)>,
+}
+
+impl Request {
+    /// A POST of `body` as `application/json`, without a token.
+    pub fn post_json(kind: &'static str, url: String, body: String) -> Request {
+        Request {
+            kind,
+            method: reqwest::Method::POST,
+            url,
+            headers: Vec::new(),
+            body: Some(("application/json", body)),
+        }
+    }
+
+    /// A POST without a body (`content-length: 0`).
+    pub fn post_empty(kind: &'static str, url: String) -> Request {
+        Request {
+            kind,
+            method: reqwest::Method::POST,
+            url,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// A POST as a cross-site HTML form can send it without a preflight: `text/plain`.
+    pub fn post_text(kind: &'static str, url: String) -> Request {
+        Request {
+            kind,
+            method: reqwest::Method::POST,
+            url,
+            headers: Vec::new(),
+            body: Some(("text/plain", "x=1".to_owned())),
+        }
+    }
+
+    /// A GET.
+    pub fn get(kind: &'static str, url: String) -> Request {
+        Request {
+            kind,
+            method: reqwest::Method::GET,
+            url,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// The same with a header more.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Request {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// Answers by (kind, status, the error body's `error` code for a 4xx or 5xx, else "").
+pub type Answers = BTreeMap<(&'static str, u16, String), u64>;
+
+/// Sends `requests` over `connections` concurrent connections, each request once, until done
+/// or `stop`. Returns the answers and the number of requests that got none.
+pub async fn send_all(
+    http: reqwest::Client,
+    requests: Arc<Vec<Request>>,
+    connections: usize,
+    stop: Arc<AtomicBool>,
+) -> (Answers, u64) {
+    let count = requests.len();
+    send_each(http, count, connections, stop, move |n| requests[n].clone()).await
+}
+
+/// Sends `count` requests, the `n`th made by `make(n)` when its turn comes (so that big bodies
+/// are never all in memory at once), over `connections` concurrent connections, until done or
+/// `stop`. Returns the answers and the number of requests that got none.
+pub async fn send_each(
+    http: reqwest::Client,
+    count: usize,
+    connections: usize,
+    stop: Arc<AtomicBool>,
+    make: impl Fn(usize) -> Request + Send + Sync + 'static,
+) -> (Answers, u64) {
+    let make = Arc::new(make);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..connections.max(1) {
+        let (http, make, next, stop) = (http.clone(), make.clone(), next.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut answers = Answers::new();
+            let mut failures = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= count {
+                    break;
+                }
+                let request = make(n);
+                let mut builder = http.request(request.method.clone(), &request.url);
+                for (name, value) in &request.headers {
+                    builder = builder.header(*name, value);
+                }
+                if let Some((content_type, body)) = request.body {
+                    builder = builder.header("content-type", content_type).body(body);
+                }
+                match builder.send().await {
+                    Ok(response) => {
+                        let status = response.status();
+                        let body = response.bytes().await.unwrap_or_default();
+                        let code = if status.is_client_error() || status.is_server_error() {
+                            serde_json::from_slice::<serde_json::Value>(&body)
+                                .ok()
+                                .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
+                                .unwrap_or_default()
+                        } else {
+                            String::new()
+                        };
+                        *answers
+                            .entry((request.kind, status.as_u16(), code))
+                            .or_default() += 1;
+                    }
+                    Err(_) => failures += 1,
+                }
+            }
+            (answers, failures)
+        }));
+    }
+    let mut answers = Answers::new();
+    let mut failures = 0;
+    for task in tasks {
+        let (part, failed) = task.await.expect("a sending task");
+        for (key, count) in part {
+            *answers.entry(key).or_default() += count;
+        }
+        failures += failed;
+    }
+    (answers, failures)
 }
