@@ -144,20 +144,6 @@ async fn random_chain<S: ChainStore>(store: S, ops: Vec<(usize, usize, u8)>) {
     }
 }
 
-fn branch_to(blocks: &HashMap<BlockHash, Block>, tip: BlockHash) -> Vec<Block> {
-    let mut out = vec![];
-    let mut cursor = tip;
-    while let Some(block) = blocks.get(&cursor) {
-        out.push(block.clone());
-        if block.header.prev_hash == BlockHash::ZERO {
-            break;
-        }
-        cursor = block.header.prev_hash;
-    }
-    out.reverse();
-    out
-}
-
 fn ops() -> impl Strategy<Value = Vec<(usize, usize, u8)>> {
     proptest::collection::vec((any::<usize>(), 0usize..3, any::<u8>()), 1..20)
 }

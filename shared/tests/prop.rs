@@ -233,17 +233,3 @@ async fn random_tree(ops: Vec<(usize, usize)>) {
         assert_eq!(active.len(), best);
     }
 }
-
-fn branch_to(blocks: &HashMap<BlockHash, Block>, tip: BlockHash) -> Vec<Block> {
-    let mut out = vec![];
-    let mut cursor = tip;
-    while let Some(block) = blocks.get(&cursor) {
-        out.push(block.clone());
-        if block.header.prev_hash == BlockHash::ZERO {
-            break;
-        }
-        cursor = block.header.prev_hash;
-    }
-    out.reverse();
-    out
-}

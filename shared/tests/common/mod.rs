@@ -264,3 +264,21 @@ pub fn fresh_sqlite_url() -> (tempfile::TempDir, String) {
     let url = format!("sqlite://{}/chain.sqlite", dir.path().display());
     (dir, url)
 }
+
+/// The blocks from genesis to `tip` among `blocks`, genesis first.
+pub fn branch_to(
+    blocks: &HashMap<mycoin_core::BlockHash, Block>,
+    tip: mycoin_core::BlockHash,
+) -> Vec<Block> {
+    let mut out = vec![];
+    let mut cursor = tip;
+    while let Some(block) = blocks.get(&cursor) {
+        out.push(block.clone());
+        if block.header.prev_hash == mycoin_core::BlockHash::ZERO {
+            break;
+        }
+        cursor = block.header.prev_hash;
+    }
+    out.reverse();
+    out
+}
