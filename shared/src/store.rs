@@ -573,32 +573,52 @@ async fn apply_update(conn: &mut AnyConnection, update: &ChainUpdate) -> Result<
 
 /// Adds rows to the address history index.
 async fn insert_history(conn: &mut AnyConnection, rows: &[AddressTx]) -> Result<(), StoreError> {
-    // Sums and counts are far below i64::MAX: amounts are below the money supply.
-    let int = |n: u64| Param::Int(n as i64);
-    let rows = rows
-        .iter()
-        .map(|row| {
-            [
-                row.pubkey_hash.0.to_vec().into(),
-                i64::from(row.height).into(),
-                i64::from(row.position).into(),
-                row.txid.0.to_vec().into(),
-                int(row.received),
-                i64::from(row.funded).into(),
-                int(row.sent),
-                i64::from(row.spent).into(),
-                int(row.fee),
-            ]
-        })
-        .collect();
-    write_rows(
-        conn,
+    // A block adds a row per transaction and address: bound one value at a time, through the
+    // `Any` driver, they cost about 55 µs a row, more than the rest of a block's writes. So a
+    // batch goes as one JSON array, one bound parameter, unpacked by the database (9× faster).
+    const ROWS_PER_STATEMENT: usize = 10_000;
+    let sql = if conn.backend_name() == "PostgreSQL" {
         "INSERT INTO chain_address_txs \
-         (pubkey_hash, height, position, txid, received, funded, sent, spent, fee)",
-        "ON CONFLICT (pubkey_hash, height, position) DO NOTHING",
-        rows,
-    )
-    .await
+         (pubkey_hash, height, position, txid, received, funded, sent, spent, fee) \
+         SELECT decode(value->>0, 'hex'), (value->>1)::bigint, (value->>2)::bigint, \
+         decode(value->>3, 'hex'), (value->>4)::bigint, (value->>5)::bigint, \
+         (value->>6)::bigint, (value->>7)::bigint, (value->>8)::bigint \
+         FROM jsonb_array_elements($1::jsonb) \
+         ON CONFLICT (pubkey_hash, height, position) DO NOTHING"
+    } else {
+        // `WHERE true`: SQLite's upsert after a SELECT needs it, to parse.
+        "INSERT INTO chain_address_txs \
+         (pubkey_hash, height, position, txid, received, funded, sent, spent, fee) \
+         SELECT unhex(value->>0), value->>1, value->>2, unhex(value->>3), value->>4, \
+         value->>5, value->>6, value->>7, value->>8 \
+         FROM json_each($1) WHERE true \
+         ON CONFLICT (pubkey_hash, height, position) DO NOTHING"
+    };
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        // Hex strings and integers only: the array is built by hand.
+        let mut json = String::with_capacity(chunk.len() * 160);
+        json.push('[');
+        for (i, row) in chunk.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            json.push_str(&format!(
+                "[\"{}\",{},{},\"{}\",{},{},{},{},{}]",
+                hex::encode(row.pubkey_hash.0),
+                row.height,
+                row.position,
+                hex::encode(row.txid.0),
+                row.received,
+                row.funded,
+                row.sent,
+                row.spent,
+                row.fee
+            ));
+        }
+        json.push(']');
+        sqlx::query(sql).bind(json).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// A row of `chain_address_txs`.
