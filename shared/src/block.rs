@@ -63,6 +63,26 @@ impl Decode for Header {
     }
 }
 
+/// SHA-256d of two tree nodes concatenated (internal byte order): their parent.
+pub(crate) fn hash_pair(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
+    let mut pair = [0u8; 64];
+    pair[..32].copy_from_slice(left);
+    pair[32..].copy_from_slice(right);
+    sha256d(&pair)
+}
+
+/// The level above `level` (of more than one node): an odd level's last node is paired with
+/// itself, Bitcoin's padding.
+pub(crate) fn parent_level(mut level: Vec<[u8; 32]>) -> Vec<[u8; 32]> {
+    if level.len() % 2 == 1 {
+        level.push(*level.last().expect("non-empty"));
+    }
+    level
+        .chunks_exact(2)
+        .map(|p| hash_pair(&p[0], &p[1]))
+        .collect()
+}
+
 /// Bitcoin's Merkle root over `leaves`, and whether the tree was "mutated": whether at some
 /// level two equal hashes were paired. A mutated list (such as one whose last transactions are
 /// repeated) has the same root as a shorter one, so such a block is invalid but says nothing
@@ -73,20 +93,9 @@ pub fn merkle_root(leaves: &[[u8; 32]]) -> (MerkleRoot, bool) {
     }
     let mut level: Vec<[u8; 32]> = leaves.to_vec();
     let mut mutated = false;
-    let mut pair = [0u8; 64];
     while level.len() > 1 {
         mutated |= level.chunks_exact(2).any(|p| p[0] == p[1]);
-        if level.len() % 2 == 1 {
-            level.push(*level.last().expect("non-empty"));
-        }
-        level = level
-            .chunks_exact(2)
-            .map(|p| {
-                pair[..32].copy_from_slice(&p[0]);
-                pair[32..].copy_from_slice(&p[1]);
-                sha256d(&pair)
-            })
-            .collect();
+        level = parent_level(level);
     }
     (MerkleRoot(level[0]), mutated)
 }

@@ -4,8 +4,8 @@
 //! (`gettxoutproof` carries the same hashes; Esplora's `merkle-proof` is this shape); see
 //! PROTOCOL.md §6.4.
 
-use crate::block::Header;
-use crate::hash::{BlockHash, MerkleNode, MerkleRoot, Wtxid, sha256d};
+use crate::block::{Header, hash_pair, parent_level};
+use crate::hash::{BlockHash, MerkleNode, MerkleRoot, Wtxid};
 use crate::network::Params;
 use crate::pow::{CompactTarget, hash_to_u256};
 
@@ -49,20 +49,10 @@ pub fn merkle_proof(leaves: &[Wtxid], position: usize) -> Option<MerkleProof> {
     let mut level: Vec<[u8; 32]> = leaves.iter().map(|leaf| leaf.0).collect();
     let mut index = position;
     let mut siblings = Vec::new();
-    let mut pair = [0u8; 64];
     while level.len() > 1 {
-        if level.len() % 2 == 1 {
-            level.push(*level.last().expect("non-empty"));
-        }
-        siblings.push(MerkleNode(level[index ^ 1]));
-        level = level
-            .chunks_exact(2)
-            .map(|p| {
-                pair[..32].copy_from_slice(&p[0]);
-                pair[32..].copy_from_slice(&p[1]);
-                sha256d(&pair)
-            })
-            .collect();
+        // The padding copy, when `index` is an odd level's last node, is the node itself.
+        siblings.push(MerkleNode(*level.get(index ^ 1).unwrap_or(&level[index])));
+        level = parent_level(level);
         index /= 2;
     }
     Some(MerkleProof {
@@ -90,23 +80,19 @@ pub fn root_from_proof(leaf: &Wtxid, proof: &MerkleProof) -> Result<MerkleRoot, 
         });
     }
     let mut node = leaf.0;
-    let mut pair = [0u8; 64];
     for (level, sibling) in proof.siblings.iter().enumerate() {
         let on_the_right = (proof.position >> level) & 1 == 1;
-        if on_the_right {
+        node = if on_the_right {
             if sibling.0 == node {
                 return Err(ProofError::PastTheLastLeaf {
                     position: proof.position,
                     level,
                 });
             }
-            pair[..32].copy_from_slice(&sibling.0);
-            pair[32..].copy_from_slice(&node);
+            hash_pair(&sibling.0, &node)
         } else {
-            pair[..32].copy_from_slice(&node);
-            pair[32..].copy_from_slice(&sibling.0);
-        }
-        node = sha256d(&pair);
+            hash_pair(&node, &sibling.0)
+        };
     }
     Ok(MerkleRoot(node))
 }
