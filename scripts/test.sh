@@ -38,6 +38,9 @@ else
   echo "== PostgreSQL not found: the PostgreSQL variants of the store tests will say they are skipped"
 fi
 
+# One build, no incremental caches beside it: they would double the target directory.
+export CARGO_INCREMENTAL=0
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
