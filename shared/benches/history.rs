@@ -8,6 +8,8 @@
 //!   batches of 500, as a syncing peer connects them, into a fresh SQLite store that keeps the
 //!   index ÷ the same into one that does not (`ChainStore::keeps_history` false: the rows are
 //!   neither computed nor written). Target ≥ 0.9. Runs alternate, three of each; medians.
+//!   Wall time and the process's CPU time are both reported: on a shared machine the wall
+//!   time of either side grows with whatever else runs, while the CPU time does not.
 //!
 //! ```sh
 //! cargo bench -p mycoin-core --bench history            # HISTORY_BENCH_BLOCKS=2000 for a quick run
@@ -84,8 +86,8 @@ impl ChainStore for NoHistory {
     fn keeps_history(&self) -> bool {
         false
     }
-    async fn index_history(&self, rows: &[AddressTx]) -> Result<(), StoreError> {
-        self.0.index_history(rows).await
+    async fn index_history(&self, rows: &[AddressTx], height: u32) -> Result<(), StoreError> {
+        self.0.index_history(rows, height).await
     }
 }
 
@@ -192,20 +194,38 @@ fn pay(inputs: &[(OutPoint, usize)], outputs: Vec<(u64, usize)>) -> Transaction 
     tx
 }
 
+/// Seconds of CPU this process has used, all threads, user and system (`/proc/self/stat`, in
+/// clock ticks of 10 ms): unlike wall time, it does not grow when other work shares the machine.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
 /// Connects `blocks` (genesis excluded) into a fresh chain on `store`, in batches of 500.
-async fn connect_all<S: ChainStore>(store: S, blocks: &[Block]) -> (Chain<S>, f64) {
+/// Returns the chain, and the wall and CPU seconds it took.
+async fn connect_all<S: ChainStore>(store: S, blocks: &[Block]) -> (Chain<S>, f64, f64) {
     let params = Network::Regtest.params();
     let mut chain = Chain::open_with(params.clone(), Policy::permissive(), store)
         .await
         .unwrap();
     let now = params.genesis_time + blocks.len() as u32 + 1;
     let started = Instant::now();
+    let cpu = cpu_seconds();
     for batch in blocks.chunks(500) {
         let (accepted, error) = chain.submit_blocks(batch.to_vec(), now).await;
         assert!(error.is_none(), "{error:?}");
         assert_eq!(accepted.len(), batch.len());
     }
-    (chain, started.elapsed().as_secs_f64())
+    let cpu = cpu_seconds() - cpu;
+    (chain, started.elapsed().as_secs_f64(), cpu)
 }
 
 /// Seconds to read the whole history of `who` (pages of 100) and its totals, median of `runs`.
@@ -258,24 +278,26 @@ fn main() {
         eprintln!("building a chain of 100 blocks, all to key 0 ...");
         let short = build_chain(100, |_, _| 0).await;
 
-        let mut with = Vec::new();
-        let mut without = Vec::new();
+        let (mut with, mut with_cpu) = (Vec::new(), Vec::new());
+        let (mut without, mut without_cpu) = (Vec::new(), Vec::new());
         let mut indexed = None;
         for run in 0..3 {
             eprintln!("sync run {run}: with the index, then without ...");
-            let (chain, seconds) =
+            let (chain, seconds, cpu) =
                 connect_all(sql_store(&dir, &format!("with{run}")).await, &long).await;
             with.push(seconds);
+            with_cpu.push(cpu);
             indexed = Some(chain);
-            let (_, seconds) = connect_all(
+            let (_, seconds, cpu) = connect_all(
                 NoHistory(sql_store(&dir, &format!("without{run}")).await),
                 &long,
             )
             .await;
             without.push(seconds);
+            without_cpu.push(cpu);
         }
         let long_chain = indexed.unwrap();
-        let (short_chain, _) = connect_all(sql_store(&dir, "short").await, &short).await;
+        let (short_chain, _, _) = connect_all(sql_store(&dir, "short").await, &short).await;
 
         let who_long = key(1).public_key().pubkey_hash();
         let who_short = key(0).public_key().pubkey_hash();
@@ -283,11 +305,14 @@ fn main() {
         let (short_s, short_txs) = read_history(&short_chain, &who_short, 51).await;
 
         let (with, without) = (median(with), median(without));
+        let (with_cpu, without_cpu) = (median(with_cpu), median(without_cpu));
         println!(
             "blocks={n} sync_with_index_s={with:.2} sync_without_index_s={without:.2} \
-             sync_ratio={:.3} history_txs_long={long_txs} history_long_ms={:.3} \
+             sync_ratio={:.3} sync_with_index_cpu_s={with_cpu:.2} \
+             sync_without_index_cpu_s={without_cpu:.2} sync_cpu_ratio={:.3} history_txs_long={long_txs} history_long_ms={:.3} \
              history_txs_short={short_txs} history_short_ms={:.3} history_ratio={:.3}",
             without / with,
+            without_cpu / with_cpu,
             long_s * 1e3,
             short_s * 1e3,
             long_s / short_s,

@@ -560,6 +560,7 @@ impl<S: ChainStore> Chain<S> {
             spent,
             created,
             history: Vec::new(),
+            unindexed: Vec::new(),
         };
         // Nothing was disconnected, so nothing returns to the mempool.
         if let Err(e) = self.commit_move(&stored, update, &[], &[]).await {
@@ -756,7 +757,7 @@ impl<S: ChainStore> Chain<S> {
             "indexing the address history of the stored chain"
         );
         let hashes: Vec<BlockHash> = (from..=tip).filter_map(|h| self.hash_at(h)).collect();
-        for (batch, chunk) in hashes.chunks(BATCH).enumerate() {
+        for chunk in hashes.chunks(BATCH) {
             let blocks = self.store.blocks(chunk).await?;
             let mut rows = Vec::new();
             for (hash, block) in chunk.iter().zip(blocks) {
@@ -772,13 +773,11 @@ impl<S: ChainStore> Chain<S> {
                     &undo,
                 ));
             }
-            self.store.index_history(&rows).await?;
-            let done = from as usize + (batch + 1) * BATCH - 1;
-            tracing::info!(
-                height = done.min(tip as usize),
-                tip,
-                "address history indexed"
-            );
+            let done = chunk
+                .last()
+                .map_or(tip, |hash| self.state.index[hash].height);
+            self.store.index_history(&rows, done).await?;
+            tracing::info!(height = done, tip, "address history indexed");
         }
         Ok(())
     }
@@ -903,6 +902,7 @@ impl<S: ChainStore> Chain<S> {
 
         let mut overlay = UtxoOverlay::new(&self.state.utxos);
         let mut disconnected_blocks = Vec::new();
+        let mut unindexed = Vec::new();
         for height in (fork_height + 1..=self.height()).rev() {
             let hash = self.state.active[height as usize];
             let block = self
@@ -916,6 +916,9 @@ impl<S: ChainStore> Chain<S> {
                 .await?
                 .ok_or_else(|| missing("undo data", &hash))?;
             disconnect_block(&block, &undo, &mut overlay);
+            if self.store.keeps_history() {
+                unindexed.extend(address_history(&block, height, &undo));
+            }
             disconnected_blocks.push((hash, block));
         }
         let mut connected = Vec::new();
@@ -945,6 +948,7 @@ impl<S: ChainStore> Chain<S> {
             spent,
             created,
             history: Vec::new(),
+            unindexed,
         };
         let returned = self
             .commit_move(&[], update, &disconnected_blocks, &connected_blocks)

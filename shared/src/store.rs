@@ -68,9 +68,20 @@ pub struct ChainUpdate {
     pub connected: Vec<(BlockHash, u32, BlockUndo)>,
     pub spent: Vec<OutPoint>,
     pub created: Vec<(OutPoint, Coin)>,
-    /// The address history of the connected blocks ([`crate::history::address_history`]); the
-    /// rows above `fork_height` go.
+    /// The address history of the connected blocks ([`crate::history::address_history`]).
     pub history: Vec<AddressTx>,
+    /// The address history of the disconnected blocks, computed from their undo data as it was
+    /// when they connected: the rows that go.
+    pub unindexed: Vec<AddressTx>,
+}
+
+impl ChainUpdate {
+    /// The height of the active chain's tip once the update is applied.
+    pub fn top_height(&self) -> u32 {
+        self.connected
+            .last()
+            .map_or(self.fork_height, |(_, height, _)| *height)
+    }
 }
 
 /// Where the chain state lives. `commit` must apply its blocks and update entirely or not at
@@ -126,19 +137,21 @@ pub trait ChainStore: Send + Sync + 'static {
         &self,
         pubkey_hash: &PubKeyHash,
     ) -> impl Future<Output = Result<AddressStats, StoreError>> + Send;
-    /// The height of the highest block in the address history index. Every block above genesis
-    /// has a row (its coinbase pays someone), so below the tip it says where indexing stopped: a
-    /// chain stored before the index existed, which [`crate::Chain::open`] then indexes.
+    /// The height of the active chain's block up to which the address history index is complete
+    /// (`None`: nothing indexed yet). Below the tip it says where indexing stopped: a chain
+    /// stored before the index existed, which [`crate::Chain::open`] then indexes.
     fn history_height(&self) -> impl Future<Output = Result<Option<u32>, StoreError>> + Send;
     /// Whether the store keeps the address history index (every store here does; a benchmark's
     /// baseline may not, to measure what the index costs).
     fn keeps_history(&self) -> bool {
         true
     }
-    /// Adds `rows` to the address history index.
+    /// Adds `rows`, the address history of the active chain's blocks up to `height`, to the
+    /// index.
     fn index_history(
         &self,
         rows: &[AddressTx],
+        height: u32,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
@@ -158,6 +171,7 @@ struct MemoryInner {
     undo: HashMap<BlockHash, BlockUndo>,
     txs: HashMap<Txid, Vec<(BlockHash, u32)>>,
     history: std::collections::BTreeSet<(PubKeyHash, u32, u32, AddressTx)>,
+    history_height: Option<u32>,
 }
 
 impl MemoryStore {
@@ -167,11 +181,12 @@ impl MemoryStore {
 }
 
 impl MemoryInner {
-    fn index_history(&mut self, rows: &[AddressTx]) {
+    fn index_history(&mut self, rows: &[AddressTx], height: u32) {
         self.history.extend(
             rows.iter()
                 .map(|row| (row.pubkey_hash, row.height, row.position, *row)),
         );
+        self.history_height = Some(height);
     }
 
     fn put_block(&mut self, entry: &BlockEntry, block: &Block) {
@@ -239,8 +254,11 @@ impl ChainStore for MemoryStore {
                 m.utxos.remove(outpoint);
             }
             m.utxos.extend(update.created.iter().copied());
-            m.history.retain(|row| row.1 <= update.fork_height);
-            m.index_history(&update.history);
+            for row in &update.unindexed {
+                m.history
+                    .remove(&(row.pubkey_hash, row.height, row.position, *row));
+            }
+            m.index_history(&update.history, update.top_height());
         });
         Ok(())
     }
@@ -289,11 +307,11 @@ impl ChainStore for MemoryStore {
     }
 
     async fn history_height(&self) -> Result<Option<u32>, StoreError> {
-        Ok(self.with(|m| m.history.iter().map(|row| row.1).max()))
+        Ok(self.with(|m| m.history_height))
     }
 
-    async fn index_history(&self, rows: &[AddressTx]) -> Result<(), StoreError> {
-        self.with(|m| m.index_history(rows));
+    async fn index_history(&self, rows: &[AddressTx], height: u32) -> Result<(), StoreError> {
+        self.with(|m| m.index_history(rows, height));
         Ok(())
     }
 }
@@ -564,19 +582,74 @@ async fn apply_update(conn: &mut AnyConnection, update: &ChainUpdate) -> Result<
         rows,
     )
     .await?;
-    sqlx::query("DELETE FROM chain_address_txs WHERE height > $1")
-        .bind(i64::from(update.fork_height))
-        .execute(&mut *conn)
-        .await?;
-    insert_history(conn, &update.history).await
+    delete_history(conn, &update.unindexed).await?;
+    insert_history(conn, &update.history, update.top_height()).await
 }
 
-/// Adds rows to the address history index.
-async fn insert_history(conn: &mut AnyConnection, rows: &[AddressTx]) -> Result<(), StoreError> {
-    // A block adds a row per transaction and address: bound one value at a time, through the
-    // `Any` driver, they cost about 55 µs a row, more than the rest of a block's writes. So a
-    // batch goes as one JSON array, one bound parameter, unpacked by the database (9× faster).
-    const ROWS_PER_STATEMENT: usize = 10_000;
+/// A block adds a row per transaction and address to the address history index: bound one value
+/// at a time, through the `Any` driver, they cost about 55 µs a row, more than the rest of a
+/// block's writes. So rows go as one JSON array a statement, one bound parameter, unpacked by the
+/// database (9× faster).
+const HISTORY_ROWS_PER_STATEMENT: usize = 10_000;
+
+/// `rows` as a JSON array of arrays, one per row, in the columns' order; hex strings and
+/// integers only, so it is built by hand.
+fn history_json<'a>(rows: impl ExactSizeIterator<Item = &'a AddressTx>) -> String {
+    use std::fmt::Write;
+    let mut json = String::with_capacity(rows.len() * 160);
+    json.push('[');
+    for (i, row) in rows.enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str("[\"");
+        push_hex(&mut json, &row.pubkey_hash.0);
+        // Writing to a String cannot fail.
+        let _ = write!(json, "\",{},{},\"", row.height, row.position);
+        push_hex(&mut json, &row.txid.0);
+        let _ = write!(
+            json,
+            "\",{},{},{},{},{}]",
+            row.received, row.funded, row.sent, row.spent, row.fee
+        );
+    }
+    json.push(']');
+    json
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+}
+
+/// Removes `rows` from the address history index, by key.
+async fn delete_history(conn: &mut AnyConnection, rows: &[AddressTx]) -> Result<(), StoreError> {
+    let sql = if conn.backend_name() == "PostgreSQL" {
+        "DELETE FROM chain_address_txs USING jsonb_array_elements($1::jsonb) AS row \
+         WHERE pubkey_hash = decode(row->>0, 'hex') AND height = (row->>1)::bigint \
+         AND position = (row->>2)::bigint"
+    } else {
+        "DELETE FROM chain_address_txs WHERE (pubkey_hash, height, position) IN \
+         (SELECT unhex(value->>0), value->>1, value->>2 FROM json_each($1))"
+    };
+    for chunk in rows.chunks(HISTORY_ROWS_PER_STATEMENT) {
+        sqlx::query(sql)
+            .bind(history_json(chunk.iter()))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Adds `rows`, the history of the active chain up to `height`, to the address history index.
+async fn insert_history(
+    conn: &mut AnyConnection,
+    rows: &[AddressTx],
+    height: u32,
+) -> Result<(), StoreError> {
     let sql = if conn.backend_name() == "PostgreSQL" {
         "INSERT INTO chain_address_txs \
          (pubkey_hash, height, position, txid, received, funded, sent, spent, fee) \
@@ -594,30 +667,23 @@ async fn insert_history(conn: &mut AnyConnection, rows: &[AddressTx]) -> Result<
          FROM json_each($1) WHERE true \
          ON CONFLICT (pubkey_hash, height, position) DO NOTHING"
     };
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        // Hex strings and integers only: the array is built by hand.
-        let mut json = String::with_capacity(chunk.len() * 160);
-        json.push('[');
-        for (i, row) in chunk.iter().enumerate() {
-            if i > 0 {
-                json.push(',');
-            }
-            json.push_str(&format!(
-                "[\"{}\",{},{},\"{}\",{},{},{},{},{}]",
-                hex::encode(row.pubkey_hash.0),
-                row.height,
-                row.position,
-                hex::encode(row.txid.0),
-                row.received,
-                row.funded,
-                row.sent,
-                row.spent,
-                row.fee
-            ));
-        }
-        json.push(']');
-        sqlx::query(sql).bind(json).execute(&mut *conn).await?;
+    // In the table's key order, each row lands beside the one before: a block's rows are
+    // scattered over as many addresses, and a sync batch's rows over few pages per address.
+    let mut sorted: Vec<&AddressTx> = rows.iter().collect();
+    sorted.sort_unstable_by_key(|row| (row.pubkey_hash, row.height, row.position));
+    for chunk in sorted.chunks(HISTORY_ROWS_PER_STATEMENT) {
+        sqlx::query(sql)
+            .bind(history_json(chunk.iter().copied()))
+            .execute(&mut *conn)
+            .await?;
     }
+    sqlx::query(
+        "INSERT INTO chain_history_height (id, height) VALUES (0, $1) \
+         ON CONFLICT (id) DO UPDATE SET height = excluded.height",
+    )
+    .bind(i64::from(height))
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -840,17 +906,16 @@ impl ChainStore for SqlStore {
     }
 
     async fn history_height(&self) -> Result<Option<u32>, StoreError> {
-        let row = sqlx::query("SELECT MAX(height) AS top FROM chain_address_txs")
-            .fetch_one(self.db.pool())
+        let row = sqlx::query("SELECT height FROM chain_history_height WHERE id = 0")
+            .fetch_optional(self.db.pool())
             .await?;
-        row.try_get::<Option<i64>, _>("top")?
-            .map(height_of)
+        row.map(|row| height_of(row.try_get::<i64, _>("height")?))
             .transpose()
     }
 
-    async fn index_history(&self, rows: &[AddressTx]) -> Result<(), StoreError> {
+    async fn index_history(&self, rows: &[AddressTx], height: u32) -> Result<(), StoreError> {
         let mut tx = self.db.pool().begin().await?;
-        insert_history(&mut tx, rows).await?;
+        insert_history(&mut tx, rows, height).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -246,11 +246,19 @@ async fn an_unindexed_chain_is_indexed_on_open(url: &str) {
     drop(f);
 
     for cut in [
-        "DELETE FROM chain_address_txs",
-        "DELETE FROM chain_address_txs WHERE height > 3",
+        [
+            "DELETE FROM chain_address_txs",
+            "DELETE FROM chain_history_height",
+        ],
+        [
+            "DELETE FROM chain_address_txs WHERE height > 3",
+            "UPDATE chain_history_height SET height = 3",
+        ],
     ] {
         let db = Database::connect(url).await.unwrap();
-        sqlx::query(cut).execute(db.pool()).await.unwrap();
+        for sql in cut {
+            sqlx::query(sql).execute(db.pool()).await.unwrap();
+        }
         let store = SqlStore::open(db).await.unwrap();
         assert!(store.history_height().await.unwrap() < Some(6));
         let chain = Chain::open_with(Network::Regtest.params(), Policy::permissive(), store)
