@@ -29,6 +29,7 @@ pub mod configuration;
 pub mod error;
 pub mod keystore;
 pub mod routes;
+pub mod seed;
 pub mod startup;
 
 pub use configuration::{Cli, Settings};
