@@ -54,7 +54,10 @@ impl fmt::Debug for RestoreRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RestoreRequest")
             .field("mnemonic", &"[redacted]")
-            .field("passphrase", &self.passphrase.as_ref().map(|_| "[redacted]"))
+            .field(
+                "passphrase",
+                &self.passphrase.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }

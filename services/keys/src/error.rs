@@ -11,7 +11,9 @@ use crate::seed::SeedError;
 impl From<KeyStoreError> for ApiError {
     fn from(err: KeyStoreError) -> Self {
         match err {
-            KeyStoreError::NotEmpty { .. } => ApiError::conflict("wallet_not_empty", err.to_string()),
+            KeyStoreError::NotEmpty { .. } => {
+                ApiError::conflict("wallet_not_empty", err.to_string())
+            }
             KeyStoreError::ChainExhausted(_) => {
                 ApiError::conflict("chain_exhausted", err.to_string())
             }

@@ -415,10 +415,10 @@ impl KeyStore {
             .get(META_SEED)
             .await?
             .ok_or_else(|| KeyStoreError::Corrupt("the wallet seed is missing".into()))?;
-        let plain = Zeroizing::new(
-            unsealed(&self.cipher, &row, SEED_AAD)
-                .ok_or_else(|| KeyStoreError::Corrupt("the wallet seed does not decrypt".into()))?,
-        );
+        let plain =
+            Zeroizing::new(unsealed(&self.cipher, &row, SEED_AAD).ok_or_else(|| {
+                KeyStoreError::Corrupt("the wallet seed does not decrypt".into())
+            })?);
         let bytes: [u8; 64] = plain
             .as_slice()
             .try_into()

@@ -194,21 +194,17 @@ impl Phrase {
     /// never repeats the words.
     pub fn parse(text: &str) -> Result<Self, SeedError> {
         let normalized: Zeroizing<String> = Zeroizing::new(text.nfkd().collect());
-        let words: Zeroizing<String> = Zeroizing::new(
-            normalized
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+        let words: Zeroizing<String> =
+            Zeroizing::new(normalized.split_whitespace().collect::<Vec<_>>().join(" "));
         let mnemonic = Mnemonic::parse_normalized(&words).map_err(|err| {
             // The crate's errors name at most a word's position, never the word.
             SeedError::InvalidMnemonic(match err {
                 bip39::Error::UnknownWord(index) => {
                     format!("word {} is not in the wordlist", index + 1)
                 }
-                bip39::Error::BadWordCount(count) => format!(
-                    "{count} words: a mnemonic has 12, 15, 18, 21 or 24 words"
-                ),
+                bip39::Error::BadWordCount(count) => {
+                    format!("{count} words: a mnemonic has 12, 15, 18, 21 or 24 words")
+                }
                 bip39::Error::InvalidChecksum => "the checksum does not match: a word is wrong \
                                                   or the words are out of order"
                     .into(),
@@ -219,7 +215,9 @@ impl Phrase {
             })
         })?;
         let language = Language::of(mnemonic.language()).ok_or_else(|| {
-            SeedError::InvalidMnemonic("only the English and Japanese wordlists are accepted".into())
+            SeedError::InvalidMnemonic(
+                "only the English and Japanese wordlists are accepted".into(),
+            )
         })?;
         Ok(Self::of(&mnemonic, language))
     }
@@ -327,8 +325,8 @@ pub struct ChainKey(XPrv);
 impl ChainKey {
     /// The private key of child `index`.
     pub fn key(&self, index: u32) -> Result<PrivateKey, SeedError> {
-        let child = ChildNumber::new(index, false)
-            .map_err(|err| SeedError::Derivation(err.to_string()))?;
+        let child =
+            ChildNumber::new(index, false).map_err(|err| SeedError::Derivation(err.to_string()))?;
         let xprv = self
             .0
             .derive_child(child)
@@ -384,7 +382,10 @@ mod tests {
         let seed = phrase.to_seed("");
         let shown = format!("{phrase:?} {seed:?} {:?}", seed.chain_key(Chain::Receive));
         assert!(!shown.contains("abandon"), "{shown}");
-        assert!(!shown.contains(&hex::encode(&seed.expose_secret()[..8])), "{shown}");
+        assert!(
+            !shown.contains(&hex::encode(&seed.expose_secret()[..8])),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -400,8 +401,13 @@ mod tests {
 
     #[test]
     fn errors_never_repeat_the_words() {
-        let error = Phrase::parse("abandon zebra secretword").unwrap_err().to_string();
-        assert!(!error.contains("secretword") && !error.contains("zebra"), "{error}");
+        let error = Phrase::parse("abandon zebra secretword")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !error.contains("secretword") && !error.contains("zebra"),
+            "{error}"
+        );
     }
 
     #[test]

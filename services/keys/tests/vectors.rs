@@ -14,7 +14,9 @@ fn data(name: &str) -> Value {
 }
 
 fn text<'a>(value: &'a Value, field: &str) -> &'a str {
-    value[field].as_str().unwrap_or_else(|| panic!("field {field}"))
+    value[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("field {field}"))
 }
 
 #[test]
@@ -29,7 +31,11 @@ fn bip32_vectors_1_to_4_derive_every_published_key() {
             let path = DerivationPath::from_str(text(chain, "chain")).unwrap();
             let xprv = XPrv::derive_from_path(&seed, &path).unwrap();
             let label = format!("vector {} chain {}", number + 1, text(chain, "chain"));
-            assert_eq!(&*xprv.to_string(Prefix::XPRV), text(chain, "ext_prv"), "{label}");
+            assert_eq!(
+                &*xprv.to_string(Prefix::XPRV),
+                text(chain, "ext_prv"),
+                "{label}"
+            );
             assert_eq!(
                 xprv.public_key().to_string(Prefix::XPUB),
                 text(chain, "ext_pub"),
@@ -63,7 +69,12 @@ fn check_bip39(language: Language, vectors: &[Value]) {
         let entropy = hex::decode(text(vector, "entropy")).unwrap();
         let mnemonic = text(vector, "mnemonic");
         let made = Phrase::from_entropy(language, &entropy).unwrap();
-        assert_eq!(made.expose_secret(), mnemonic, "entropy {}", text(vector, "entropy"));
+        assert_eq!(
+            made.expose_secret(),
+            mnemonic,
+            "entropy {}",
+            text(vector, "entropy")
+        );
         let parsed = Phrase::parse(mnemonic).unwrap();
         assert_eq!(parsed.language(), language);
         assert_eq!(*parsed.entropy(), entropy);
@@ -102,6 +113,8 @@ fn a_japanese_mnemonic_typed_with_ascii_spaces_gives_the_same_seed() {
     let vectors = data("bip39-vectors.json");
     let vector = &vectors["japanese"][0];
     let typed = text(vector, "mnemonic").replace(IDEOGRAPHIC_SPACE, " ");
-    let seed = Phrase::parse(&typed).unwrap().to_seed(text(vector, "passphrase"));
+    let seed = Phrase::parse(&typed)
+        .unwrap()
+        .to_seed(text(vector, "passphrase"));
     assert_eq!(hex::encode(seed.expose_secret()), text(vector, "seed"));
 }

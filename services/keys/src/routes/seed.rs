@@ -192,6 +192,10 @@ pub async fn store_up_to(
     }
     let chain = chain_of(body.chain);
     let next = store.store_up_to(chain, body.next).await?;
-    tracing::info!(chain = chain.name(), next, "stored the derived keys of a chain");
+    tracing::info!(
+        chain = chain.name(),
+        next,
+        "stored the derived keys of a chain"
+    );
     Ok(HttpResponse::Ok().json(state(&store).await?))
 }
