@@ -130,7 +130,7 @@ async fn backup_and_restore(database: impl Fn() -> Vec<String>) {
     assert_eq!(mnemonic.split(' ').count(), 24, "{}", shown["language"]);
     let (status, again) = call(&lost, KEYS, "POST", "/seed/mnemonic", None, true).await;
     assert_eq!(
-        (status, again["code"].as_str()),
+        (status, again["error"].as_str()),
         (410, Some("mnemonic_gone"))
     );
 
@@ -258,7 +258,7 @@ async fn backup_and_restore(database: impl Fn() -> Vec<String>) {
     )
     .await;
     assert_eq!(
-        (status, body["code"].as_str()),
+        (status, body["error"].as_str()),
         (409, Some("wallet_not_empty")),
         "{body}"
     );
@@ -377,7 +377,7 @@ async fn the_seed_endpoints_refuse_bad_input() {
         )
         .await;
         assert_eq!(
-            (status, body["code"].as_str()),
+            (status, body["error"].as_str()),
             (400, Some("invalid_mnemonic")),
             "{body}"
         );
@@ -396,7 +396,7 @@ async fn the_seed_endpoints_refuse_bad_input() {
         )
         .await;
         assert_eq!(
-            (status, body["code"].as_str()),
+            (status, body["error"].as_str()),
             (400, Some("invalid_mnemonic")),
             "{body}"
         );
@@ -458,7 +458,7 @@ async fn the_seed_endpoints_refuse_bad_input() {
         )
         .await;
         assert_eq!(
-            (status, body["code"].as_str()),
+            (status, body["error"].as_str()),
             (409, Some("wallet_not_empty")),
             "{body}"
         );

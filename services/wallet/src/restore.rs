@@ -118,15 +118,16 @@ impl Wallet {
                 ));
             }
             for (offset, address) in batch.addresses.iter().enumerate() {
-                let index = from + u32::try_from(offset).unwrap_or(u32::MAX);
+                let index = from.saturating_add(u32::try_from(offset).unwrap_or(u32::MAX));
+                if index - next >= GAP_LIMIT {
+                    // GAP_LIMIT unused addresses in a row: a key past them is not looked at.
+                    return Ok(next);
+                }
                 if self.ever_used(address).await? {
                     next = index + 1;
                 }
             }
             from = from.saturating_add(u32::try_from(batch.addresses.len()).unwrap_or(u32::MAX));
-            if from - next >= GAP_LIMIT {
-                return Ok(next);
-            }
         }
     }
 }
