@@ -17,6 +17,12 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+/// The gap limit: a restore stops scanning a chain after this many unused addresses in a row.
+pub const GAP_LIMIT: u32 = 20;
+
+/// Most addresses `GET /seed/addresses` derives in one call.
+pub const MAX_DERIVED_PER_CALL: u32 = 100;
+
 /// The mnemonic of the seed made at the first start, shown once.
 #[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct MnemonicResponse {
@@ -123,4 +129,27 @@ pub struct RestoreResponse {
     pub change_keys: u32,
     /// The gap limit the scan used: it stopped after this many unused keys in a row.
     pub gap_limit: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_mnemonic_or_passphrase() {
+        let request = RestoreRequest {
+            mnemonic: "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong".into(),
+            passphrase: Some("hunter2".into()),
+        };
+        let response = MnemonicResponse {
+            mnemonic: "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong".into(),
+            language: "english".into(),
+            paths: vec![],
+        };
+        let shown = format!("{request:?} {response:?}");
+        assert!(
+            !shown.contains("zoo") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
 }

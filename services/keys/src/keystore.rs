@@ -56,8 +56,7 @@ const META_MNEMONIC: &str = "mnemonic";
 const SEED_AAD: &[u8] = b"mycoin keys_meta seed";
 const MNEMONIC_AAD: &[u8] = b"mycoin keys_meta mnemonic";
 
-/// Most keys [`KeyStore::derived_addresses`] derives in one call.
-pub const MAX_DERIVED_PER_CALL: u32 = 100;
+pub use mycoin_api::seed::MAX_DERIVED_PER_CALL;
 
 const PROTECTION_PASSPHRASE: &[u8] = b"passphrase";
 const PROTECTION_KEY_FILE: &[u8] = b"key_file";

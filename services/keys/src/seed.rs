@@ -26,9 +26,6 @@ pub const COIN_TYPE: u32 = 0x6d79_636f;
 /// Words of a mnemonic the keys service makes (256 bits of entropy).
 pub const MNEMONIC_WORDS: usize = 24;
 
-/// The gap limit: a restore stops scanning a chain after this many unused keys in a row.
-pub const GAP_LIMIT: u32 = 20;
-
 /// Highest child index a chain hands out (BIP32's non-hardened indexes).
 pub const MAX_INDEX: u32 = (1 << 31) - 1;
 

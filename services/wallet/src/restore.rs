@@ -16,14 +16,11 @@
 use mycoin_api::keys::KeyInfo;
 use mycoin_api::peer::AddressInfo;
 use mycoin_api::seed::{
-    ChainName, DerivedAddresses, RestoreRequest, RestoreResponse, SeedState, StoreUpTo,
+    ChainName, DerivedAddresses, GAP_LIMIT, RestoreRequest, RestoreResponse, SeedState, StoreUpTo,
 };
 
 use crate::error::WalletError;
 use crate::wallet::Wallet;
-
-/// The gap limit: a chain's scan stops after this many unused addresses in a row (BIP44's).
-pub const GAP_LIMIT: u32 = 20;
 
 impl Wallet {
     /// Keys service: `POST /seed/restore`.
