@@ -75,6 +75,24 @@ async fn call(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// A POST with the token that must fail with `status` and error code `code`; returns the body.
+async fn refused(
+    stack: &Stack,
+    service: usize,
+    path: &str,
+    body: Value,
+    status: u16,
+    code: &str,
+) -> Value {
+    let (got, answer) = call(stack, service, "POST", path, Some(body), true).await;
+    assert_eq!(
+        (got, answer["error"].as_str()),
+        (status, Some(code)),
+        "{path}: {answer}"
+    );
+    answer
+}
+
 async fn wait_for_tip(stack: &Stack, height: u32, hash: &str) {
     let deadline = Instant::now() + CONVERGE;
     loop {
@@ -248,20 +266,16 @@ async fn backup_and_restore(database: impl Fn() -> Vec<String>) {
     assert!(at_beyond["chain_stats"]["funded_txo_sum"].as_u64().unwrap() > 0);
     // The next receiving key is one past the last used; restoring twice is refused.
     assert_eq!(restored.get_public(KEYS, "/seed").await["next_receive"], 8);
-    let (status, body) = call(
+    let again = json!({ "mnemonic": mnemonic });
+    refused(
         &restored,
         WALLET,
-        "POST",
         "/wallet/restore",
-        Some(json!({ "mnemonic": mnemonic })),
-        true,
+        again,
+        409,
+        "wallet_not_empty",
     )
     .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (409, Some("wallet_not_empty")),
-        "{body}"
-    );
     assert!(
         !restored.log().contains(&mnemonic),
         "the restore's mnemonic was logged"
@@ -310,7 +324,9 @@ async fn backup_and_restore_on_postgres() {
         let mut urls = Vec::new();
         for _ in 0..4 {
             let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            urls.push(fresh_database(&admin, n).await);
+            urls.push(
+                fresh_database(&admin, &format!("mycoind_seed_{}_{n}", std::process::id())).await,
+            );
         }
         urls
     };
@@ -320,24 +336,6 @@ async fn backup_and_restore_on_postgres() {
         vec!["--database-url".to_owned(), url]
     })
     .await;
-}
-
-/// A new empty database on the throwaway server.
-async fn fresh_database(admin: &str, n: u32) -> String {
-    use sqlx::Executor;
-    let pool = sqlx::AnyPool::connect(admin).await.unwrap();
-    let name = format!("mycoind_seed_{}_{n}", std::process::id());
-    pool.execute(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}"
-    )))
-    .await
-    .unwrap();
-    pool.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .unwrap();
-    pool.close().await;
-    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-    format!("{base}/{name}")
 }
 
 /// Bad input to the seed's endpoints: a clear 4xx, nothing changed.
@@ -354,52 +352,28 @@ async fn the_seed_endpoints_refuse_bad_input() {
         let (status, _) = call(&stack, service, "POST", path, Some(body), false).await;
         assert_eq!(status, 401, "{path} without the token");
     }
-    let (status, _) = call(
-        &stack,
-        KEYS,
-        "GET",
-        "/seed/addresses?chain=receive",
-        None,
-        false,
-    )
-    .await;
-    assert_eq!(status, 401);
+    let path = "/seed/addresses?chain=receive";
+    assert_eq!(call(&stack, KEYS, "GET", path, None, false).await.0, 401);
 
-    let typo = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon secretword";
+    let abandon = ["abandon"; 11].join(" ");
+    let typo = format!("{abandon} secretword");
+    let bad_checksum = format!("{abandon} abandon");
     for (service, path) in [(KEYS, "/seed/restore"), (WALLET, "/wallet/restore")] {
-        let (status, body) = call(
+        let body = refused(
             &stack,
             service,
-            "POST",
             path,
-            Some(json!({ "mnemonic": typo })),
-            true,
+            json!({ "mnemonic": typo }),
+            400,
+            "invalid_mnemonic",
         )
         .await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (400, Some("invalid_mnemonic")),
-            "{body}"
-        );
         assert!(
             !body.to_string().contains("secretword"),
             "the words are not repeated"
         );
-        let bad_checksum = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon";
-        let (status, body) = call(
-            &stack,
-            service,
-            "POST",
-            path,
-            Some(json!({ "mnemonic": bad_checksum })),
-            true,
-        )
-        .await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (400, Some("invalid_mnemonic")),
-            "{body}"
-        );
+        let body = json!({ "mnemonic": bad_checksum });
+        refused(&stack, service, path, body, 400, "invalid_mnemonic").await;
         let (status, _) = call(
             &stack,
             service,
@@ -418,15 +392,8 @@ async fn the_seed_endpoints_refuse_bad_input() {
         "chain=receive&from=-1",
         "from=0",
     ] {
-        let (status, body) = call(
-            &stack,
-            KEYS,
-            "GET",
-            &format!("/seed/addresses?{query}"),
-            None,
-            true,
-        )
-        .await;
+        let path = format!("/seed/addresses?{query}");
+        let (status, body) = call(&stack, KEYS, "GET", &path, None, true).await;
         assert_eq!(status, 400, "{query}: {body}");
     }
     for body in [
@@ -444,26 +411,38 @@ async fn the_seed_endpoints_refuse_bad_input() {
     );
     assert_eq!(stack.get_public(KEYS, "/keys").await, json!([]));
 
-    // A store holding a key (an imported one too) is not restored into.
-    stack.new_address().await;
-    let valid = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+    // A store holding a key, even only an imported one, is not restored into.
+    let wif = PrivateKey::generate().to_wif(Network::Regtest);
+    stack
+        .post(KEYS, "/keys/import", json!({ "wif": wif }))
+        .await;
+    let valid = json!({ "mnemonic": format!("{abandon} about") });
     for (service, path) in [(KEYS, "/seed/restore"), (WALLET, "/wallet/restore")] {
-        let (status, body) = call(
+        refused(
             &stack,
             service,
-            "POST",
             path,
-            Some(json!({ "mnemonic": valid })),
-            true,
+            valid.clone(),
+            409,
+            "wallet_not_empty",
         )
         .await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (409, Some("wallet_not_empty")),
-            "{body}"
-        );
     }
-    // The Japanese mnemonic of the same entropy is accepted the same way (its seed differs).
-    let japanese = Phrase::from_entropy(mycoin_keys::seed::Language::Japanese, &[0; 16]).unwrap();
-    assert!(japanese.expose_secret().contains('\u{3000}'));
+    // The imported key keeps working beside the derived ones.
+    let derived = stack.new_address().await;
+    assert_eq!(
+        stack
+            .get_public(KEYS, "/keys")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        stack
+            .get(KEYS, "/seed/addresses?chain=receive&count=1")
+            .await["addresses"][0],
+        derived
+    );
 }
