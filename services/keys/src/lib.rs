@@ -11,6 +11,7 @@
 //! | [`startup`] | [`build`]: database, key store, server; [`ApiDoc`] |
 //! | [`routes`] | the handlers |
 //! | [`keystore`] | encryption and storage, no HTTP |
+//! | [`seed`] | the wallet seed: BIP39 mnemonic (English, Japanese) → BIP32 keys, no HTTP |
 //! | [`error`] | errors as HTTP answers |
 //!
 //! ```no_run
