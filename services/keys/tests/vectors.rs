@@ -118,3 +118,31 @@ fn a_japanese_mnemonic_typed_with_ascii_spaces_gives_the_same_seed() {
         .to_seed(text(vector, "passphrase"));
     assert_eq!(hex::encode(seed.expose_secret()), text(vector, "seed"));
 }
+
+/// mycoin's own paths, pinned: the first receiving and change keys of the BIP39 test mnemonic
+/// "abandon … about" with no passphrase (docs/WALLET.md).
+#[test]
+fn mycoins_paths_give_pinned_addresses() {
+    use mycoin_core::{Address, Network};
+    use mycoin_keys::seed::Chain;
+
+    let abandon = format!("{} about", ["abandon"; 11].join(" "));
+    let seed = Phrase::parse(&abandon).unwrap().to_seed("");
+    let address = |chain: Chain, index: u32| {
+        let key = seed.chain_key(chain).unwrap().key(index).unwrap();
+        Address::new(Network::Regtest, key.public_key().pubkey_hash()).to_string()
+    };
+    let found = [
+        address(Chain::Receive, 0),
+        address(Chain::Receive, 1),
+        address(Chain::Change, 0),
+    ];
+    assert_eq!(found, PINNED);
+}
+
+/// Regtest addresses of m/44'/1836671855'/0'/0/0, …/0/1 and …/1/0.
+const PINNED: [&str; 3] = [
+    "rDCvcRJPW1khcp8LiWDs27i7BNBgXeAoAe",
+    "r8KxwkLchFevNjBAJeJb5gzdk8eaVqETaP",
+    "rDhVTbmyNYHjRfSRVtTamDfcTNXGYE2owU",
+];
