@@ -7,6 +7,7 @@
 pub mod keys;
 pub mod miner;
 pub mod peer;
+pub mod seed;
 pub mod wallet;
 
 /// The core network named by the shared `--network` flag.

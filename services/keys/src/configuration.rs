@@ -11,6 +11,10 @@ use mycoin_web::config::redact_url;
 use mycoin_web::{ApiToken, CommonArgs, SecretString, ServerSettings, ServiceKind};
 
 use crate::keystore::{KdfParams, Protection};
+use crate::seed::Language;
+
+/// The environment variable naming the wordlist of a new seed's mnemonic.
+pub const MNEMONIC_LANGUAGE_VAR: &str = "MYCOIN_MNEMONIC_LANGUAGE";
 
 /// Largest request body the keys service accepts: its bodies are a digest or a WIF.
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -43,6 +47,9 @@ pub struct Settings {
     pub passphrase: Option<SecretString>,
     /// Argon2id costs for a new passphrase store.
     pub kdf: KdfParams,
+    /// Wordlist of the mnemonic made at the first start (`MYCOIN_MNEMONIC_LANGUAGE`: `english`,
+    /// the default, or `japanese`).
+    pub mnemonic_language: Language,
 }
 
 impl Settings {
@@ -67,6 +74,7 @@ impl Settings {
             data_dir,
             passphrase: None,
             kdf: KdfParams::default(),
+            mnemonic_language: Language::English,
         }
     }
 
@@ -81,7 +89,19 @@ impl Settings {
             database_url: common.database_url(),
             passphrase: common.passphrase.clone(),
             kdf: KdfParams::default(),
+            mnemonic_language: match std::env::var(MNEMONIC_LANGUAGE_VAR) {
+                Ok(name) => name
+                    .parse()
+                    .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?,
+                Err(_) => Language::English,
+            },
         })
+    }
+
+    /// The same settings with the mnemonic of a new seed in `language`.
+    pub fn with_mnemonic_language(mut self, language: Language) -> Self {
+        self.mnemonic_language = language;
+        self
     }
 
     /// The same settings with a passphrase.
@@ -111,6 +131,7 @@ impl fmt::Debug for Settings {
             .field("database_url", &redact_url(&self.database_url))
             .field("passphrase", &self.passphrase)
             .field("kdf", &self.kdf)
+            .field("mnemonic_language", &self.mnemonic_language)
             .finish()
     }
 }

@@ -3,13 +3,58 @@
 use mycoin_web::ApiError;
 
 use crate::keystore::KeyStoreError;
+use crate::seed::SeedError;
 
 /// A failure of the key store is never the client's fault: a 500 whose detail goes to the log
-/// (no variant of [`KeyStoreError`] carries a secret).
+/// (no variant of [`KeyStoreError`] carries a secret), except a restore into a store that holds
+/// keys (409 `wallet_not_empty`) and a chain with no index left (409 `chain_exhausted`).
 impl From<KeyStoreError> for ApiError {
     fn from(err: KeyStoreError) -> Self {
-        ApiError::internal(err)
+        match err {
+            KeyStoreError::NotEmpty { .. } => {
+                ApiError::conflict("wallet_not_empty", err.to_string())
+            }
+            KeyStoreError::ChainExhausted(_) => {
+                ApiError::conflict("chain_exhausted", err.to_string())
+            }
+            other => ApiError::internal(other),
+        }
     }
+}
+
+/// 400 `invalid_mnemonic`: the words are not a BIP39 mnemonic. The message never repeats them.
+impl From<SeedError> for ApiError {
+    fn from(err: SeedError) -> Self {
+        match err {
+            SeedError::InvalidMnemonic(_) => {
+                ApiError::bad_request("invalid_mnemonic", err.to_string())
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// 410 `mnemonic_gone`: the mnemonic was shown already, or the seed was restored.
+pub fn mnemonic_gone() -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::GONE,
+        "mnemonic_gone",
+        "the mnemonic is shown only once, and it was shown already (or the seed was restored \
+         from the user's own mnemonic)",
+    )
+}
+
+/// 400 `invalid_chain`.
+pub fn invalid_chain(reason: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request("invalid_chain", format!("bad chain or index: {reason}"))
+}
+
+/// 400 `invalid_count`.
+pub fn invalid_count(count: u32) -> ApiError {
+    ApiError::bad_request(
+        "invalid_count",
+        format!("{count} is out of range: `count` is 1 to 100 and `next` at most 2^31 - 1"),
+    )
 }
 
 /// 400 `invalid_address`: not an address, or one of another network.

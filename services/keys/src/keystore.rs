@@ -10,6 +10,11 @@
 //! `keys_meta` also records which of the two protects the store and a known value encrypted
 //! with the store's key, so that a wrong passphrase, a missing passphrase or another key file
 //! is refused at start-up with an error saying so, never later on a signing request.
+//!
+//! The store also keeps the wallet seed (see [`crate::seed`]), encrypted under the same key: the
+//! 64-byte BIP39 seed, made at the first start from a new 24-word mnemonic, and that mnemonic's
+//! entropy until it has been shown once ([`KeyStore::take_mnemonic`]). Keys derived from the
+//! seed are stored like the others (their private key encrypted), with their chain and index.
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
@@ -26,6 +31,9 @@ use mycoin_core::{Address, Database, Network, PrivateKey, PublicKey, Signature, 
 use mycoin_web::SecretString;
 use sqlx::Row;
 use sqlx::migrate::Migrator;
+use zeroize::Zeroizing;
+
+use crate::seed::{Chain, Language, MAX_INDEX, Phrase, Seed, SeedError};
 
 static KEYS_SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static KEYS_POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -43,6 +51,12 @@ const META_PROTECTION: &str = "protection";
 const META_KDF: &str = "kdf";
 const META_SALT: &str = "salt";
 const META_CHECK: &str = "check";
+const META_SEED: &str = "seed";
+const META_MNEMONIC: &str = "mnemonic";
+const SEED_AAD: &[u8] = b"mycoin keys_meta seed";
+const MNEMONIC_AAD: &[u8] = b"mycoin keys_meta mnemonic";
+
+pub use mycoin_api::seed::MAX_DERIVED_PER_CALL;
 
 const PROTECTION_PASSPHRASE: &[u8] = b"passphrase";
 const PROTECTION_KEY_FILE: &[u8] = b"key_file";
@@ -172,6 +186,15 @@ pub enum KeyStoreError {
     Kdf(String),
     #[error("corrupt key store: {0}")]
     Corrupt(String),
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    #[error(
+        "the key store already holds {keys} key(s): a seed is restored only into an empty data \
+         directory"
+    )]
+    NotEmpty { keys: i64 },
+    #[error("chain {} has handed out every index up to {MAX_INDEX}", .0.name())]
+    ChainExhausted(Chain),
 }
 
 /// A stored key pair, without its private key.
@@ -181,6 +204,8 @@ pub struct StoredKey {
     pub public_key: PublicKey,
     /// Unix seconds.
     pub created_at: i64,
+    /// Chain and index when derived from the seed; `None` for an imported key.
+    pub derivation: Option<(Chain, u32)>,
 }
 
 /// The store's cipher. `Debug` shows nothing of the key.
@@ -234,6 +259,8 @@ pub struct KeyStore {
     cipher: Cipher,
     /// Keys of this network in the store: counted at opening, then one more per new key.
     count: Arc<AtomicU64>,
+    /// Held while a derived key is chosen and stored, or the seed replaced.
+    derive_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl fmt::Debug for KeyStore {
@@ -252,6 +279,17 @@ impl KeyStore {
         db: Database,
         network: Network,
         protection: Protection,
+    ) -> Result<Self, KeyStoreError> {
+        Self::open_with_language(db, network, protection, Language::English).await
+    }
+
+    /// Like [`KeyStore::open`]; a store without a seed gets one from a new mnemonic of
+    /// `language`.
+    pub async fn open_with_language(
+        db: Database,
+        network: Network,
+        protection: Protection,
+        language: Language,
     ) -> Result<Self, KeyStoreError> {
         db.migrate(&KEYS_SQLITE, &KEYS_POSTGRES).await?;
         let meta = Meta { db: &db };
@@ -334,6 +372,20 @@ impl KeyStore {
                 });
             }
         }
+        if meta.get(META_SEED).await?.is_none() {
+            let phrase = Phrase::generate(language)?;
+            let seed = phrase.to_seed("");
+            let mut stored_mnemonic = Zeroizing::new(vec![language.code()]);
+            stored_mnemonic.extend_from_slice(&phrase.entropy());
+            let seed_row = sealed(&cipher, seed.expose_secret(), SEED_AAD)?;
+            let mnemonic_row = sealed(&cipher, &stored_mnemonic, MNEMONIC_AAD)?;
+            meta.insert_all(&[(META_SEED, &seed_row), (META_MNEMONIC, &mnemonic_row)])
+                .await?;
+            tracing::info!(
+                language = language.name(),
+                "made a new wallet seed; its mnemonic can be shown once (POST /seed/mnemonic)"
+            );
+        }
         tracing::info!(
             network = network.name(),
             protection = match protection {
@@ -351,7 +403,146 @@ impl KeyStore {
             network,
             cipher,
             count: Arc::new(AtomicU64::new(u64::try_from(count).unwrap_or(0))),
+            derive_lock: Arc::new(tokio::sync::Mutex::new(())),
         })
+    }
+
+    /// The wallet seed, decrypted.
+    async fn seed(&self) -> Result<Seed, KeyStoreError> {
+        let meta = Meta { db: &self.db };
+        let row = meta
+            .get(META_SEED)
+            .await?
+            .ok_or_else(|| KeyStoreError::Corrupt("the wallet seed is missing".into()))?;
+        let plain =
+            Zeroizing::new(unsealed(&self.cipher, &row, SEED_AAD).ok_or_else(|| {
+                KeyStoreError::Corrupt("the wallet seed does not decrypt".into())
+            })?);
+        let bytes: [u8; 64] = plain
+            .as_slice()
+            .try_into()
+            .map_err(|_| KeyStoreError::Corrupt("the wallet seed is not 64 bytes".into()))?;
+        Ok(Seed::from_bytes(bytes))
+    }
+
+    /// The index the next key of `chain` gets: one past the highest stored.
+    pub async fn next_index(&self, chain: Chain) -> Result<u32, KeyStoreError> {
+        let highest: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(child) FROM keys_entries WHERE network = $1 AND chain = $2",
+        )
+        .bind(self.network.name())
+        .bind(i64::from(chain.number()))
+        .fetch_one(self.db.pool())
+        .await?;
+        match highest {
+            None => Ok(0),
+            Some(highest) => u32::try_from(highest + 1)
+                .ok()
+                .filter(|next| *next <= MAX_INDEX)
+                .ok_or(KeyStoreError::ChainExhausted(chain)),
+        }
+    }
+
+    /// Derives and stores the next key of `chain` (`POST /keys`: the receiving chain; the
+    /// wallet's change: the change chain).
+    pub async fn next_key(&self, chain: Chain) -> Result<StoredKey, KeyStoreError> {
+        let _one_at_a_time = self.derive_lock.lock().await;
+        let index = self.next_index(chain).await?;
+        let key = self.seed().await?.chain_key(chain)?.key(index)?;
+        let (stored, _) = self.insert_with(&key, Some((chain, index))).await?;
+        Ok(stored)
+    }
+
+    /// Stores every key of `chain` below `next` not stored yet (a restore, after its scan),
+    /// so that the chain's next key is `next` (or stays where it is if that is further).
+    /// Returns the chain's next index.
+    pub async fn store_up_to(&self, chain: Chain, next: u32) -> Result<u32, KeyStoreError> {
+        let _one_at_a_time = self.derive_lock.lock().await;
+        let from = self.next_index(chain).await?;
+        if next <= from {
+            return Ok(from);
+        }
+        let chain_key = self.seed().await?.chain_key(chain)?;
+        for index in from..next {
+            let key = chain_key.key(index)?;
+            self.insert_with(&key, Some((chain, index))).await?;
+        }
+        Ok(next)
+    }
+
+    /// The addresses of `count` keys of `chain` from index `from`, derived but not stored (a
+    /// restore's scan). `count` is capped at [`MAX_DERIVED_PER_CALL`].
+    pub async fn derived_addresses(
+        &self,
+        chain: Chain,
+        from: u32,
+        count: u32,
+    ) -> Result<Vec<Address>, KeyStoreError> {
+        let chain_key = self.seed().await?.chain_key(chain)?;
+        let end = from
+            .saturating_add(count.min(MAX_DERIVED_PER_CALL))
+            .min(MAX_INDEX.saturating_add(1));
+        (from..end)
+            .map(|index| {
+                let key = chain_key.key(index)?;
+                Ok(Address::new(self.network, key.public_key().pubkey_hash()))
+            })
+            .collect()
+    }
+
+    /// Whether the mnemonic made at the first start is still there to be shown.
+    pub async fn mnemonic_available(&self) -> Result<bool, KeyStoreError> {
+        Ok(Meta { db: &self.db }.get(META_MNEMONIC).await?.is_some())
+    }
+
+    /// The mnemonic of the seed made at the first start, once: it is deleted from the store as
+    /// it is returned. `None` when it was shown already, or the seed was restored.
+    pub async fn take_mnemonic(&self) -> Result<Option<Phrase>, KeyStoreError> {
+        let _one_at_a_time = self.derive_lock.lock().await;
+        let meta = Meta { db: &self.db };
+        let Some(row) = meta.get(META_MNEMONIC).await? else {
+            return Ok(None);
+        };
+        let plain = Zeroizing::new(
+            unsealed(&self.cipher, &row, MNEMONIC_AAD)
+                .ok_or_else(|| KeyStoreError::Corrupt("the mnemonic does not decrypt".into()))?,
+        );
+        let (language, entropy) = plain
+            .split_first()
+            .and_then(|(code, entropy)| Some((Language::from_code(*code)?, entropy)))
+            .ok_or_else(|| KeyStoreError::Corrupt("bad stored mnemonic".into()))?;
+        let phrase = Phrase::from_entropy(language, entropy)?;
+        meta.delete(META_MNEMONIC).await?;
+        Ok(Some(phrase))
+    }
+
+    /// Replaces the seed with the one of `phrase` and `passphrase` (BIP39's optional
+    /// passphrase), in a store that holds no key yet (of any network): a restore. The new
+    /// seed's mnemonic is the user's, so none is kept to be shown.
+    pub async fn restore(&self, phrase: &Phrase, passphrase: &str) -> Result<(), KeyStoreError> {
+        let _one_at_a_time = self.derive_lock.lock().await;
+        let seed = phrase.to_seed(passphrase);
+        let row = sealed(&self.cipher, seed.expose_secret(), SEED_AAD)?;
+        let mut tx = self.db.pool().begin().await?;
+        let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM keys_entries")
+            .fetch_one(&mut *tx)
+            .await?;
+        if keys > 0 {
+            return Err(KeyStoreError::NotEmpty { keys });
+        }
+        sqlx::query("DELETE FROM keys_meta WHERE name = $1 OR name = $2")
+            .bind(META_SEED)
+            .bind(META_MNEMONIC)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO keys_meta (name, value) VALUES ($1, $2)")
+            .bind(META_SEED)
+            .bind(row)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!("restored the wallet seed from a mnemonic");
+        Ok(())
     }
 
     /// Keys of this network in the store (counted when it was opened, plus the keys this
@@ -384,6 +575,14 @@ impl KeyStore {
     }
 
     async fn insert(&self, key: &PrivateKey) -> Result<(StoredKey, bool), KeyStoreError> {
+        self.insert_with(key, None).await
+    }
+
+    async fn insert_with(
+        &self,
+        key: &PrivateKey,
+        derivation: Option<(Chain, u32)>,
+    ) -> Result<(StoredKey, bool), KeyStoreError> {
         let public_key = key.public_key();
         let address = Address::new(self.network, public_key.pubkey_hash());
         let address_text = address.to_string();
@@ -395,8 +594,9 @@ impl KeyStore {
         let (nonce, ciphertext) = encrypted?;
         let created_at = now();
         let inserted = sqlx::query(
-            "INSERT INTO keys_entries (network, address, public_key, nonce, ciphertext, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (address) DO NOTHING",
+            "INSERT INTO keys_entries \
+             (network, address, public_key, nonce, ciphertext, created_at, chain, child) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (address) DO NOTHING",
         )
         .bind(self.network.name())
         .bind(address_text.as_str())
@@ -404,6 +604,8 @@ impl KeyStore {
         .bind(nonce.to_vec())
         .bind(ciphertext)
         .bind(created_at)
+        .bind(derivation.map(|(chain, _)| i64::from(chain.number())))
+        .bind(derivation.map(|(_, index)| i64::from(index)))
         .execute(self.db.pool())
         .await?
         .rows_affected()
@@ -421,7 +623,7 @@ impl KeyStore {
     /// Every key of this network, oldest first.
     pub async fn list(&self) -> Result<Vec<StoredKey>, KeyStoreError> {
         let rows = sqlx::query(
-            "SELECT address, public_key, created_at FROM keys_entries WHERE network = $1 \
+            "SELECT address, public_key, created_at, chain, child FROM keys_entries WHERE network = $1 \
              ORDER BY id",
         )
         .bind(self.network.name())
@@ -433,7 +635,7 @@ impl KeyStore {
     /// The key of `address`, if stored.
     pub async fn get(&self, address: &Address) -> Result<Option<StoredKey>, KeyStoreError> {
         let row = sqlx::query(
-            "SELECT address, public_key, created_at FROM keys_entries \
+            "SELECT address, public_key, created_at, chain, child FROM keys_entries \
              WHERE network = $1 AND address = $2",
         )
         .bind(self.network.name())
@@ -508,10 +710,24 @@ impl KeyStore {
                 "the stored public key of {address} does not match it"
             )));
         }
+        let chain: Option<i64> = row.try_get("chain")?;
+        let child: Option<i64> = row.try_get("child")?;
+        let derivation = match (chain, child) {
+            (Some(chain), Some(child)) => Some((
+                Chain::from_number(chain).ok_or_else(|| {
+                    KeyStoreError::Corrupt(format!("stored chain {chain} of {address}"))
+                })?,
+                u32::try_from(child).map_err(|_| {
+                    KeyStoreError::Corrupt(format!("stored index {child} of {address}"))
+                })?,
+            )),
+            _ => None,
+        };
         Ok(StoredKey {
             address,
             public_key,
             created_at: row.try_get("created_at")?,
+            derivation,
         })
     }
 }
@@ -538,6 +754,23 @@ fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// nonce ‖ ciphertext of `plain`, for a keys_meta row.
+fn sealed(cipher: &Cipher, plain: &[u8], aad: &[u8]) -> Result<Vec<u8>, KeyStoreError> {
+    let (nonce, ciphertext) = cipher.encrypt(plain, aad)?;
+    let mut row = nonce.to_vec();
+    row.extend_from_slice(&ciphertext);
+    Ok(row)
+}
+
+/// The plaintext of a [`sealed`] row, if authentic.
+fn unsealed(cipher: &Cipher, row: &[u8], aad: &[u8]) -> Option<Vec<u8>> {
+    if row.len() < NONCE_LEN {
+        return None;
+    }
+    let (nonce, ciphertext) = row.split_at(NONCE_LEN);
+    cipher.decrypt(nonce, ciphertext, aad)
 }
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], KeyStoreError> {
@@ -657,6 +890,14 @@ impl Meta<'_> {
             Some(row) => Some(row.try_get("value")?),
             None => None,
         })
+    }
+
+    async fn delete(&self, name: &str) -> Result<(), KeyStoreError> {
+        sqlx::query("DELETE FROM keys_meta WHERE name = $1")
+            .bind(name)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
     }
 
     /// Inserts the rows in one transaction, keeping any that already exist.

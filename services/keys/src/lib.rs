@@ -11,6 +11,7 @@
 //! | [`startup`] | [`build`]: database, key store, server; [`ApiDoc`] |
 //! | [`routes`] | the handlers |
 //! | [`keystore`] | encryption and storage, no HTTP |
+//! | [`seed`] | the wallet seed: BIP39 mnemonic (English, Japanese) → BIP32 keys, no HTTP |
 //! | [`error`] | errors as HTTP answers |
 //!
 //! ```no_run
@@ -29,6 +30,7 @@ pub mod configuration;
 pub mod error;
 pub mod keystore;
 pub mod routes;
+pub mod seed;
 pub mod startup;
 
 pub use configuration::{Cli, Settings};

@@ -25,6 +25,12 @@ use crate::routes;
         routes::keys::sign,
         routes::keys::export_wif,
         routes::keys::import_key,
+        routes::seed::create_change_key,
+        routes::seed::seed_state,
+        routes::seed::take_mnemonic,
+        routes::seed::restore,
+        routes::seed::derived_addresses,
+        routes::seed::store_up_to,
     ),
     components(schemas(
         mycoin_api::keys::NewKey,
@@ -33,8 +39,16 @@ use crate::routes;
         mycoin_api::keys::SignResponse,
         mycoin_api::keys::WifResponse,
         mycoin_api::keys::ImportRequest,
+        mycoin_api::seed::MnemonicResponse,
+        mycoin_api::seed::RestoreRequest,
+        mycoin_api::seed::SeedState,
+        mycoin_api::seed::DerivedAddresses,
+        mycoin_api::seed::StoreUpTo,
     )),
-    tags((name = "keys", description = "Key pairs and signatures"))
+    tags(
+        (name = "keys", description = "Key pairs and signatures"),
+        (name = "seed", description = "The wallet seed: BIP39 mnemonic (shown once), restore, BIP32 chains")
+    )
 )]
 #[derive(Debug)]
 pub struct ApiDoc;
@@ -76,7 +90,13 @@ pub async fn build_with_database(
     settings: Settings,
     db: Database,
 ) -> Result<Application, StartupError> {
-    let store = KeyStore::open(db, settings.network, settings.protection()).await?;
+    let store = KeyStore::open_with_language(
+        db,
+        settings.network,
+        settings.protection(),
+        settings.mnemonic_language,
+    )
+    .await?;
     let counted = store.clone();
     let store = web::Data::new(store);
     let app = Application::build_with_metrics(

@@ -248,7 +248,7 @@ async fn the_book_walkthrough_on_postgres() {
         );
         return;
     };
-    let url = fresh_database(&admin).await;
+    let url = fresh_database(&admin, &format!("mycoind_walk_{}", std::process::id())).await;
     let stack = Stack::start_with(
         "regtest",
         SYNC_MS,
@@ -259,23 +259,4 @@ async fn the_book_walkthrough_on_postgres() {
     .await;
     walk(&stack).await;
     assert!(!Path::new(&stack.data_dir.path().join("mycoin.sqlite")).exists());
-}
-
-/// A new empty database on the throwaway server.
-async fn fresh_database(admin: &str) -> String {
-    use sqlx::Executor;
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(admin).await.unwrap();
-    let name = format!("mycoind_walk_{}", std::process::id());
-    pool.execute(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}"
-    )))
-    .await
-    .unwrap();
-    pool.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .unwrap();
-    pool.close().await;
-    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-    format!("{base}/{name}")
 }

@@ -42,6 +42,17 @@ pub enum WalletError {
     /// The wallet's own table failed.
     #[error("wallet store: {0}")]
     Store(String),
+    /// A restore into a wallet that has keys or payments.
+    #[error(
+        "the wallet already has {keys} key(s) and {payments} payment(s): restore into a stack \
+         with an empty data directory"
+    )]
+    NotEmpty {
+        /// Keys of the keys service.
+        keys: usize,
+        /// Payments recorded.
+        payments: usize,
+    },
 }
 
 impl From<sqlx::Error> for WalletError {
@@ -73,6 +84,7 @@ impl From<WalletError> for ApiError {
                 ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", err.to_string())
             }
             WalletError::Store(_) => ApiError::internal(err),
+            WalletError::NotEmpty { .. } => ApiError::conflict("wallet_not_empty", err.to_string()),
         }
     }
 }

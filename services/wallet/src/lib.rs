@@ -33,6 +33,7 @@
 pub mod configuration;
 pub mod error;
 pub mod light;
+pub mod restore;
 pub mod routes;
 pub mod startup;
 pub mod store;

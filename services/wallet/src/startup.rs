@@ -25,6 +25,7 @@ use crate::wallet::Wallet;
         routes::wallet::new_address,
         routes::wallet::send,
         routes::wallet::history,
+        routes::wallet::restore,
     ),
     components(schemas(
         mycoin_api::wallet::WalletView,
@@ -36,6 +37,8 @@ use crate::wallet::Wallet;
         mycoin_api::wallet::SendResponse,
         mycoin_api::wallet::HistoryEntry,
         mycoin_api::wallet::HistoryStatus,
+        mycoin_api::seed::RestoreRequest,
+        mycoin_api::seed::RestoreResponse,
     )),
     tags((name = "wallet", description = "Balance, keys and payments"))
 )]

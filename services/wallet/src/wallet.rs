@@ -11,10 +11,10 @@
 //!   included), `immature` = coinbase outputs not yet mature;
 //! - **unspent keys**: keys holding outputs that no mempool transaction spends, with their sum
 //!   and count (immature ones included);
-//! - **unused keys**: keys with no output at all, nothing incoming in the mempool, and never
-//!   spent from or paid to by a payment of this wallet (its `wallet_sent` table). (A key
-//!   emptied by a payment another wallet made, an imported key, counts as unused here; its
-//!   history, `GET /wallet/history`, shows what it did.)
+//! - **unused keys**: keys with no output at all, nothing incoming in the mempool, never
+//!   spent from or paid to by a payment of this wallet (its `wallet_sent` table), and no
+//!   transaction in the peer's address index (`GET /addresses/{a}`): the derived keys handed
+//!   out and not yet paid. A restored wallet, whose `wallet_sent` is empty, finds the same.
 //!
 //! The **history** is the peer's address history of every key (`light.rs`): each transaction
 //! that paid or spent from them, confirmed ones proven by Merkle proof against the wallet's
@@ -72,11 +72,11 @@ struct Coin {
 #[derive(Debug)]
 pub struct Wallet {
     network: Network,
-    peer: RestClient,
-    keys: RestClient,
-    store: WalletStore,
-    /// Held for the whole of a payment: selection → signing → submission.
-    send_lock: Mutex<()>,
+    pub(crate) peer: RestClient,
+    pub(crate) keys: RestClient,
+    pub(crate) store: WalletStore,
+    /// Held for the whole of a payment: selection → signing → submission (and a restore).
+    pub(crate) send_lock: Mutex<()>,
     /// Payments the peer accepted since the service started.
     payments_sent: AtomicU64,
     /// The header chain and proven transactions, for the history.
@@ -196,7 +196,7 @@ impl Wallet {
     }
 
     async fn key_states(&self) -> Result<Vec<KeyState>, WalletError> {
-        let keys: Vec<KeyInfo> = self.keys.get_json("/keys").await?;
+        let keys: Vec<KeyInfo> = self.call_keys().await?;
         let mut states = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(MAX_ADDRESSES_PER_REQUEST) {
             let request = AddressesRequest {
@@ -245,7 +245,11 @@ impl Wallet {
                     amount: sum([mature, immature])?,
                     outputs: unspent.len(),
                 });
-            } else if state.utxos.is_empty() && state.pending_in == 0 && !used.contains(&address) {
+            } else if state.utxos.is_empty()
+                && state.pending_in == 0
+                && !used.contains(&address)
+                && !self.ever_used(&address).await?
+            {
                 unused_keys.push(UnusedKey { address });
             }
         }
@@ -345,7 +349,8 @@ impl Wallet {
             pubkey_hash: to.pubkey_hash(),
         }];
         let change_address = if change > 0 {
-            let key: NewKey = self.keys.post_json("/keys", &()).await?;
+            // The change chain of the seed (m/44'/C'/0'/1/i).
+            let key: NewKey = self.keys.post_json("/keys/change", &()).await?;
             let change_amount = Amount::from_units(change)
                 .map_err(|err| WalletError::BadUpstream(format!("change: {err}")))?;
             outputs.push(TxOut {

@@ -8,6 +8,7 @@ use mycoin_web::{ApiError, Authorized, ErrorBody, JsonObject};
 
 use crate::error::{invalid_address, invalid_digest, invalid_wif, unknown_key};
 use crate::keystore::{KeyStore, StoredKey};
+use crate::seed::Chain;
 
 /// Registers the routes; the key store must be in the app data.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -35,10 +36,12 @@ fn parse_address(store: &KeyStore, input: &str) -> Result<Address, ApiError> {
     Address::parse_for(input, store.network()).map_err(|err| invalid_address(input, err))
 }
 
-/// Make a new key pair (the book's key.py).
+/// Hand out the next receiving key (the book's key.py): derived from the wallet seed on
+/// `m/44'/C'/0'/0/i`, `i` one past the last handed out.
 ///
 /// The private key is stored encrypted and never returned; export it with
-/// `GET /keys/{address}/wif`.
+/// `GET /keys/{address}/wif`. The mnemonic restores it (`POST /wallet/restore`) as long as no
+/// more than 20 keys in a row were handed out and never paid (the gap limit).
 #[utoipa::path(
     post,
     path = "/keys",
@@ -53,8 +56,8 @@ pub async fn create_key(
     _auth: Authorized,
     store: web::Data<KeyStore>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = store.generate().await?;
-    tracing::info!(address = %key.address, "created a key pair");
+    let key = store.next_key(Chain::Receive).await?;
+    tracing::info!(address = %key.address, "derived a receiving key");
     Ok(HttpResponse::Created().json(NewKey {
         address: key.address,
         public_key: key.public_key,

@@ -274,3 +274,21 @@ async fn success(method: &str, path: &str, request: reqwest::RequestBuilder) -> 
     assert!(status.is_success(), "{method} {path}: {status} {body}");
     body
 }
+
+/// A new empty database `name` on the throwaway PostgreSQL server of `admin` (its URL).
+pub async fn fresh_database(admin: &str, name: &str) -> String {
+    use sqlx::Executor;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(admin).await.unwrap();
+    pool.execute(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .await
+    .unwrap();
+    pool.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .unwrap();
+    pool.close().await;
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+    format!("{base}/{name}")
+}

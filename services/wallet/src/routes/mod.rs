@@ -9,5 +9,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/wallet").route(web::get().to(wallet::get_wallet)))
         .service(web::resource("/wallet/addresses").route(web::post().to(wallet::new_address)))
         .service(web::resource("/wallet/send").route(web::post().to(wallet::send)))
-        .service(web::resource("/wallet/history").route(web::get().to(wallet::history)));
+        .service(web::resource("/wallet/history").route(web::get().to(wallet::history)))
+        .service(web::resource("/wallet/restore").route(web::post().to(wallet::restore)));
 }

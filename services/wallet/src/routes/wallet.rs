@@ -1,6 +1,7 @@
 //! `/wallet`: balance and keys, fresh addresses, payments, history.
 
 use actix_web::web;
+use mycoin_api::seed::{RestoreRequest, RestoreResponse};
 use mycoin_api::wallet::{HistoryEntry, SendRequest, SendResponse, WalletAddress, WalletView};
 use mycoin_web::{ApiError, Authorized, ErrorBody, JsonObject};
 
@@ -84,4 +85,35 @@ pub async fn send(
 )]
 pub async fn history(wallet: web::Data<Wallet>) -> Result<web::Json<Vec<HistoryEntry>>, ApiError> {
     Ok(web::Json(wallet.history().await?))
+}
+
+/// Restore the wallet from its mnemonic, into a stack with an empty data directory.
+///
+/// The keys service takes the mnemonic's seed; each chain (receiving and change) is scanned in
+/// the peer's address index until 20 unused addresses in a row (the gap limit), and every key
+/// up to the last used one is stored: the next key handed out is one past it. Keys imported as
+/// WIF are not restored, nor a payment to a key beyond the gap. A wrong BIP39 passphrase is not
+/// an error: it gives another, empty wallet.
+#[utoipa::path(
+    post,
+    path = "/wallet/restore",
+    tag = "wallet",
+    request_body = RestoreRequest,
+    security(("api_token" = [])),
+    responses(
+        (status = 200, description = "Keys restored on each chain", body = RestoreResponse),
+        (status = 400, description = "Not a BIP39 mnemonic (`invalid_mnemonic`), or bad body", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API token", body = ErrorBody),
+        (status = 409, description = "The wallet has keys or payments already (`wallet_not_empty`)", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 502, description = "The peer or keys service answered wrongly", body = ErrorBody),
+        (status = 503, description = "The peer or keys service is unreachable", body = ErrorBody),
+    )
+)]
+pub async fn restore(
+    _auth: Authorized,
+    wallet: web::Data<Wallet>,
+    body: JsonObject<RestoreRequest>,
+) -> Result<web::Json<RestoreResponse>, ApiError> {
+    Ok(web::Json(wallet.restore(body.into_inner()).await?))
 }
