@@ -80,6 +80,12 @@ impl ChainStore for NoHistory {
     async fn address_stats(&self, pubkey_hash: &PubKeyHash) -> Result<AddressStats, StoreError> {
         self.0.address_stats(pubkey_hash).await
     }
+    async fn used_addresses(
+        &self,
+        pubkey_hashes: &[PubKeyHash],
+    ) -> Result<std::collections::HashSet<PubKeyHash>, StoreError> {
+        self.0.used_addresses(pubkey_hashes).await
+    }
     async fn history_height(&self) -> Result<Option<u32>, StoreError> {
         self.0.history_height().await
     }

@@ -1,7 +1,7 @@
 //! Persistence of the chain state: a small storage trait, an in-memory implementation for
 //! tests, and the SQL store (SQLite file in WAL mode by default, PostgreSQL by URL).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Mutex;
 
@@ -132,6 +132,12 @@ pub trait ChainStore: Send + Sync + 'static {
         before: Option<(u32, u32)>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<AddressTx>, StoreError>> + Send;
+    /// Which of `pubkey_hashes` have a transaction in the active chain (a row in the address
+    /// history index), in one query: a wallet asks this for all its keys at once.
+    fn used_addresses(
+        &self,
+        pubkey_hashes: &[PubKeyHash],
+    ) -> impl Future<Output = Result<HashSet<PubKeyHash>, StoreError>> + Send;
     /// The totals of `pubkey_hash`'s history in the active chain.
     fn address_stats(
         &self,
@@ -292,6 +298,20 @@ impl ChainStore for MemoryStore {
                 })
                 .take(limit)
                 .map(|(_, _, _, row)| *row)
+                .collect()
+        }))
+    }
+
+    async fn used_addresses(
+        &self,
+        pubkey_hashes: &[PubKeyHash],
+    ) -> Result<HashSet<PubKeyHash>, StoreError> {
+        Ok(self.with(|m| {
+            let used: HashSet<PubKeyHash> = m.history.iter().map(|row| row.0).collect();
+            pubkey_hashes
+                .iter()
+                .filter(|pkh| used.contains(pkh))
+                .copied()
                 .collect()
         }))
     }
@@ -880,6 +900,44 @@ impl ChainStore for SqlStore {
         rows.iter().map(address_tx).collect()
     }
 
+    async fn used_addresses(
+        &self,
+        pubkey_hashes: &[PubKeyHash],
+    ) -> Result<HashSet<PubKeyHash>, StoreError> {
+        // One bound JSON array of hex strings, as the index is written; one seek per address.
+        let sql = if self.db.backend() == Backend::Postgres {
+            "SELECT decode(k, 'hex') AS pubkey_hash FROM jsonb_array_elements_text($1::jsonb) AS k \
+             WHERE EXISTS (SELECT 1 FROM chain_address_txs WHERE pubkey_hash = decode(k, 'hex'))"
+        } else {
+            "SELECT unhex(value) AS pubkey_hash FROM json_each($1) \
+             WHERE EXISTS (SELECT 1 FROM chain_address_txs WHERE pubkey_hash = unhex(value))"
+        };
+        let mut used = HashSet::new();
+        for chunk in pubkey_hashes.chunks(HISTORY_ROWS_PER_STATEMENT) {
+            let mut json = String::with_capacity(chunk.len() * 43 + 2);
+            json.push('[');
+            for (i, pkh) in chunk.iter().enumerate() {
+                if i > 0 {
+                    json.push(',');
+                }
+                json.push('"');
+                push_hex(&mut json, &pkh.0);
+                json.push('"');
+            }
+            json.push(']');
+            for row in sqlx::query(sql)
+                .bind(json)
+                .fetch_all(self.db.pool())
+                .await?
+            {
+                used.insert(PubKeyHash(blob(
+                    row.try_get("pubkey_hash")?,
+                    "public key hash",
+                )?));
+            }
+        }
+        Ok(used)
+    }
     async fn address_stats(&self, pubkey_hash: &PubKeyHash) -> Result<AddressStats, StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS txs, \

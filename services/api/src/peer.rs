@@ -687,6 +687,9 @@ pub struct AddressUtxos {
     pub utxos: Vec<UtxoView>,
     /// Its balance.
     pub balance: Balance,
+    /// Whether a transaction of the active chain paid it or spent from it (its address history
+    /// is not empty): a wallet's unused keys are those with neither this nor anything pending.
+    pub used: bool,
 }
 
 /// Where a peer in the book came from.

@@ -1934,7 +1934,16 @@ async fn the_batch_address_endpoint_agrees_with_the_single_ones() {
         let utxos: Vec<UtxoView> = app.get_ok(&format!("/addresses/{asked}/utxos")).await;
         let balance: Balance = app.get_ok(&format!("/addresses/{asked}/balance")).await;
         assert_eq!((&found.utxos, &found.balance), (&utxos, &balance));
+        let info: Value = app.get_ok(&format!("/addresses/{asked}")).await;
+        assert_eq!(
+            found.used,
+            info["chain_stats"]["tx_count"].as_u64().unwrap() > 0,
+            "{asked}"
+        );
     }
+    // Paid in blocks: 0 (the coinbase and change), 1 and 2; 3 only by the mempool, 4 never.
+    let used: Vec<bool> = answer.iter().map(|found| found.used).collect();
+    assert_eq!(used, [true, true, true, false, false]);
     assert_eq!(answer[3].balance.pending_in, 50_000_000);
     assert!(answer[1].utxos[0].spent_in_mempool);
 }

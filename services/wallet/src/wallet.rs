@@ -57,6 +57,8 @@ struct KeyState {
     key: KeyInfo,
     utxos: Vec<UtxoView>,
     pending_in: u64,
+    /// A transaction of the active chain paid it or spent from it.
+    used: bool,
 }
 
 /// An output chosen to fund a payment.
@@ -218,6 +220,7 @@ impl Wallet {
                 key: key.clone(),
                 utxos: found.utxos,
                 pending_in: found.balance.pending_in,
+                used: found.used,
             }));
         }
         Ok(states)
@@ -248,7 +251,7 @@ impl Wallet {
             } else if state.utxos.is_empty()
                 && state.pending_in == 0
                 && !used.contains(&address)
-                && !self.ever_used(&address).await?
+                && !state.used
             {
                 unused_keys.push(UnusedKey { address });
             }

@@ -9,7 +9,7 @@ use mycoin_api::peer::{
     TxState, TxStatus, UtxoView,
 };
 use mycoin_core::history::{AddressStats, Effect};
-use mycoin_core::{Address, ChainState, ChainStore, TxLocation, Txid};
+use mycoin_core::{Address, ChainState, ChainStore, PubKeyHash, TxLocation, Txid};
 use mycoin_web::{ApiError, ErrorBody, JsonObject};
 
 use crate::error::{address_error, invalid_hash, store_error};
@@ -88,31 +88,40 @@ pub async fn post_utxos(
     // blocking thread, so that this HTTP worker goes on serving others meanwhile.
     let network = node.network();
     let state = node.state();
-    let answer = web::block(move || {
+    let (mut answer, pubkey_hashes) = web::block(move || {
         let addresses = body
             .addresses
             .iter()
             .map(|a| Address::parse_for(a, network).map_err(address_error))
             .collect::<Result<Vec<Address>, ApiError>>()?;
         let pending_in = node::pending_in(&state);
-        Ok::<_, ApiError>(
-            addresses
-                .iter()
-                .map(|address| {
-                    let pubkey_hash = address.pubkey_hash();
-                    let pending = pending_in.get(&pubkey_hash).copied().unwrap_or(0);
-                    let utxos = node::utxo_views(&state, &pubkey_hash);
-                    AddressUtxos {
-                        address: address.to_string(),
-                        balance: node::balance(address, &utxos, pending),
-                        utxos,
-                    }
-                })
-                .collect::<Vec<AddressUtxos>>(),
-        )
+        let answer = addresses
+            .iter()
+            .map(|address| {
+                let pubkey_hash = address.pubkey_hash();
+                let pending = pending_in.get(&pubkey_hash).copied().unwrap_or(0);
+                let utxos = node::utxo_views(&state, &pubkey_hash);
+                AddressUtxos {
+                    address: address.to_string(),
+                    balance: node::balance(address, &utxos, pending),
+                    utxos,
+                    used: false,
+                }
+            })
+            .collect::<Vec<AddressUtxos>>();
+        let pubkey_hashes: Vec<PubKeyHash> = addresses.iter().map(|a| a.pubkey_hash()).collect();
+        Ok::<_, ApiError>((answer, pubkey_hashes))
     })
     .await
     .map_err(ApiError::internal)??;
+    let used = node
+        .store()
+        .used_addresses(&pubkey_hashes)
+        .await
+        .map_err(store_error)?;
+    for (found, pubkey_hash) in answer.iter_mut().zip(&pubkey_hashes) {
+        found.used = used.contains(pubkey_hash);
+    }
     Ok(web::Json(answer))
 }
 
