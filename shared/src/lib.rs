@@ -18,7 +18,7 @@ pub mod proof;
 pub mod transaction;
 
 pub use address::{Address, PubKeyHash};
-pub use amount::{Amount, COIN, MAX_MONEY};
+pub use amount::{Amount, COIN, MAX_MONEY, ParseCoinsError};
 pub use block::{Block, Header};
 pub use encoding::{Decode, DecodeError, Encode, deserialize};
 pub use hash::{BlockHash, MerkleNode, MerkleRoot, Txid, Wtxid};
