@@ -253,7 +253,6 @@ mod tests {
         assert!("".parse::<Amount>().is_err());
     }
 
-
     #[test]
     fn coins_are_read_exactly_and_bad_ones_refused_with_a_reason() {
         let ok = |s: &str| Amount::parse_coins(s).unwrap().units();
@@ -265,15 +264,32 @@ mod tests {
         assert_eq!(ok("21000000"), MAX_MONEY);
         assert_eq!(ok("0021000000.00000000"), MAX_MONEY);
         let err = |s: &str| Amount::parse_coins(s).unwrap_err();
-        assert!(matches!(err("0.000000001"), ParseCoinsError::TooManyDecimals(_)));
+        assert!(matches!(
+            err("0.000000001"),
+            ParseCoinsError::TooManyDecimals(_)
+        ));
         assert!(matches!(err("-1"), ParseCoinsError::Negative(_)));
         assert!(matches!(err("-0.5"), ParseCoinsError::Negative(_)));
-        assert!(matches!(err("21000000.00000001"), ParseCoinsError::TooLarge(_)));
-        assert!(matches!(err("99999999999999999999"), ParseCoinsError::TooLarge(_)));
-        assert!(matches!(err("99999999999999999999u"), ParseCoinsError::TooLarge(_)));
-        assert!(matches!(err("2100000000000001u"), ParseCoinsError::TooLarge(_)));
+        assert!(matches!(
+            err("21000000.00000001"),
+            ParseCoinsError::TooLarge(_)
+        ));
+        assert!(matches!(
+            err("99999999999999999999"),
+            ParseCoinsError::TooLarge(_)
+        ));
+        assert!(matches!(
+            err("99999999999999999999u"),
+            ParseCoinsError::TooLarge(_)
+        ));
+        assert!(matches!(
+            err("2100000000000001u"),
+            ParseCoinsError::TooLarge(_)
+        ));
         assert!(matches!(err(""), ParseCoinsError::Empty));
-        for bad in ["1.", ".", "1e3", "1,5", "+1", "0x10", "u", "1.5u", "abc", "1 2"] {
+        for bad in [
+            "1.", ".", "1e3", "1,5", "+1", "0x10", "u", "1.5u", "abc", "1 2",
+        ] {
             assert!(matches!(err(bad), ParseCoinsError::Invalid(_)), "{bad}");
         }
         assert!(err("0.123456789").to_string().contains("8 decimals"));

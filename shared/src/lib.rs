@@ -25,7 +25,7 @@ pub use hash::{BlockHash, MerkleNode, MerkleRoot, Txid, Wtxid};
 pub use keys::{PrivateKey, PublicKey, Signature};
 pub use network::{MAX_FUTURE_SPACINGS, MAX_RETARGET_FACTOR, Network, Params};
 pub use pow::CompactTarget;
-pub use proof::{HeaderChain, MerkleProof, verify_merkle_proof};
+pub use proof::{HeaderChain, MerkleProof, ProofStep, proof_path, verify_merkle_proof};
 pub use transaction::{OutPoint, Transaction, TxIn, TxOut};
 pub mod chain;
 pub mod history;
