@@ -102,6 +102,7 @@ pub enum Command {
         /// Address to pay.
         to: String,
         /// Coins with up to 8 decimals (0.6), or base units with the suffix u (60000000u).
+        #[arg(allow_hyphen_values = true)]
         amount: String,
         /// The fee, as AMOUNT is written.
         #[arg(long, conflicts_with = "fee_rate")]
