@@ -15,6 +15,7 @@ pub struct Node {
     child: Child,
     pub ports: [u16; 4],
     pub dir: tempfile::TempDir,
+    data_dir: PathBuf,
 }
 
 impl Drop for Node {
@@ -40,7 +41,7 @@ fn mycoind_bin() -> PathBuf {
 }
 
 /// Four ports the system just had free, held together so none repeats.
-fn free_ports() -> [u16; 4] {
+pub fn free_ports() -> [u16; 4] {
     let held: Vec<TcpListener> = (0..4)
         .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
         .collect();
@@ -71,7 +72,18 @@ impl Node {
     /// Starts a regtest `mycoind` and waits until its four services answer.
     pub fn start() -> Node {
         let dir = tempfile::tempdir().unwrap();
-        let ports = free_ports();
+        let data_dir = dir.path().join("data");
+        Node::start_with(dir, data_dir, free_ports(), &[])
+    }
+
+    /// Starts a regtest `mycoind` keeping its data in `data_dir`, its log in `dir`, on
+    /// `ports`, with `peers`.
+    pub fn start_with(
+        dir: tempfile::TempDir,
+        data_dir: PathBuf,
+        ports: [u16; 4],
+        peers: &[String],
+    ) -> Node {
         let log = std::fs::File::create(dir.path().join("mycoind.log")).unwrap();
         let child = Command::new(mycoind_bin())
             .args([
@@ -83,7 +95,8 @@ impl Node {
                 "200",
             ])
             .arg("--data-dir")
-            .arg(dir.path().join("data"))
+            .arg(&data_dir)
+            .args(peers.iter().flat_map(|peer| ["--peer", peer.as_str()]))
             .args(["--peer-port", &ports[0].to_string()])
             .args(["--keys-port", &ports[1].to_string()])
             .args(["--wallet-port", &ports[2].to_string()])
@@ -95,7 +108,12 @@ impl Node {
             .stderr(log)
             .spawn()
             .expect("start mycoind");
-        let node = Node { child, ports, dir };
+        let node = Node {
+            child,
+            ports,
+            dir,
+            data_dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         for probe in [
             &["chain"][..],
@@ -116,7 +134,7 @@ impl Node {
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.data_dir.clone()
     }
 
     pub fn log(&self) -> String {
