@@ -331,8 +331,9 @@ mod tests {
 
         #[test]
         fn more_than_eight_decimals_are_refused(whole in 0u64..21_000_000, fraction in "[0-9]{9,20}") {
+            let text = format!("{whole}.{fraction}");
             prop_assert!(matches!(
-                Amount::parse_coins(&format!("{whole}.{fraction}")),
+                Amount::parse_coins(&text),
                 Err(ParseCoinsError::TooManyDecimals(_))
             ));
         }
@@ -342,12 +343,14 @@ mod tests {
             let amount = Amount::from_units(units).unwrap();
             let negative = format!("-{}", amount.to_coins_string());
             prop_assert!(matches!(Amount::parse_coins(&negative), Err(ParseCoinsError::Negative(_))));
-            prop_assert!(matches!(Amount::parse_coins(&format!("-{units}u")), Err(ParseCoinsError::Negative(_))));
+            let in_units = format!("-{units}u");
+            prop_assert!(matches!(Amount::parse_coins(&in_units), Err(ParseCoinsError::Negative(_))));
         }
 
         #[test]
         fn amounts_above_the_maximum_are_refused(units in (MAX_MONEY + 1)..=u64::MAX) {
-            prop_assert!(matches!(Amount::parse_coins(&format!("{units}u")), Err(ParseCoinsError::TooLarge(_))));
+            let in_units = format!("{units}u");
+            prop_assert!(matches!(Amount::parse_coins(&in_units), Err(ParseCoinsError::TooLarge(_))));
             let coins = format!("{}.{:08}", units / COIN, units % COIN);
             prop_assert!(matches!(Amount::parse_coins(&coins), Err(ParseCoinsError::TooLarge(_))));
         }
