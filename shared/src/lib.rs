@@ -18,14 +18,14 @@ pub mod proof;
 pub mod transaction;
 
 pub use address::{Address, PubKeyHash};
-pub use amount::{Amount, COIN, MAX_MONEY};
+pub use amount::{Amount, COIN, MAX_MONEY, ParseCoinsError};
 pub use block::{Block, Header};
 pub use encoding::{Decode, DecodeError, Encode, deserialize};
 pub use hash::{BlockHash, MerkleNode, MerkleRoot, Txid, Wtxid};
 pub use keys::{PrivateKey, PublicKey, Signature};
 pub use network::{MAX_FUTURE_SPACINGS, MAX_RETARGET_FACTOR, Network, Params};
 pub use pow::CompactTarget;
-pub use proof::{HeaderChain, MerkleProof, verify_merkle_proof};
+pub use proof::{HeaderChain, MerkleProof, ProofStep, proof_path, verify_merkle_proof};
 pub use transaction::{OutPoint, Transaction, TxIn, TxOut};
 pub mod chain;
 pub mod history;

@@ -69,6 +69,24 @@ pub fn merkle_proof(leaves: &[Wtxid], position: usize) -> Option<MerkleProof> {
 /// In an honest block the last rule never fires, since a block with two equal sibling nodes is
 /// "mutated" and invalid (PROTOCOL.md §6.3), so each transaction has exactly one valid proof.
 pub fn root_from_proof(leaf: &Wtxid, proof: &MerkleProof) -> Result<MerkleRoot, ProofError> {
+    proof_path(leaf, proof).map(|(_, root)| root)
+}
+
+/// One level of a proof's climb: the node reached so far, its sibling from the proof, and
+/// whether the node is the right one of the pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProofStep {
+    pub node: MerkleNode,
+    pub sibling: MerkleNode,
+    pub node_on_the_right: bool,
+}
+
+/// The climb of [`root_from_proof`], level by level (for showing the path), and the root it
+/// leads to; refused for the same reasons.
+pub fn proof_path(
+    leaf: &Wtxid,
+    proof: &MerkleProof,
+) -> Result<(Vec<ProofStep>, MerkleRoot), ProofError> {
     let depth = proof.siblings.len();
     if depth > MAX_PROOF_DEPTH {
         return Err(ProofError::TooDeep { depth });
@@ -80,8 +98,14 @@ pub fn root_from_proof(leaf: &Wtxid, proof: &MerkleProof) -> Result<MerkleRoot, 
         });
     }
     let mut node = leaf.0;
+    let mut steps = Vec::with_capacity(depth);
     for (level, sibling) in proof.siblings.iter().enumerate() {
         let on_the_right = (proof.position >> level) & 1 == 1;
+        steps.push(ProofStep {
+            node: MerkleNode(node),
+            sibling: *sibling,
+            node_on_the_right: on_the_right,
+        });
         node = if on_the_right {
             if sibling.0 == node {
                 return Err(ProofError::PastTheLastLeaf {
@@ -94,7 +118,7 @@ pub fn root_from_proof(leaf: &Wtxid, proof: &MerkleProof) -> Result<MerkleRoot, 
             hash_pair(&node, &sibling.0)
         };
     }
-    Ok(MerkleRoot(node))
+    Ok((steps, MerkleRoot(node)))
 }
 
 /// Checks that `proof` puts the transaction whose wtxid is `leaf` in the block of `header`.

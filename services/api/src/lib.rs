@@ -4,8 +4,10 @@
 //! service, a test) uses the same types: one definition per body. Conversions from and to the
 //! core types live beside the DTOs; the canonical bytes stay in mycoin-core.
 
+pub mod client;
 pub mod keys;
 pub mod miner;
+pub mod paths;
 pub mod peer;
 pub mod seed;
 pub mod wallet;

@@ -120,6 +120,16 @@ pub enum ChainName {
     Change,
 }
 
+impl ChainName {
+    /// Its name in a body or a query: `receive` or `change`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChainName::Receive => "receive",
+            ChainName::Change => "change",
+        }
+    }
+}
+
 /// What a restore found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RestoreResponse {

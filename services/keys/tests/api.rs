@@ -1,6 +1,7 @@
 //! The keys service seen from a real HTTP client: each test spawns the service on a free port
 //! with its own temporary data directory and SQLite file, and calls it with reqwest.
 
+use mycoin_api::paths;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -108,7 +109,7 @@ impl TestApp {
     async fn create_key(&self) -> NewKey {
         let response = self
             .http
-            .post(self.url("/keys"))
+            .post(self.url(paths::keys::KEYS))
             .bearer_auth(TOKEN)
             .send()
             .await
@@ -118,7 +119,7 @@ impl TestApp {
     }
 
     async fn list(&self) -> Vec<KeyInfo> {
-        let response = self.get("/keys").await;
+        let response = self.get(paths::keys::KEYS).await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.unwrap()
     }
@@ -126,7 +127,7 @@ impl TestApp {
     async fn sign(&self, address: &Address, digest: &str) -> SignResponse {
         let response = self
             .post_json(
-                &format!("/keys/{address}/sign"),
+                &paths::keys::sign_raw(&address.to_string()),
                 &json!({ "digest": digest }),
             )
             .await;
@@ -136,7 +137,7 @@ impl TestApp {
 
     async fn export(&self, address: &Address) -> WifResponse {
         let response = self
-            .get_with_token(&format!("/keys/{address}/wif"), TOKEN)
+            .get_with_token(&paths::keys::wif_raw(&address.to_string()), TOKEN)
             .await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.unwrap()
@@ -241,7 +242,9 @@ async fn create_list_and_get_keys() {
     let addresses: Vec<Address> = listed.iter().map(|key| key.address).collect();
     assert_eq!(addresses, [first.address, second.address], "oldest first");
 
-    let response = app.get(&format!("/keys/{}", first.address)).await;
+    let response = app
+        .get(&paths::keys::key_raw(&first.address.to_string()))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let info: KeyInfo = response.json().await.unwrap();
     assert_eq!(info, listed[0]);
@@ -280,7 +283,7 @@ async fn an_exported_wif_imports_into_another_app() {
     assert_eq!(exported.address, key.address);
 
     let response = second
-        .post_json("/keys/import", &json!({ "wif": exported.wif }))
+        .post_json(paths::keys::IMPORT, &json!({ "wif": exported.wif }))
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let imported: NewKey = response.json().await.unwrap();
@@ -288,7 +291,7 @@ async fn an_exported_wif_imports_into_another_app() {
 
     // A second import changes nothing.
     let response = second
-        .post_json("/keys/import", &json!({ "wif": exported.wif }))
+        .post_json(paths::keys::IMPORT, &json!({ "wif": exported.wif }))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.json::<NewKey>().await.unwrap(), key);
@@ -329,7 +332,9 @@ async fn metrics_count_keys_and_requests_and_need_no_token() {
     );
     let key = app.create_key().await;
     app.create_key().await;
-    let wif = app.get(&format!("/keys/{}/wif", key.address)).await;
+    let wif = app
+        .get(&paths::keys::wif_raw(&key.address.to_string()))
+        .await;
     assert_eq!(wif.status(), StatusCode::UNAUTHORIZED);
 
     let samples = metrics(&app).await;
@@ -338,7 +343,7 @@ async fn metrics_count_keys_and_requests_and_need_no_token() {
         let labels = [("method", method), ("route", route), ("status", status)];
         sample_value(&samples, "mycoin_http_requests_total", &labels)
     };
-    assert_eq!(count("POST", "/keys", "201"), Some(2.0));
+    assert_eq!(count("POST", paths::keys::KEYS, "201"), Some(2.0));
     assert_eq!(count("GET", "/keys/{address}/wif", "401"), Some(1.0));
     app.stop().await;
 
@@ -536,10 +541,10 @@ async fn the_served_openapi_document_is_the_committed_file() {
     let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(served, committed);
     for (path, method) in [
-        ("/keys", "post"),
+        (paths::keys::KEYS, "post"),
         ("/keys/{address}/sign", "post"),
         ("/keys/{address}/wif", "get"),
-        ("/keys/import", "post"),
+        (paths::keys::IMPORT, "post"),
     ] {
         assert_eq!(
             served["paths"][path][method]["security"],
@@ -551,7 +556,7 @@ async fn the_served_openapi_document_is_the_committed_file() {
             "{method} {path}"
         );
     }
-    assert!(served["paths"]["/keys"]["get"]["security"].is_null());
+    assert!(served["paths"][paths::keys::KEYS]["get"]["security"].is_null());
 
     let health: Value = app.get("/healthz").await.json().await.unwrap();
     assert_eq!(health["service"], "keys");
@@ -575,14 +580,14 @@ async fn bad_addresses_are_400_and_unknown_ones_404_on_every_address_route() {
 
     for address in &bad {
         assert_error(
-            app.get(&format!("/keys/{address}")).await,
+            app.get(&paths::keys::key_raw(&address.to_string())).await,
             StatusCode::BAD_REQUEST,
             "invalid_address",
         )
         .await;
         assert_error(
             app.post_json(
-                &format!("/keys/{address}/sign"),
+                &paths::keys::sign_raw(&address.to_string()),
                 &json!({ "digest": DIGEST }),
             )
             .await,
@@ -591,7 +596,7 @@ async fn bad_addresses_are_400_and_unknown_ones_404_on_every_address_route() {
         )
         .await;
         assert_error(
-            app.get_with_token(&format!("/keys/{address}/wif"), TOKEN)
+            app.get_with_token(&paths::keys::wif_raw(&address.to_string()), TOKEN)
                 .await,
             StatusCode::BAD_REQUEST,
             "invalid_address",
@@ -599,7 +604,10 @@ async fn bad_addresses_are_400_and_unknown_ones_404_on_every_address_route() {
         .await;
     }
     let message = assert_error(
-        app.get(&format!("/keys/{}", other_network_address())).await,
+        app.get(&paths::keys::key_raw(
+            &(other_network_address()).to_string(),
+        ))
+        .await,
         StatusCode::BAD_REQUEST,
         "invalid_address",
     )
@@ -607,14 +615,14 @@ async fn bad_addresses_are_400_and_unknown_ones_404_on_every_address_route() {
     assert!(message.contains("network"), "{message}");
 
     assert_error(
-        app.get(&format!("/keys/{unknown}")).await,
+        app.get(&paths::keys::key_raw(&unknown.to_string())).await,
         StatusCode::NOT_FOUND,
         "unknown_key",
     )
     .await;
     assert_error(
         app.post_json(
-            &format!("/keys/{unknown}/sign"),
+            &paths::keys::sign_raw(&unknown.to_string()),
             &json!({ "digest": DIGEST }),
         )
         .await,
@@ -623,7 +631,7 @@ async fn bad_addresses_are_400_and_unknown_ones_404_on_every_address_route() {
     )
     .await;
     assert_error(
-        app.get_with_token(&format!("/keys/{unknown}/wif"), TOKEN)
+        app.get_with_token(&paths::keys::wif_raw(&unknown.to_string()), TOKEN)
             .await,
         StatusCode::NOT_FOUND,
         "unknown_key",
@@ -638,7 +646,7 @@ async fn bad_addresses_are_400_and_unknown_ones_404_on_every_address_route() {
 async fn bad_sign_requests_are_refused() {
     let (app, _dir) = spawn_app().await;
     let key = app.create_key().await;
-    let path = format!("/keys/{}/sign", key.address);
+    let path = paths::keys::sign_raw(&key.address.to_string());
 
     for (body, code) in [
         ("{\"digest\": ", "malformed_json"),
@@ -735,14 +743,14 @@ async fn bad_imports_are_refused_and_store_nothing() {
         ),
         (format!("{{\"wif\": \"{demo_wif}\"}}"), "invalid_wif"),
     ] {
-        let response = app.post_raw("/keys/import", Some(TOKEN), &body).await;
+        let response = app.post_raw(paths::keys::IMPORT, Some(TOKEN), &body).await;
         let message = assert_error(response, StatusCode::BAD_REQUEST, code).await;
         for secret in [&demo_wif, &tampered] {
             assert!(!message.contains(secret.as_str()), "{message}");
         }
     }
     let message = assert_error(
-        app.post_json("/keys/import", &json!({ "wif": demo_wif }))
+        app.post_json(paths::keys::IMPORT, &json!({ "wif": demo_wif }))
             .await,
         StatusCode::BAD_REQUEST,
         "invalid_wif",
@@ -752,7 +760,8 @@ async fn bad_imports_are_refused_and_store_nothing() {
 
     let oversized = format!("{{\"wif\": \"{}\"}}", "1".repeat(64 * 1024));
     assert_error(
-        app.post_raw("/keys/import", Some(TOKEN), &oversized).await,
+        app.post_raw(paths::keys::IMPORT, Some(TOKEN), &oversized)
+            .await,
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
     )
@@ -765,7 +774,7 @@ async fn bad_imports_are_refused_and_store_nothing() {
 
     // Still serving: a good WIF goes in.
     let response = app
-        .post_json("/keys/import", &json!({ "wif": regtest_wif }))
+        .post_json(paths::keys::IMPORT, &json!({ "wif": regtest_wif }))
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(app.list().await.len(), 1);
@@ -776,8 +785,8 @@ async fn protected_routes_need_the_right_token() {
     let (app, _dir) = spawn_app().await;
     let key = app.create_key().await;
     let wif = PrivateKey::generate().to_wif(NETWORK);
-    let sign_path = format!("/keys/{}/sign", key.address);
-    let wif_path = format!("/keys/{}/wif", key.address);
+    let sign_path = paths::keys::sign_raw(&key.address.to_string());
+    let wif_path = paths::keys::wif_raw(&key.address.to_string());
     let sign_body = format!("{{\"digest\": \"{DIGEST}\"}}");
     let import_body = format!("{{\"wif\": \"{wif}\"}}");
 
@@ -800,13 +809,13 @@ async fn protected_routes_need_the_right_token() {
         )
         .await;
         assert_error(
-            app.post_raw("/keys/import", token, &import_body).await,
+            app.post_raw(paths::keys::IMPORT, token, &import_body).await,
             StatusCode::UNAUTHORIZED,
             code,
         )
         .await;
         assert_error(
-            app.post_raw("/keys", token, "").await,
+            app.post_raw(paths::keys::KEYS, token, "").await,
             StatusCode::UNAUTHORIZED,
             code,
         )
@@ -831,8 +840,8 @@ async fn protected_routes_need_the_right_token() {
     // A cross-site form post (text/plain, no token, as a web page sends it) makes no key and
     // imports none.
     for (path, body) in [
-        ("/keys", String::new()),
-        ("/keys/import", import_body.clone()),
+        (paths::keys::KEYS, String::new()),
+        (paths::keys::IMPORT, import_body.clone()),
     ] {
         let response = app
             .http
@@ -851,7 +860,9 @@ async fn protected_routes_need_the_right_token() {
     assert!(!logs_contain(&wif));
     // The public routes need no token.
     assert_eq!(
-        app.get(&format!("/keys/{}", key.address)).await.status(),
+        app.get(&paths::keys::key_raw(&key.address.to_string()))
+            .await
+            .status(),
         StatusCode::OK
     );
 }
@@ -860,7 +871,12 @@ async fn protected_routes_need_the_right_token() {
 async fn wrong_methods_and_routes_get_json_errors() {
     let (app, _dir) = spawn_app().await;
     let key = app.create_key().await;
-    let response = app.http.delete(app.url("/keys")).send().await.unwrap();
+    let response = app
+        .http
+        .delete(app.url(paths::keys::KEYS))
+        .send()
+        .await
+        .unwrap();
     assert_error(
         response,
         StatusCode::METHOD_NOT_ALLOWED,
@@ -869,7 +885,7 @@ async fn wrong_methods_and_routes_get_json_errors() {
     .await;
     let response = app
         .http
-        .delete(app.url(&format!("/keys/{}", key.address)))
+        .delete(app.url(&paths::keys::key_raw(&key.address.to_string())))
         .send()
         .await
         .unwrap();
@@ -880,7 +896,7 @@ async fn wrong_methods_and_routes_get_json_errors() {
     )
     .await;
     assert_error(
-        app.get("/keys/import").await,
+        app.get(paths::keys::IMPORT).await,
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
     )
@@ -892,7 +908,9 @@ async fn wrong_methods_and_routes_get_json_errors() {
     )
     .await;
     // A body on POST /keys is ignored: the route takes none.
-    let response = app.post_raw("/keys", Some(TOKEN), "{\"junk\": ").await;
+    let response = app
+        .post_raw(paths::keys::KEYS, Some(TOKEN), "{\"junk\": ")
+        .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(app.list().await.len(), 2);
 }
@@ -944,16 +962,18 @@ async fn the_happy_path_on_postgres() {
         Ok(())
     );
     let wif = app.export(&key.address).await.wif;
-    let response = app.post_json("/keys/import", &json!({ "wif": wif })).await;
+    let response = app
+        .post_json(paths::keys::IMPORT, &json!({ "wif": wif }))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let other = PrivateKey::generate().to_wif(NETWORK);
     let response = app
-        .post_json("/keys/import", &json!({ "wif": other }))
+        .post_json(paths::keys::IMPORT, &json!({ "wif": other }))
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_error(
         app.post_json(
-            &format!("/keys/{}/sign", key.address),
+            &paths::keys::sign_raw(&key.address.to_string()),
             &json!({ "digest": "zz" }),
         )
         .await,
@@ -981,7 +1001,7 @@ async fn the_happy_path_on_postgres() {
 }
 
 async fn app_info(app: &TestApp, address: &Address) -> KeyInfo {
-    app.get(&format!("/keys/{address}"))
+    app.get(&paths::keys::key_raw(&address.to_string()))
         .await
         .json()
         .await
@@ -999,7 +1019,7 @@ async fn a_foreign_host_is_misdirected() {
     let foreign = format!("evil.example:{port}");
     let response = app
         .http
-        .get(app.url("/keys"))
+        .get(app.url(paths::keys::KEYS))
         .header("Host", &foreign)
         .send()
         .await
@@ -1012,7 +1032,7 @@ async fn a_foreign_host_is_misdirected() {
     .await;
     let response = app
         .http
-        .post(app.url("/keys"))
+        .post(app.url(paths::keys::KEYS))
         .header("Host", &foreign)
         .bearer_auth(TOKEN)
         .send()
@@ -1027,7 +1047,7 @@ async fn a_foreign_host_is_misdirected() {
     assert!(app.list().await.is_empty());
     let response = app
         .http
-        .get(app.url("/keys"))
+        .get(app.url(paths::keys::KEYS))
         .header("Host", format!("localhost:{port}"))
         .send()
         .await
@@ -1041,16 +1061,16 @@ async fn json_bodies_that_are_not_objects_are_refused() {
     let (app, _dir) = spawn_app().await;
     let key = app.create_key().await;
     let wif = PrivateKey::generate().to_wif(NETWORK);
-    let sign_path = format!("/keys/{}/sign", key.address);
+    let sign_path = paths::keys::sign_raw(&key.address.to_string());
     let array_sign = format!("[\"{DIGEST}\"]");
     let array_import = format!("[\"{wif}\"]");
     for (path, body) in [
         (sign_path.as_str(), array_sign.as_str()),
-        ("/keys/import", array_import.as_str()),
-        ("/keys/import", "[]"),
-        ("/keys/import", "\"x\""),
-        ("/keys/import", "7"),
-        ("/keys/import", "null"),
+        (paths::keys::IMPORT, array_import.as_str()),
+        (paths::keys::IMPORT, "[]"),
+        (paths::keys::IMPORT, "\"x\""),
+        (paths::keys::IMPORT, "7"),
+        (paths::keys::IMPORT, "null"),
     ] {
         assert_error(
             app.post_raw(path, Some(TOKEN), body).await,

@@ -13,6 +13,7 @@
 //! Prints one line: `rest_tx=<N> rest_seconds=<s> rest_rate=<tx/s>`. The client shares the
 //! machine's cores with the service, as a wallet on the same host would.
 
+use mycoin_api::paths;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -72,14 +73,14 @@ impl Peer {
     /// Mines the template on the tip paying `address`; returns the block.
     async fn mine(&self, address: &Address) -> Block {
         let template: BlockTemplate = self
-            .get(&format!("/blocks/template?address={address}"))
+            .get(&format!("{}?address={address}", paths::peer::TEMPLATE))
             .await;
         let mut block: Block = decode_hex(&template.hex).unwrap();
         let params = NETWORK.params();
         while check_proof_of_work(&block, &params).is_err() {
             block.header.nonce = block.header.nonce.wrapping_add(1);
         }
-        let _: SubmitBlockResponse = self.post("/blocks", encode_hex(&block)).await;
+        let _: SubmitBlockResponse = self.post(paths::peer::BLOCKS, encode_hex(&block)).await;
         block
     }
 }
@@ -157,12 +158,13 @@ async fn main() {
         let each = (units - 1_000) / FAN_OUT as u64;
         let outputs = vec![(each, owner.public_key().pubkey_hash()); FAN_OUT];
         let tx = spend(&[*coinbase], &owner, &outputs);
-        let _: SubmitTransactionResponse = peer.post("/transactions", encode_hex(&tx)).await;
+        let _: SubmitTransactionResponse =
+            peer.post(paths::peer::TRANSACTIONS, encode_hex(&tx)).await;
         let txid = tx.txid();
         coins.extend((0..FAN_OUT as u32).map(|vout| (OutPoint::new(txid, vout), each)));
     }
     peer.mine(&miner_address).await;
-    let mempool: MempoolView = peer.get("/mempool").await;
+    let mempool: MempoolView = peer.get(paths::peer::MEMPOOL).await;
     assert_eq!(mempool.count, 0, "the fan-out transactions are mined");
 
     // N signed transactions of one input and two outputs, as JSON bodies ready to post.
@@ -219,7 +221,7 @@ async fn main() {
     }
     let seconds = start.elapsed().as_secs_f64();
     assert_eq!(accepted, count);
-    let mempool: MempoolView = peer.get("/mempool").await;
+    let mempool: MempoolView = peer.get(paths::peer::MEMPOOL).await;
     assert_eq!(mempool.count, count, "every transaction is in the mempool");
     println!(
         "rest_tx={count} rest_seconds={seconds:.3} rest_rate={:.1}",

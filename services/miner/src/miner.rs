@@ -11,12 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use mycoin_api::keys::NewKey;
+use mycoin_api::client::{KeysClient, PeerClient};
 use mycoin_api::miner::{BackendRate, MinerStatus, SearchBackend};
-use mycoin_api::peer::{
-    BlockStatus, BlockTemplate, BlockView, ChainInfo, SubmitBlockRequest, SubmitBlockResponse,
-    TemplateQuery, decode_hex, encode_hex,
-};
+use mycoin_api::peer::{BlockStatus, BlockView, decode_hex};
 use mycoin_core::validation::check_proof_of_work;
 use mycoin_core::{Block, BlockHash, Network};
 use mycoin_web::{ClientError, RestClient};
@@ -84,10 +81,10 @@ pub struct Miner {
     /// Each backend this CPU runs with its measured rate (one thread).
     backend_rates: Vec<(Backend, f64)>,
     tip_poll: Duration,
-    peer: RestClient,
+    peer: PeerClient,
     /// The peer with a short timeout, for the tip checks during a search.
-    peer_tip: RestClient,
-    keys: RestClient,
+    peer_tip: PeerClient,
+    keys: KeysClient,
     /// Nonces hashed by every search of the service.
     total_hashes: Arc<AtomicU64>,
     /// Nonces per second over the last second, as `f64` bits.
@@ -136,15 +133,18 @@ impl Miner {
             backend_forced: forced.is_some(),
             backend_rates: measured.rates.clone(),
             tip_poll: settings.tip_poll,
-            peer: with_token(RestClient::new(
+            peer: PeerClient::new(with_token(RestClient::new(
                 &settings.peer_url,
                 settings.client_timeout,
-            )?),
-            peer_tip: with_token(RestClient::new(&settings.peer_url, tip_timeout)?),
-            keys: with_token(RestClient::new(
+            )?)),
+            peer_tip: PeerClient::new(with_token(RestClient::new(
+                &settings.peer_url,
+                tip_timeout,
+            )?)),
+            keys: KeysClient::new(with_token(RestClient::new(
                 &settings.keys_url,
                 settings.client_timeout,
-            )?),
+            )?)),
             total_hashes: Arc::new(AtomicU64::new(0)),
             hash_rate: AtomicU64::new(0f64.to_bits()),
             blocks_found: AtomicU64::new(0),
@@ -220,7 +220,7 @@ impl Miner {
                 Ok(address)
             }
             None => {
-                let key: NewKey = self.keys.post_json("/keys", &()).await?;
+                let key = self.keys.create().await?;
                 tracing::info!(address = %key.address, "mining to a fresh key");
                 Ok(key.address.to_string())
             }
@@ -235,6 +235,12 @@ impl Miner {
         address: &str,
         cancel: &AtomicBool,
     ) -> Result<Mined, MinerError> {
+        let payee = mycoin_core::Address::parse_for(address, self.network).map_err(|reason| {
+            MinerError::InvalidAddress {
+                address: address.to_owned(),
+                reason,
+            }
+        })?;
         let started = Instant::now();
         let attempts = Arc::new(AtomicU64::new(0));
         let params = self.network.params();
@@ -242,15 +248,7 @@ impl Miner {
             if cancel.load(Ordering::Relaxed) {
                 return Err(MinerError::Stopped);
             }
-            let template: BlockTemplate = self
-                .peer
-                .get_json_with_query(
-                    "/blocks/template",
-                    &TemplateQuery {
-                        address: address.to_owned(),
-                    },
-                )
-                .await?;
+            let template = self.peer.template(&payee).await?;
             let mut block: Block = decode_hex(&template.hex)
                 .map_err(|err| MinerError::BadTemplate(err.to_string()))?;
             let target = Target::from_bits(block.header.bits)
@@ -273,19 +271,8 @@ impl Miner {
             let elapsed = started.elapsed();
             let block = with_checked_nonce(block, nonce, &params)?;
 
-            let submitted: SubmitBlockResponse = self
-                .peer
-                .post_json(
-                    "/blocks",
-                    &SubmitBlockRequest {
-                        hex: encode_hex(&block),
-                    },
-                )
-                .await?;
-            let view: BlockView = self
-                .peer
-                .get_json(&format!("/blocks/{}", submitted.hash))
-                .await?;
+            let submitted = self.peer.submit_block(&block).await?;
+            let view = self.peer.block(&submitted.hash).await?;
             if matches!(
                 submitted.status,
                 BlockStatus::NewTip | BlockStatus::SideChain
@@ -401,7 +388,7 @@ impl Miner {
     /// Whether the peer's tip is no longer `parent`. A failed check says no: the submission
     /// will tell.
     async fn tip_moved(&self, parent: BlockHash) -> bool {
-        match self.peer_tip.get_json::<ChainInfo>("/chain").await {
+        match self.peer_tip.chain().await {
             Ok(chain) => chain.tip != parent,
             Err(err) => {
                 tracing::debug!(error = %err, "cannot check the peer's tip");
@@ -623,16 +610,7 @@ mod tests {
 
     /// A template of the miner's peer paying [`payee`], and its parent.
     async fn template(miner: &Miner) -> (Block, BlockHash) {
-        let template: BlockTemplate = miner
-            .peer
-            .get_json_with_query(
-                "/blocks/template",
-                &TemplateQuery {
-                    address: payee().to_string(),
-                },
-            )
-            .await
-            .unwrap();
+        let template = miner.peer.template(&payee()).await.unwrap();
         (decode_hex(&template.hex).unwrap(), template.prev_hash)
     }
 

@@ -1,6 +1,7 @@
 //! The miner service over real HTTP: each test spawns a real peer service (regtest, temporary
 //! SQLite file), when needed a real keys service, and the miner, all on free ports.
 
+use mycoin_api::paths;
 use std::time::{Duration, Instant};
 
 use mycoin_api::miner::{MineResponse, MinerStatus};
@@ -156,7 +157,9 @@ async fn mine_with_an_address_extends_the_peers_chain() {
     assert_eq!(stack.chain().await.height, 0);
 
     let payee = address(7);
-    let response = stack.post("/mine", json!({ "address": payee })).await;
+    let response = stack
+        .post(paths::miner::MINE, json!({ "address": payee }))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let mined: MineResponse = response.json().await.unwrap();
     assert_eq!(mined.height, 1);
@@ -175,7 +178,7 @@ async fn mine_with_an_address_extends_the_peers_chain() {
     assert_eq!(chain.tip, mined.hash);
 
     let again: MineResponse = stack
-        .post("/mine", json!({ "address": payee }))
+        .post(paths::miner::MINE, json!({ "address": payee }))
         .await
         .json()
         .await
@@ -224,9 +227,11 @@ async fn metrics_count_blocks_found_and_the_peers_height_follows() {
         Some(0.0)
     );
 
-    let response = stack.post("/mine", json!({ "address": address(3) })).await;
+    let response = stack
+        .post(paths::miner::MINE, json!({ "address": address(3) }))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let bad = stack.post_raw("/mine", "{").await;
+    let bad = stack.post_raw(paths::miner::MINE, "{").await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
 
     let after = metrics(&stack.http, &stack.miner).await;
@@ -235,7 +240,11 @@ async fn metrics_count_blocks_found_and_the_peers_height_follows() {
         Some(1.0)
     );
     let count = |status: &str| {
-        let labels = [("method", "POST"), ("route", "/mine"), ("status", status)];
+        let labels = [
+            ("method", "POST"),
+            ("route", paths::miner::MINE),
+            ("status", status),
+        ];
         sample_value(&after, "mycoin_http_requests_total", &labels)
     };
     assert_eq!(count("200"), Some(1.0));
@@ -250,7 +259,12 @@ async fn metrics_count_blocks_found_and_the_peers_height_follows() {
 #[tokio::test]
 async fn mine_without_an_address_pays_a_fresh_key_of_the_keys_service() {
     let stack = spawn_stack(true).await;
-    let mined: MineResponse = stack.post("/mine", json!({})).await.json().await.unwrap();
+    let mined: MineResponse = stack
+        .post(paths::miner::MINE, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mined.height, 1);
     Address::parse_for(&mined.address, NETWORK).unwrap();
     assert_eq!(
@@ -269,7 +283,7 @@ async fn background_mining_starts_finds_blocks_and_stops() {
 
     // Stopping a miner that does not run is a clear 409.
     assert_error(
-        stack.post("/miner/stop", json!(null)).await,
+        stack.post(paths::miner::STOP, json!(null)).await,
         StatusCode::CONFLICT,
         "not_running",
     )
@@ -277,7 +291,7 @@ async fn background_mining_starts_finds_blocks_and_stops() {
 
     let payee = address(9);
     let response = stack
-        .post("/miner/start", json!({ "address": payee }))
+        .post(paths::miner::START, json!({ "address": payee }))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let started: MinerStatus = response.json().await.unwrap();
@@ -286,7 +300,7 @@ async fn background_mining_starts_finds_blocks_and_stops() {
 
     // Starting twice is a clear 409 too.
     assert_error(
-        stack.post("/miner/start", json!({})).await,
+        stack.post(paths::miner::START, json!({})).await,
         StatusCode::CONFLICT,
         "already_running",
     )
@@ -305,7 +319,7 @@ async fn background_mining_starts_finds_blocks_and_stops() {
     assert!(status.blocks_found >= 3, "{status:?}");
     assert_eq!(status.last_error, None);
 
-    let response = stack.post("/miner/stop", json!(null)).await;
+    let response = stack.post(paths::miner::STOP, json!(null)).await;
     assert_eq!(response.status(), StatusCode::OK);
     let stopped: MinerStatus = response.json().await.unwrap();
     assert!(!stopped.running);
@@ -316,7 +330,7 @@ async fn background_mining_starts_finds_blocks_and_stops() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(stack.chain().await.height, height);
     assert_error(
-        stack.post("/miner/stop", json!(null)).await,
+        stack.post(paths::miner::STOP, json!(null)).await,
         StatusCode::CONFLICT,
         "not_running",
     )
@@ -327,19 +341,23 @@ async fn background_mining_starts_finds_blocks_and_stops() {
 async fn bad_requests_are_400_in_the_error_shape() {
     let stack = spawn_stack(false).await;
     assert_error(
-        stack.post_raw("/mine", "{\"address\": ").await,
+        stack.post_raw(paths::miner::MINE, "{\"address\": ").await,
         StatusCode::BAD_REQUEST,
         "malformed_json",
     )
     .await;
     assert_error(
-        stack.post("/mine", json!({ "address": 5 })).await,
+        stack
+            .post(paths::miner::MINE, json!({ "address": 5 }))
+            .await,
         StatusCode::BAD_REQUEST,
         "invalid_body",
     )
     .await;
     assert_error(
-        stack.post("/mine", json!({ "adress": address(1) })).await,
+        stack
+            .post(paths::miner::MINE, json!({ "adress": address(1) }))
+            .await,
         StatusCode::BAD_REQUEST,
         "invalid_body",
     )
@@ -349,13 +367,17 @@ async fn bad_requests_are_400_in_the_error_shape() {
         Address::new(Network::Demo, PubKeyHash([1; 20])).to_string(),
     ] {
         assert_error(
-            stack.post("/mine", json!({ "address": bad })).await,
+            stack
+                .post(paths::miner::MINE, json!({ "address": bad }))
+                .await,
             StatusCode::BAD_REQUEST,
             "invalid_address",
         )
         .await;
         assert_error(
-            stack.post("/miner/start", json!({ "address": bad })).await,
+            stack
+                .post(paths::miner::START, json!({ "address": bad }))
+                .await,
             StatusCode::BAD_REQUEST,
             "invalid_address",
         )
@@ -462,10 +484,15 @@ async fn the_served_openapi_document_is_the_committed_one() {
     mycoin_web::docs::assert_openapi_file(ApiDoc::openapi(), path);
     let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(served, committed);
-    for route in ["/mine", "/miner", "/miner/start", "/miner/stop"] {
+    for route in [
+        paths::miner::MINE,
+        paths::miner::MINER,
+        paths::miner::START,
+        paths::miner::STOP,
+    ] {
         assert!(served["paths"][route].is_object(), "{route}");
     }
-    for route in ["/mine", "/miner/start", "/miner/stop"] {
+    for route in [paths::miner::MINE, paths::miner::START, paths::miner::STOP] {
         assert_eq!(
             served["paths"][route]["post"]["security"],
             json!([{ "api_token": [] }]),
@@ -473,7 +500,7 @@ async fn the_served_openapi_document_is_the_committed_one() {
         );
         assert!(served["paths"][route]["post"]["responses"]["401"].is_object());
     }
-    assert!(served["paths"]["/miner"]["get"]["security"].is_null());
+    assert!(served["paths"][paths::miner::MINER]["get"]["security"].is_null());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -517,7 +544,7 @@ async fn mining_needs_the_token() {
             ),
         ]
     };
-    for path in ["/mine", "/miner/start"] {
+    for path in [paths::miner::MINE, paths::miner::START] {
         for (attempt, code) in attempts(path) {
             assert_error(
                 attempt.send().await.unwrap(),
@@ -532,10 +559,10 @@ async fn mining_needs_the_token() {
 
     // Running with the owner's address, it cannot be stopped without the token.
     let response = stack
-        .post("/miner/start", json!({ "address": address(9) }))
+        .post(paths::miner::START, json!({ "address": address(9) }))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    for (attempt, code) in attempts("/miner/stop") {
+    for (attempt, code) in attempts(paths::miner::STOP) {
         assert_error(
             attempt.send().await.unwrap(),
             StatusCode::UNAUTHORIZED,
@@ -547,7 +574,7 @@ async fn mining_needs_the_token() {
     assert!(status.running);
     assert_eq!(status.address, Some(address(9)));
     assert_eq!(
-        stack.post("/miner/stop", json!(null)).await.status(),
+        stack.post(paths::miner::STOP, json!(null)).await.status(),
         StatusCode::OK
     );
 }
@@ -583,7 +610,7 @@ async fn a_foreign_host_is_misdirected() {
 #[tokio::test]
 async fn mine_bodies_that_are_not_objects_are_refused() {
     let stack = spawn_stack(false).await;
-    for path in ["/mine", "/miner/start"] {
+    for path in [paths::miner::MINE, paths::miner::START] {
         for body in [json!([address(66)]), json!([]), json!("x"), json!(null)] {
             assert_error(
                 stack.post(path, body).await,

@@ -5,34 +5,43 @@
 mod common;
 
 use common::*;
+use mycoin_api::paths;
 use serde_json::{Value, json};
 
 /// Every request that changes state or spends resources, with a body that would succeed.
 fn state_changes(key: &str) -> Vec<(usize, String, Value)> {
     vec![
-        (KEYS, "/keys".to_owned(), json!({})),
+        (KEYS, paths::keys::KEYS.to_owned(), json!({})),
         (
             KEYS,
-            "/keys/import".to_owned(),
+            paths::keys::IMPORT.to_owned(),
             json!({ "wif": "not checked before the token" }),
         ),
         (
             KEYS,
-            format!("/keys/{key}/sign"),
+            paths::keys::sign_raw(&key.to_string()),
             json!({ "digest": "00".repeat(32) }),
         ),
-        (WALLET, "/wallet/addresses".to_owned(), json!({})),
+        (WALLET, paths::wallet::ADDRESSES.to_owned(), json!({})),
         (
             WALLET,
-            "/wallet/send".to_owned(),
+            paths::wallet::SEND.to_owned(),
             json!({ "to": key, "amount": 1, "fee": 0 }),
         ),
-        (MINER, "/mine".to_owned(), json!({ "address": key })),
-        (MINER, "/miner/start".to_owned(), json!({ "address": key })),
-        (MINER, "/miner/stop".to_owned(), json!({})),
+        (
+            MINER,
+            paths::miner::MINE.to_owned(),
+            json!({ "address": key }),
+        ),
+        (
+            MINER,
+            paths::miner::START.to_owned(),
+            json!({ "address": key }),
+        ),
+        (MINER, paths::miner::STOP.to_owned(), json!({})),
         (
             PEER,
-            "/peers".to_owned(),
+            paths::peer::PEERS.to_owned(),
             json!({ "url": "http://127.0.0.1:9" }),
         ),
     ]
@@ -41,12 +50,12 @@ fn state_changes(key: &str) -> Vec<(usize, String, Value)> {
 /// What a refused request must leave as it was.
 async fn state(stack: &Stack) -> Value {
     json!({
-        "keys": stack.get_public(KEYS, "/keys").await,
-        "chain": stack.get_public(PEER, "/chain").await,
-        "mempool": stack.get_public(PEER, "/mempool").await,
-        "peers": stack.get_public(PEER, "/peers").await,
-        "miner_running": stack.get_public(MINER, "/miner").await["running"],
-        "wallet": stack.get_public(WALLET, "/wallet").await,
+        "keys": stack.get_public(KEYS, paths::keys::KEYS).await,
+        "chain": stack.get_public(PEER, paths::peer::CHAIN).await,
+        "mempool": stack.get_public(PEER, paths::peer::MEMPOOL).await,
+        "peers": stack.get_public(PEER, paths::peer::PEERS).await,
+        "miner_running": stack.get_public(MINER, paths::miner::MINER).await["running"],
+        "wallet": stack.get_public(WALLET, paths::wallet::WALLET).await,
     })
 }
 
@@ -103,7 +112,11 @@ async fn every_state_change_needs_the_token() {
     );
 
     // The peer-to-peer endpoints judge the body, not the caller.
-    for path in ["/blocks", "/transactions", "/transactions/verify"] {
+    for path in [
+        paths::peer::BLOCKS,
+        paths::peer::TRANSACTIONS,
+        paths::peer::VERIFY,
+    ] {
         let response = stack
             .client
             .post(stack.url(PEER, path))
@@ -115,7 +128,7 @@ async fn every_state_change_needs_the_token() {
     }
     let response = stack
         .client
-        .post(stack.url(PEER, "/sync"))
+        .post(stack.url(PEER, paths::peer::SYNC))
         .json(&json!({ "locator": [] }))
         .send()
         .await
@@ -132,10 +145,10 @@ async fn a_foreign_host_is_refused_by_every_service() {
     let key = stack.new_address().await;
     let before = state(&stack).await;
     let reads = [
-        (PEER, "/chain"),
-        (KEYS, "/keys"),
-        (WALLET, "/wallet"),
-        (MINER, "/miner"),
+        (PEER, paths::peer::CHAIN),
+        (KEYS, paths::keys::KEYS),
+        (WALLET, paths::wallet::WALLET),
+        (MINER, paths::miner::MINER),
     ];
     for (service, path) in reads {
         let port = stack.ports[service];

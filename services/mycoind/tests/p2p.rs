@@ -5,6 +5,7 @@
 
 mod common;
 
+use mycoin_api::paths;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -101,7 +102,7 @@ async fn user1_mines_and_pays_user2_who_follows() {
     let sent = user1
         .post(
             WALLET,
-            "/wallet/send",
+            paths::wallet::SEND,
             json!({ "to": to, "amount": amount, "fee": 1_000 }),
         )
         .await;
@@ -115,7 +116,7 @@ async fn user1_mines_and_pays_user2_who_follows() {
     assert_eq!(chain.height, 4);
     let deadline = Instant::now() + CONVERGE;
     loop {
-        let wallet = user2.get(WALLET, "/wallet").await;
+        let wallet = user2.get(WALLET, paths::wallet::WALLET).await;
         if wallet["balance"]["confirmed"] == amount {
             break;
         }
@@ -123,7 +124,9 @@ async fn user1_mines_and_pays_user2_who_follows() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(user2.mempool_txids().await.is_empty());
-    let status = user2.get(PEER, &format!("/transactions/{txid}")).await;
+    let status = user2
+        .get(PEER, &paths::peer::transaction_raw(&txid.to_string()))
+        .await;
     assert_eq!(status["status"]["state"], "confirmed");
 
     // Each knows the other's tip.
@@ -146,7 +149,8 @@ async fn a_gossiped_block_with_unknown_parent_makes_the_node_fetch_its_ancestors
     let address = a.new_address().await;
     a.mine(&address).await;
     a.mine(&address).await;
-    a.post(PEER, "/peers", json!({ "url": b.peer_url() })).await;
+    a.post(PEER, paths::peer::PEERS, json!({ "url": b.peer_url() }))
+        .await;
     let third = a.mine(&address).await;
     let chain = converge(&[&a, &b]).await;
     assert_eq!(chain.height, 3);
@@ -202,14 +206,16 @@ async fn a_partition_heals_onto_the_branch_with_more_work() {
     let sent = b
         .post(
             WALLET,
-            "/wallet/send",
+            paths::wallet::SEND,
             json!({ "to": payee, "amount": 30_000_000u64, "fee": 2_000 }),
         )
         .await;
     let txid = sent["txid"].as_str().unwrap().to_owned();
     let b_tip = b.mine(&b_miner).await;
     assert_eq!(b_tip["height"], 2);
-    let confirmed = b.get(PEER, &format!("/transactions/{txid}")).await;
+    let confirmed = b
+        .get(PEER, &paths::peer::transaction_raw(&txid.to_string()))
+        .await;
     assert_eq!(confirmed["status"]["state"], "confirmed");
     // ...while A mines a branch of 4 blocks: more work.
     let a_miner = a.new_address().await;
@@ -222,7 +228,8 @@ async fn a_partition_heals_onto_the_branch_with_more_work() {
 
     // Heal, with only A (more work) learning of B: A announces its tip, B cannot place it,
     // adds A as a peer and syncs with it.
-    a.post(PEER, "/peers", json!({ "url": b.peer_url() })).await;
+    a.post(PEER, paths::peer::PEERS, json!({ "url": b.peer_url() }))
+        .await;
     let chain = converge(&[&a, &b]).await;
     assert_eq!(chain.tip, a_chain.tip, "the branch with more work won");
     assert_eq!(chain.total_work, a_chain.total_work);
@@ -230,7 +237,9 @@ async fn a_partition_heals_onto_the_branch_with_more_work() {
 
     // B's payment left the chain but is still valid: back in B's mempool, and relayed again
     // to A, which never saw it.
-    let status = b.get(PEER, &format!("/transactions/{txid}")).await;
+    let status = b
+        .get(PEER, &paths::peer::transaction_raw(&txid.to_string()))
+        .await;
     assert_eq!(status["status"]["state"], "mempool", "{status}");
     assert!(b.mempool_txids().await.contains(&txid));
     wait_mempool(&a, &txid).await;
@@ -239,10 +248,12 @@ async fn a_partition_heals_onto_the_branch_with_more_work() {
     let chain = converge(&[&a, &b]).await;
     assert_eq!(chain.height, 5);
     for address in [&payee, &a_miner, &b_miner] {
-        let path = format!("/addresses/{address}/balance");
+        let path = paths::peer::balance_raw(&address.to_string());
         assert_eq!(a.get(PEER, &path).await, b.get(PEER, &path).await);
     }
-    let paid = a.get(PEER, &format!("/addresses/{payee}/balance")).await;
+    let paid = a
+        .get(PEER, &paths::peer::balance_raw(&payee.to_string()))
+        .await;
     assert_eq!(paid["confirmed"], 30_000_000u64, "{paid}");
     // Neither was penalised.
     assert_eq!(a.peer_state(&b.peer_url()).await["penalty"], 0);
@@ -405,7 +416,7 @@ async fn the_daemon_race_ends_on_one_tip_holding_exactly_the_subsidy() {
     let deadline = Instant::now() + CONVERGE;
     for user in [&user1, &user2] {
         loop {
-            let status = user.get(MINER, "/miner").await;
+            let status = user.get(MINER, paths::miner::MINER).await;
             assert_eq!(status["running"], true, "{status}");
             if status["blocks_found"].as_u64().unwrap() >= 3 {
                 break;
@@ -415,7 +426,7 @@ async fn the_daemon_race_ends_on_one_tip_holding_exactly_the_subsidy() {
         }
     }
     for user in [&user1, &user2] {
-        let status = user.post(MINER, "/miner/stop", json!({})).await;
+        let status = user.post(MINER, paths::miner::STOP, json!({})).await;
         assert_eq!(status["running"], false, "{status}");
     }
     // Two blocks of equal work found as the miners stopped keep the nodes split until the
@@ -434,7 +445,7 @@ async fn the_daemon_race_ends_on_one_tip_holding_exactly_the_subsidy() {
         .sum();
     let mut total = 0;
     for user in [&user1, &user2] {
-        let wallet = user.get(WALLET, "/wallet").await;
+        let wallet = user.get(WALLET, paths::wallet::WALLET).await;
         let balance = &wallet["balance"];
         total += balance["confirmed"].as_u64().unwrap()
             + balance["immature"].as_u64().unwrap()
@@ -472,7 +483,9 @@ async fn mine_demo_branch(
 async fn submit_blocks(stack: &Stack, blocks: &[Block]) {
     for block in blocks {
         let hex = hex::encode(mycoin_core::Encode::to_bytes(block));
-        let answer = stack.post(PEER, "/blocks", json!({ "hex": hex })).await;
+        let answer = stack
+            .post(PEER, paths::peer::BLOCKS, json!({ "hex": hex }))
+            .await;
         assert_eq!(answer["status"], "new_tip", "{answer}");
     }
 }
@@ -501,7 +514,8 @@ async fn the_branch_with_more_work_wins_over_a_longer_one() {
     assert!(work(&a_chain) > work(&b_chain), "{a_chain:?} {b_chain:?}");
 
     // Heal: B, on the longer branch, learns of A.
-    b.post(PEER, "/peers", json!({ "url": a.peer_url() })).await;
+    b.post(PEER, paths::peer::PEERS, json!({ "url": a.peer_url() }))
+        .await;
     let chain = converge(&[&a, &b]).await;
     assert_eq!(
         chain.tip, a_chain.tip,
@@ -510,7 +524,9 @@ async fn the_branch_with_more_work_wins_over_a_longer_one() {
     assert_eq!(chain.height, 4);
     assert_eq!(chain.total_work, a_chain.total_work);
     // B keeps the longer branch as a side chain, and did not penalise A.
-    let side = b.get(PEER, &format!("/blocks/{}", b_chain.tip)).await;
+    let side = b
+        .get(PEER, &paths::peer::block_raw(&b_chain.tip.to_string()))
+        .await;
     assert_eq!(side["height"], 8, "{side}");
     assert_eq!(side["in_active_chain"], false, "{side}");
     assert_eq!(b.peer_state(&a.peer_url()).await["penalty"], 0);

@@ -4,6 +4,7 @@
 //! empty, and the wallet and the history of each address show exactly what the story implies.
 //! No private key (hex or WIF) and no API token appears in anything the process logged.
 
+use mycoin_api::paths;
 use std::path::Path;
 
 use mycoin_core::{Network, PrivateKey};
@@ -30,14 +31,14 @@ async fn walk(stack: &Stack) {
     // Step 2 (key.py): three keys.
     let mut keys = vec![];
     for _ in 0..3 {
-        let key = stack.post(KEYS, "/keys", json!({})).await;
+        let key = stack.post(KEYS, paths::keys::KEYS, json!({})).await;
         keys.push(key["address"].as_str().unwrap().to_owned());
     }
     let (first, second, third) = (&keys[0], &keys[1], &keys[2]);
 
     // Step 3 (mine.py): mine to the first key; the block holds only the coinbase.
     let mined = stack
-        .post(MINER, "/mine", json!({ "address": first }))
+        .post(MINER, paths::miner::MINE, json!({ "address": first }))
         .await;
     assert_eq!(mined["height"], 1);
     let block = stack
@@ -54,7 +55,7 @@ async fn walk(stack: &Stack) {
     let sent = stack
         .post(
             WALLET,
-            "/wallet/send",
+            paths::wallet::SEND,
             json!({ "to": second, "amount": amount, "fee": fee }),
         )
         .await;
@@ -63,15 +64,11 @@ async fn walk(stack: &Stack) {
 
     // Step 5 (verify.py): the pending transaction verifies, input by input.
     let pending = stack
-        .get_public(PEER, &format!("/transactions/{txid}"))
+        .get_public(PEER, &paths::peer::transaction_raw(&txid.to_string()))
         .await;
     assert_eq!(pending["status"]["state"], "mempool");
     let verdict = stack
-        .post(
-            PEER,
-            "/transactions/verify",
-            json!({ "hex": pending["hex"] }),
-        )
+        .post(PEER, paths::peer::VERIFY, json!({ "hex": pending["hex"] }))
         .await;
     assert_eq!(verdict["valid"], true, "{verdict}");
     assert!(
@@ -81,23 +78,31 @@ async fn walk(stack: &Stack) {
             .iter()
             .all(|i| i["valid"] == true)
     );
-    assert_eq!(stack.get_public(PEER, "/mempool").await["count"], 1);
+    assert_eq!(
+        stack.get_public(PEER, paths::peer::MEMPOOL).await["count"],
+        1
+    );
 
     // Step 6 (mine.py, wallet.py): mine again to the third key.
     let mined = stack
-        .post(MINER, "/mine", json!({ "address": third }))
+        .post(MINER, paths::miner::MINE, json!({ "address": third }))
         .await;
     assert_eq!(mined["height"], 2);
     let confirmed = stack
-        .get_public(PEER, &format!("/transactions/{txid}"))
+        .get_public(PEER, &paths::peer::transaction_raw(&txid.to_string()))
         .await;
     assert_eq!(confirmed["status"]["state"], "confirmed");
     assert_eq!(confirmed["status"]["height"], 2);
-    assert_eq!(stack.get_public(PEER, "/mempool").await["count"], 0);
+    assert_eq!(
+        stack.get_public(PEER, paths::peer::MEMPOOL).await["count"],
+        0
+    );
 
     // The wallet: the first key is spent; the second, the change and the third hold coins.
-    let unused = stack.post(WALLET, "/wallet/addresses", json!({})).await;
-    let wallet = stack.get_public(WALLET, "/wallet").await;
+    let unused = stack
+        .post(WALLET, paths::wallet::ADDRESSES, json!({}))
+        .await;
+    let wallet = stack.get_public(WALLET, paths::wallet::WALLET).await;
     let total = COIN + COIN + fee - fee; // two subsidies; the fee moved to the third key
     assert_eq!(wallet["balance"]["confirmed"], total, "{wallet}");
     assert_eq!(wallet["balance"]["pending"], 0, "{wallet}");
@@ -140,7 +145,10 @@ async fn walk(stack: &Stack) {
         .to_owned();
     let history = |address: String| async move {
         let list = stack
-            .get_public(PEER, &format!("/addresses/{address}/transactions"))
+            .get_public(
+                PEER,
+                &paths::peer::address_transactions_raw(&address.to_string()),
+            )
             .await;
         list.as_array()
             .unwrap()
@@ -177,7 +185,9 @@ async fn walk(stack: &Stack) {
         history(third.clone()).await,
         vec![(coinbase_2.clone(), 2, COIN + fee, 0, (COIN + fee) as i64)]
     );
-    let stats = stack.get_public(PEER, &format!("/addresses/{first}")).await;
+    let stats = stack
+        .get_public(PEER, &paths::peer::address_raw(&first.to_string()))
+        .await;
     assert_eq!(
         stats["chain_stats"],
         json!({"funded_txo_count": 1, "funded_txo_sum": COIN, "spent_txo_count": 1,
@@ -186,7 +196,7 @@ async fn walk(stack: &Stack) {
     );
     // The wallet's: the two coinbases it received and its payment to itself (nothing paid to
     // others, the fee), each proven against the wallet's own header chain.
-    let wallet_history = stack.get_public(WALLET, "/wallet/history").await;
+    let wallet_history = stack.get_public(WALLET, paths::wallet::HISTORY).await;
     let mut entries: Vec<(String, u64, u64, u64, u64, bool)> = wallet_history
         .as_array()
         .unwrap()
@@ -214,9 +224,11 @@ async fn walk(stack: &Stack) {
     // No secret in the logs: every key's WIF and hex, and the API token.
     let log = stack.log();
     assert!(log.contains("mycoind is up"), "the log was captured");
-    let all = stack.get_public(KEYS, "/keys").await;
+    let all = stack.get_public(KEYS, paths::keys::KEYS).await;
     for address in addresses(&all) {
-        let wif = stack.get(KEYS, &format!("/keys/{address}/wif")).await;
+        let wif = stack
+            .get(KEYS, &paths::keys::wif_raw(&address.to_string()))
+            .await;
         let wif = wif["wif"].as_str().unwrap().to_owned();
         let secret = hex::encode(
             PrivateKey::from_wif(&wif, Network::Regtest)

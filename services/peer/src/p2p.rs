@@ -33,6 +33,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use actix_web::web;
+use mycoin_api::paths;
 use mycoin_api::peer::{
     BlockView, ChainInfo, SubmitBlockRequest, SyncRequest, TransactionRequest, encode_hex,
 };
@@ -211,7 +212,7 @@ async fn check_candidate(node: &Node, url: &str) -> bool {
         return false;
     };
     let client = client.with_max_response_bytes(MAX_CHAIN_ANSWER_BYTES);
-    match client.get_json::<ChainInfo>("/chain").await {
+    match client.get_json::<ChainInfo>(paths::peer::CHAIN).await {
         Ok(info) => {
             let same = info.network == node.network().name()
                 && info.genesis == node.network().params().genesis_hash();
@@ -247,7 +248,7 @@ pub async fn sync_with(node: &Node, url: &str) -> SyncOutcome {
             return SyncOutcome::Unreachable;
         }
     };
-    let info: ChainInfo = match client.get_json("/chain").await {
+    let info: ChainInfo = match client.get_json(paths::peer::CHAIN).await {
         Ok(info) => info,
         Err(err) if client_error_is_peer_fault(&err) => {
             tracing::info!(peer = %url, error = %err, "peer answered GET /chain wrongly");
@@ -450,7 +451,7 @@ impl Prefetch {
             count: Some(SYNC_BATCH),
         };
         Prefetch(tokio::spawn(async move {
-            client.post_json("/sync", &request).await
+            client.post_json(paths::peer::SYNC, &request).await
         }))
     }
 
@@ -500,7 +501,7 @@ pub fn relay_block(node: &Node, hash: BlockHash, hex: String, sender: Option<Str
         push(
             node,
             &targets,
-            "/blocks",
+            paths::peer::BLOCKS,
             format!("block {hash}"),
             SubmitBlockRequest { hex },
         );
@@ -515,7 +516,7 @@ pub fn relay_transaction(node: &Node, txid: Txid, hex: String, sender: Option<St
         push(
             node,
             &targets,
-            "/transactions",
+            paths::peer::TRANSACTIONS,
             what,
             TransactionRequest { hex },
         );
@@ -545,7 +546,7 @@ pub fn relay_returned_transactions(node: &Node, tip: BlockHash, returned: &[Txid
             push(
                 node,
                 &targets,
-                "/transactions",
+                paths::peer::TRANSACTIONS,
                 what,
                 TransactionRequest { hex },
             );
@@ -574,7 +575,7 @@ async fn announce_tip(node: &Node, url: &str, peer_tip: BlockHash) {
     push(
         node,
         &[url.to_owned()],
-        "/blocks",
+        paths::peer::BLOCKS,
         format!("tip {hash}"),
         SubmitBlockRequest { hex },
     );

@@ -227,6 +227,7 @@ async fn drain(client: RestClient, queue: Arc<PeerQueue>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mycoin_api::paths;
 
     #[test]
     fn a_full_queue_drops_the_oldest() {
@@ -249,7 +250,7 @@ mod tests {
     async fn a_forgotten_peer_loses_its_queue() {
         let relay = Relay::new(4);
         let item = RelayItem {
-            path: "/blocks",
+            path: paths::peer::BLOCKS,
             what: "block".into(),
             body: Arc::new(serde_json::json!({})),
         };

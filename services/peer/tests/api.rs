@@ -1,6 +1,7 @@
 //! The peer service seen from a real HTTP client: each test starts its own service on a free
 //! port with its own SQLite file (or PostgreSQL database), and calls it with reqwest.
 
+use mycoin_api::paths;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use mycoin_api::peer::{
@@ -125,11 +126,11 @@ impl TestApp {
     }
 
     async fn chain(&self) -> ChainInfo {
-        self.get_ok("/chain").await
+        self.get_ok(paths::peer::CHAIN).await
     }
 
     async fn template(&self, address: &Address) -> BlockTemplate {
-        self.get_ok(&format!("/blocks/template?address={address}"))
+        self.get_ok(&format!("{}?address={address}", paths::peer::TEMPLATE))
             .await
     }
 
@@ -142,7 +143,7 @@ impl TestApp {
     }
 
     async fn submit_block(&self, block: &Block) -> reqwest::Response {
-        self.post("/blocks", &json!({ "hex": encode_hex(block) }))
+        self.post(paths::peer::BLOCKS, &json!({ "hex": encode_hex(block) }))
             .await
     }
 
@@ -155,17 +156,17 @@ impl TestApp {
     }
 
     async fn submit_tx(&self, tx: &Transaction) -> reqwest::Response {
-        self.post("/transactions", &json!({ "hex": encode_hex(tx) }))
+        self.post(paths::peer::TRANSACTIONS, &json!({ "hex": encode_hex(tx) }))
             .await
     }
 
     async fn verify_tx(&self, tx: &Transaction) -> VerifyResponse {
-        self.post_ok("/transactions/verify", &json!({ "hex": encode_hex(tx) }))
+        self.post_ok(paths::peer::VERIFY, &json!({ "hex": encode_hex(tx) }))
             .await
     }
 
     async fn mempool(&self) -> MempoolView {
-        self.get_ok("/mempool").await
+        self.get_ok(paths::peer::MEMPOOL).await
     }
 
     async fn snapshot(&self) -> (ChainInfo, MempoolView) {
@@ -265,7 +266,9 @@ fn spend(coins: &[OutPoint], signer: &PrivateKey, outputs: &[(u64, PubKeyHash)])
 
 /// The coinbase output of the block `accepted`.
 async fn coinbase_of(app: &TestApp, accepted: &SubmitBlockResponse) -> OutPoint {
-    let block: BlockView = app.get_ok(&format!("/blocks/{}", accepted.hash)).await;
+    let block: BlockView = app
+        .get_ok(&paths::peer::block_raw(&accepted.hash.to_string()))
+        .await;
     OutPoint::new(block.transactions[0].txid, 0)
 }
 
@@ -313,7 +316,9 @@ async fn happy_path(app: &TestApp) {
     assert!(chain.total_work.parse::<u128>().unwrap() > work_at_genesis);
 
     // The block by hash, by height and in a range.
-    let by_hash: BlockView = app.get_ok(&format!("/blocks/{}", first.hash)).await;
+    let by_hash: BlockView = app
+        .get_ok(&paths::peer::block_raw(&first.hash.to_string()))
+        .await;
     let by_height: BlockView = app.get_ok("/blocks/height/1").await;
     assert_eq!(by_hash, by_height);
     assert_eq!(by_hash.hash, first.hash);
@@ -338,14 +343,14 @@ async fn happy_path(app: &TestApp) {
     assert_eq!(range.len(), 2);
     assert_eq!(range[0].hash, chain.genesis);
     assert_eq!(range[1], by_hash);
-    let default_range: Vec<BlockView> = app.get_ok("/blocks").await;
+    let default_range: Vec<BlockView> = app.get_ok(paths::peer::BLOCKS).await;
     assert_eq!(default_range, range);
     let genesis: BlockView = app.get_ok("/blocks/height/0").await;
     assert_eq!(genesis.confirmations, 2);
 
     // The coinbase is key 0's, spendable in the next block (regtest maturity 1).
     let utxos: Vec<UtxoView> = app
-        .get_ok(&format!("/addresses/{}/utxos", address(0)))
+        .get_ok(&paths::peer::utxos_raw(&(address(0)).to_string()))
         .await;
     assert_eq!(utxos.len(), 1);
     assert_eq!(utxos[0].txid, coinbase.txid);
@@ -354,7 +359,7 @@ async fn happy_path(app: &TestApp) {
     assert_eq!(utxos[0].height, 1);
     assert!(utxos[0].coinbase && utxos[0].mature && !utxos[0].spent_in_mempool);
     let balance: Balance = app
-        .get_ok(&format!("/addresses/{}/balance", address(0)))
+        .get_ok(&paths::peer::balance_raw(&(address(0)).to_string()))
         .await;
     assert_eq!(
         balance,
@@ -404,7 +409,9 @@ async fn happy_path(app: &TestApp) {
     assert_eq!(mempool.transactions[0].fee, 10_000_000);
     assert_eq!(mempool.transactions[0].size, payment.size());
     assert_eq!(app.chain().await.mempool_size, 1);
-    let info: TransactionInfo = app.get_ok(&format!("/transactions/{txid}")).await;
+    let info: TransactionInfo = app
+        .get_ok(&paths::peer::transaction_raw(&txid.to_string()))
+        .await;
     assert_eq!(info.txid, txid);
     assert_eq!(info.status.state, TxState::Mempool);
     assert_eq!(info.status.block_hash, None);
@@ -418,18 +425,18 @@ async fn happy_path(app: &TestApp) {
 
     // Balances see the pending payment.
     let balance: Balance = app
-        .get_ok(&format!("/addresses/{}/balance", address(0)))
+        .get_ok(&paths::peer::balance_raw(&(address(0)).to_string()))
         .await;
     assert_eq!(
         (balance.confirmed, balance.pending_in, balance.pending_out),
         (COIN, 30_000_000, COIN)
     );
     let utxos: Vec<UtxoView> = app
-        .get_ok(&format!("/addresses/{}/utxos", address(0)))
+        .get_ok(&paths::peer::utxos_raw(&(address(0)).to_string()))
         .await;
     assert!(utxos[0].spent_in_mempool);
     let balance: Balance = app
-        .get_ok(&format!("/addresses/{}/balance", address(1)))
+        .get_ok(&paths::peer::balance_raw(&(address(1)).to_string()))
         .await;
     assert_eq!((balance.confirmed, balance.pending_in), (0, 60_000_000));
 
@@ -444,13 +451,15 @@ async fn happy_path(app: &TestApp) {
     let second = app.mine(&address(2)).await;
     assert_eq!(second.height, Some(2));
     assert_eq!(app.mempool().await.count, 0);
-    let info: TransactionInfo = app.get_ok(&format!("/transactions/{txid}")).await;
+    let info: TransactionInfo = app
+        .get_ok(&paths::peer::transaction_raw(&txid.to_string()))
+        .await;
     assert_eq!(info.status.state, TxState::Confirmed);
     assert_eq!(info.status.block_hash, Some(second.hash));
     assert_eq!(info.status.height, Some(2));
     assert_eq!(info.status.confirmations, Some(1));
     let utxos: Vec<UtxoView> = app
-        .get_ok(&format!("/addresses/{}/utxos", address(1)))
+        .get_ok(&paths::peer::utxos_raw(&(address(1)).to_string()))
         .await;
     assert_eq!(utxos.len(), 1);
     assert_eq!((utxos[0].txid, utxos[0].vout), (txid, 0));
@@ -458,22 +467,26 @@ async fn happy_path(app: &TestApp) {
     assert_eq!(utxos[0].height, 2);
     assert!(!utxos[0].coinbase && utxos[0].mature && !utxos[0].spent_in_mempool);
     let balance: Balance = app
-        .get_ok(&format!("/addresses/{}/balance", address(0)))
+        .get_ok(&paths::peer::balance_raw(&(address(0)).to_string()))
         .await;
     assert_eq!(
         (balance.confirmed, balance.pending_in, balance.pending_out),
         (30_000_000, 0, 0)
     );
     let balance: Balance = app
-        .get_ok(&format!("/addresses/{}/balance", address(2)))
+        .get_ok(&paths::peer::balance_raw(&(address(2)).to_string()))
         .await;
     assert_eq!(balance.confirmed, COIN + 10_000_000);
 
     // One more block: two confirmations; the coinbase of block 1 is looked up too.
     app.mine(&address(0)).await;
-    let info: TransactionInfo = app.get_ok(&format!("/transactions/{txid}")).await;
+    let info: TransactionInfo = app
+        .get_ok(&paths::peer::transaction_raw(&txid.to_string()))
+        .await;
     assert_eq!(info.status.confirmations, Some(2));
-    let info: TransactionInfo = app.get_ok(&format!("/transactions/{}", coin.txid)).await;
+    let info: TransactionInfo = app
+        .get_ok(&paths::peer::transaction_raw(&coin.txid.to_string()))
+        .await;
     assert_eq!(info.status.height, Some(1));
     assert!(info.transaction.coinbase);
     let range: Vec<BlockView> = app.get_ok("/blocks?from=1&count=2").await;
@@ -481,8 +494,10 @@ async fn happy_path(app: &TestApp) {
     assert_eq!(range[1].transactions[1].txid, txid);
 
     // Submitting a known block again changes nothing.
-    let again: SubmitBlockResponse =
-        ok(app.post("/blocks", &json!({ "hex": by_hash.hex })).await).await;
+    let again: SubmitBlockResponse = ok(app
+        .post(paths::peer::BLOCKS, &json!({ "hex": by_hash.hex }))
+        .await)
+    .await;
     assert_eq!(again.status, BlockStatus::Duplicate);
     assert_eq!(again.height, Some(1));
     assert_eq!(app.chain().await.height, 3);
@@ -528,7 +543,9 @@ async fn sync_serves_the_blocks_after_the_fork_point() {
     // From genesis (or an unknown locator): every block after it, lowest first.
     let unknown = BlockHash([0x42; 32]);
     for locator in [json!([genesis]), json!([unknown, genesis]), json!([])] {
-        let blocks: Vec<BlockView> = app.post_ok("/sync", &json!({ "locator": locator })).await;
+        let blocks: Vec<BlockView> = app
+            .post_ok(paths::peer::SYNC, &json!({ "locator": locator }))
+            .await;
         let hashes: Vec<BlockHash> = blocks.iter().map(|b| b.hash).collect();
         assert_eq!(hashes, mined, "{locator}");
         assert_eq!(blocks[0].block().unwrap().block_hash(), mined[0]);
@@ -536,27 +553,34 @@ async fn sync_serves_the_blocks_after_the_fork_point() {
     // The first known hash is the fork point; `count` bounds the answer.
     let blocks: Vec<BlockView> = app
         .post_ok(
-            "/sync",
+            paths::peer::SYNC,
             &json!({ "locator": [mined[0], genesis], "count": 1 }),
         )
         .await;
     assert_eq!(blocks.len(), 1);
     assert_eq!(blocks[0].hash, mined[1]);
     let blocks: Vec<BlockView> = app
-        .post_ok("/sync", &json!({ "locator": [mined[2], genesis] }))
+        .post_ok(
+            paths::peer::SYNC,
+            &json!({ "locator": [mined[2], genesis] }),
+        )
         .await;
     assert!(blocks.is_empty(), "the asker has the tip");
     // Bounds.
     assert_error(
-        app.post("/sync", &json!({ "locator": [genesis], "count": 501 }))
-            .await,
+        app.post(
+            paths::peer::SYNC,
+            &json!({ "locator": [genesis], "count": 501 }),
+        )
+        .await,
         400,
         "invalid_query",
     )
     .await;
     let long = vec![genesis; 65];
     assert_error(
-        app.post("/sync", &json!({ "locator": long })).await,
+        app.post(paths::peer::SYNC, &json!({ "locator": long }))
+            .await,
         400,
         "invalid_locator",
     )
@@ -580,7 +604,9 @@ async fn side_chains_and_orphans_are_reported() {
     assert_eq!(answer.status, BlockStatus::SideChain);
     assert_eq!(answer.height, Some(1));
     assert_eq!(app.chain().await.tip, tip.hash);
-    let view: BlockView = app.get_ok(&format!("/blocks/{}", rival.block_hash())).await;
+    let view: BlockView = app
+        .get_ok(&paths::peer::block_raw(&(rival.block_hash()).to_string()))
+        .await;
     assert!(!view.in_active_chain);
     assert_eq!(view.confirmations, 0);
 
@@ -594,7 +620,8 @@ async fn side_chains_and_orphans_are_reported() {
     let chain = app.chain().await;
     assert_eq!((chain.tip, chain.orphans), (tip.hash, 1));
     assert_error(
-        app.get(&format!("/blocks/{}", orphan.block_hash())).await,
+        app.get(&paths::peer::block_raw(&(orphan.block_hash()).to_string()))
+            .await,
         404,
         "unknown_block",
     )
@@ -614,7 +641,7 @@ async fn the_unlisted_sender_of_an_orphan_becomes_a_peer() {
     solve(&mut orphan);
     let relay = |sender: String| {
         app.http
-            .post(app.url("/blocks"))
+            .post(app.url(paths::peer::BLOCKS))
             .header("X-Mycoin-Peer", sender)
             .json(&json!({ "hex": encode_hex(&orphan) }))
             .send()
@@ -630,7 +657,7 @@ async fn the_unlisted_sender_of_an_orphan_becomes_a_peer() {
         assert_eq!(answer.status, BlockStatus::Orphan);
     }
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let peers: Vec<PeerView> = app.get_ok("/peers").await;
+    let peers: Vec<PeerView> = app.get_ok(paths::peer::PEERS).await;
     assert!(peers.is_empty(), "{peers:?}");
 
     let sender = spawn_app().await;
@@ -638,7 +665,7 @@ async fn the_unlisted_sender_of_an_orphan_becomes_a_peer() {
     assert_eq!(answer.status, BlockStatus::Orphan);
     let mut peers: Vec<PeerView> = Vec::new();
     for _ in 0..100 {
-        peers = app.get_ok("/peers").await;
+        peers = app.get_ok(paths::peer::PEERS).await;
         if !peers.is_empty() {
             break;
         }
@@ -725,10 +752,13 @@ async fn verify_reports_each_input() {
 #[tokio::test]
 async fn peers_can_be_listed_and_added() {
     let app = spawn_app().await;
-    let peers: Vec<PeerView> = app.get_ok("/peers").await;
+    let peers: Vec<PeerView> = app.get_ok(paths::peer::PEERS).await;
     assert!(peers.is_empty());
     let peers: Vec<PeerView> = app
-        .post_ok("/peers", &json!({"url": "http://127.0.0.1:8002/"}))
+        .post_ok(
+            paths::peer::PEERS,
+            &json!({"url": "http://127.0.0.1:8002/"}),
+        )
         .await;
     assert_eq!(
         peers,
@@ -739,10 +769,10 @@ async fn peers_can_be_listed_and_added() {
         peers.iter().map(|p| (p.url.clone(), p.source)).collect()
     };
     let again: Vec<PeerView> = app
-        .post_ok("/peers", &json!({"url": "http://127.0.0.1:8002"}))
+        .post_ok(paths::peer::PEERS, &json!({"url": "http://127.0.0.1:8002"}))
         .await;
     assert_eq!(urls(&again), urls(&peers));
-    let listed: Vec<PeerView> = app.get_ok("/peers").await;
+    let listed: Vec<PeerView> = app.get_ok(paths::peer::PEERS).await;
     assert_eq!(urls(&listed), urls(&peers));
 }
 
@@ -780,19 +810,19 @@ async fn docs_and_health_are_served() {
         serde_json::from_str(&mycoin_web::docs::openapi_json(ApiDoc::openapi())).unwrap();
     assert_eq!(served, expected);
     for path in [
-        "/chain",
-        "/blocks",
+        paths::peer::CHAIN,
+        paths::peer::BLOCKS,
         "/blocks/{hash}",
         "/blocks/height/{height}",
-        "/blocks/template",
-        "/transactions",
-        "/transactions/verify",
+        paths::peer::TEMPLATE,
+        paths::peer::TRANSACTIONS,
+        paths::peer::VERIFY,
         "/transactions/{txid}",
-        "/mempool",
+        paths::peer::MEMPOOL,
         "/addresses/{address}/utxos",
         "/addresses/{address}/balance",
-        "/peers",
-        "/sync",
+        paths::peer::PEERS,
+        paths::peer::SYNC,
         "/metrics",
     ] {
         assert!(
@@ -838,10 +868,13 @@ async fn metrics_count_requests_by_route_pattern_and_status() {
     let genesis = app.chain().await.genesis;
     assert_eq!(app.requests("GET", "/blocks/{hash}", "200").await, 0.0);
 
-    app.get_ok::<BlockView>(&format!("/blocks/{genesis}")).await;
-    app.get_ok::<BlockView>(&format!("/blocks/{genesis}")).await;
+    app.get_ok::<BlockView>(&paths::peer::block_raw(&genesis.to_string()))
+        .await;
+    app.get_ok::<BlockView>(&paths::peer::block_raw(&genesis.to_string()))
+        .await;
     assert_error(
-        app.get(&format!("/blocks/{}", "ab".repeat(32))).await,
+        app.get(&paths::peer::block_raw(&("ab".repeat(32)).to_string()))
+            .await,
         404,
         "unknown_block",
     )
@@ -898,7 +931,7 @@ async fn metrics_follow_the_chain_the_mempool_and_the_peers() {
     let accepted = app.submit_tx(&tx).await;
     assert_eq!(accepted.status(), StatusCode::OK);
     let unreachable = "http://127.0.0.1:9".to_owned();
-    app.post_ok::<Vec<PeerView>>("/peers", &json!({ "url": unreachable }))
+    app.post_ok::<Vec<PeerView>>(paths::peer::PEERS, &json!({ "url": unreachable }))
         .await;
 
     let samples = app.metrics().await;
@@ -996,26 +1029,35 @@ async fn post_blocks_refuses_bad_input() {
     let before = app.snapshot().await;
 
     for (content_type, body, status, code) in bad_json_bodies() {
-        let response = app.post_raw("/blocks", content_type, body.clone()).await;
+        let response = app
+            .post_raw(paths::peer::BLOCKS, content_type, body.clone())
+            .await;
         assert_error(response, status, code).await;
         app.assert_unchanged(&before).await;
     }
     for (hex, code) in bad_hex_values() {
-        assert_error(app.post("/blocks", &json!({ "hex": hex })).await, 400, code).await;
+        assert_error(
+            app.post(paths::peer::BLOCKS, &json!({ "hex": hex })).await,
+            400,
+            code,
+        )
+        .await;
         app.assert_unchanged(&before).await;
     }
     // A block's encoding with a byte too many, or a transaction's instead of a block's.
     let block = app.solved_block(&address(0)).await;
     let trailing = format!("{}00", encode_hex(&block));
     assert_error(
-        app.post("/blocks", &json!({ "hex": trailing })).await,
+        app.post(paths::peer::BLOCKS, &json!({ "hex": trailing }))
+            .await,
         400,
         "undecodable",
     )
     .await;
     let tx_hex = encode_hex(&block.transactions[0]);
     assert_error(
-        app.post("/blocks", &json!({ "hex": tx_hex })).await,
+        app.post(paths::peer::BLOCKS, &json!({ "hex": tx_hex }))
+            .await,
         400,
         "undecodable",
     )
@@ -1023,7 +1065,8 @@ async fn post_blocks_refuses_bad_input() {
     // Larger than the largest block.
     let huge = json!({ "hex": "00".repeat(1_100_000) }).to_string();
     assert_error(
-        app.post_raw("/blocks", "application/json", huge).await,
+        app.post_raw(paths::peer::BLOCKS, "application/json", huge)
+            .await,
         413,
         "payload_too_large",
     )
@@ -1145,7 +1188,7 @@ async fn post_blocks_rejects_invalid_blocks_with_the_rule_code() {
 async fn post_transactions_refuses_bad_input() {
     let (app, _) = funded_app().await;
     let before = app.snapshot().await;
-    for path in ["/transactions", "/transactions/verify"] {
+    for path in [paths::peer::TRANSACTIONS, paths::peer::VERIFY] {
         for (content_type, body, status, code) in bad_json_bodies() {
             let response = app.post_raw(path, content_type, body.clone()).await;
             assert_error(response, status, code).await;
@@ -1320,11 +1363,13 @@ async fn merkle_proofs_and_headers_check_as_a_light_client_would() {
         ok::<SubmitTransactionResponse>(app.submit_tx(&payment).await).await;
     }
     let mined = app.mine(&address(9)).await;
-    let block: BlockView = app.get_ok(&format!("/blocks/{}", mined.hash)).await;
+    let block: BlockView = app
+        .get_ok(&paths::peer::block_raw(&mined.hash.to_string()))
+        .await;
     assert_eq!(block.transactions.len(), 4);
 
     let header_hex = app
-        .get(&format!("/blocks/{}/header", mined.hash))
+        .get(&paths::peer::block_header_raw(&mined.hash.to_string()))
         .await
         .text()
         .await
@@ -1333,13 +1378,15 @@ async fn merkle_proofs_and_headers_check_as_a_light_client_would() {
     assert_eq!(header.block_hash(), mined.hash);
     for (position, view) in block.transactions.iter().enumerate() {
         let proof: MerkleProofView = app
-            .get_ok(&format!("/transactions/{}/merkle-proof", view.txid))
+            .get_ok(&paths::peer::merkle_proof_raw(&view.txid.to_string()))
             .await;
         assert_eq!(proof.block_hash, mined.hash);
         assert_eq!(proof.block_height, 4);
         assert_eq!(proof.pos as usize, position);
         assert_eq!(proof.merkle.len(), 2);
-        let info: TransactionInfo = app.get_ok(&format!("/transactions/{}", view.txid)).await;
+        let info: TransactionInfo = app
+            .get_ok(&paths::peer::transaction_raw(&view.txid.to_string()))
+            .await;
         let tx: Transaction = decode_hex(&info.hex).unwrap();
         verify_merkle_proof(&tx.wtxid(), &proof.proof(), &header).unwrap();
         // The proof of one transaction shows nothing of another.
@@ -1369,7 +1416,7 @@ async fn merkle_proofs_and_headers_check_as_a_light_client_would() {
     .await;
     let unknown = Txid([7; 32]);
     assert_error(
-        app.get(&format!("/transactions/{unknown}/merkle-proof"))
+        app.get(&paths::peer::merkle_proof_raw(&unknown.to_string()))
             .await,
         404,
         "unknown_transaction",
@@ -1382,8 +1429,10 @@ async fn merkle_proofs_and_headers_check_as_a_light_client_would() {
     );
     ok::<SubmitTransactionResponse>(app.submit_tx(&pending).await).await;
     assert_error(
-        app.get(&format!("/transactions/{}/merkle-proof", pending.txid()))
-            .await,
+        app.get(&paths::peer::merkle_proof_raw(
+            &(pending.txid()).to_string(),
+        ))
+        .await,
         404,
         "unconfirmed_transaction",
     )
@@ -1391,7 +1440,8 @@ async fn merkle_proofs_and_headers_check_as_a_light_client_would() {
     assert_error(app.get("/blocks/xyz/header").await, 400, "invalid_hash").await;
     let no_block = BlockHash([9; 32]);
     assert_error(
-        app.get(&format!("/blocks/{no_block}/header")).await,
+        app.get(&paths::peer::block_header_raw(&no_block.to_string()))
+            .await,
         404,
         "unknown_block",
     )
@@ -1404,7 +1454,7 @@ async fn merkle_proofs_and_headers_check_as_a_light_client_would() {
         "from=4294967296",
     ] {
         assert_error(
-            app.get(&format!("/headers?{query}")).await,
+            app.get(&format!("{}?{query}", paths::peer::HEADERS)).await,
             400,
             "invalid_query",
         )
@@ -1429,7 +1479,9 @@ async fn an_address_history_lists_each_payment_once_with_its_effect() {
     ok::<SubmitTransactionResponse>(app.submit_tx(&pay).await).await;
 
     // In the mempool: first, unconfirmed.
-    let history: Vec<AddressTxView> = app.get_ok(&format!("/addresses/{a}/transactions")).await;
+    let history: Vec<AddressTxView> = app
+        .get_ok(&paths::peer::address_transactions_raw(&a.to_string()))
+        .await;
     assert_eq!(history.len(), 2);
     assert_eq!(history[0].txid, pay.txid());
     assert_eq!(history[0].status.state, TxState::Mempool);
@@ -1440,7 +1492,7 @@ async fn an_address_history_lists_each_payment_once_with_its_effect() {
     assert_eq!(history[1].status.height, Some(1));
     assert_eq!(history[1].status.confirmations, Some(2));
     assert_eq!((history[1].received, history[1].fee), (COIN, 0));
-    let info: AddressInfo = app.get_ok(&format!("/addresses/{a}")).await;
+    let info: AddressInfo = app.get_ok(&paths::peer::address_raw(&a.to_string())).await;
     assert_eq!(info.chain_stats.tx_count, 1);
     assert_eq!(info.chain_stats.funded_txo_sum, COIN);
     assert_eq!(info.mempool_stats.tx_count, 1);
@@ -1449,13 +1501,15 @@ async fn an_address_history_lists_each_payment_once_with_its_effect() {
 
     // Confirmed: newest first, with confirmations; the payee's history has it too.
     let mined = app.mine(&address(9)).await;
-    let history: Vec<AddressTxView> = app.get_ok(&format!("/addresses/{a}/transactions")).await;
+    let history: Vec<AddressTxView> = app
+        .get_ok(&paths::peer::address_transactions_raw(&a.to_string()))
+        .await;
     let txids: Vec<Txid> = history.iter().map(|t| t.txid).collect();
     assert_eq!(txids, vec![pay.txid(), history[1].txid]);
     assert_eq!(history[0].status.block_hash, Some(mined.hash));
     assert_eq!(history[0].status.confirmations, Some(1));
     assert_eq!(history[1].status.confirmations, Some(3));
-    let info: AddressInfo = app.get_ok(&format!("/addresses/{a}")).await;
+    let info: AddressInfo = app.get_ok(&paths::peer::address_raw(&a.to_string())).await;
     assert_eq!(info.chain_stats.tx_count, 2);
     assert_eq!(info.chain_stats.funded_txo_count, 2);
     assert_eq!(info.chain_stats.funded_txo_sum, COIN + change);
@@ -1463,7 +1517,9 @@ async fn an_address_history_lists_each_payment_once_with_its_effect() {
     assert_eq!(info.chain_stats.spent_txo_sum, COIN);
     assert_eq!(info.mempool_stats, Default::default());
     let payee: Vec<AddressTxView> = app
-        .get_ok(&format!("/addresses/{}/transactions", address(1)))
+        .get_ok(&paths::peer::address_transactions_raw(
+            &(address(1)).to_string(),
+        ))
         .await;
     assert_eq!(payee.len(), 1);
     assert_eq!(
@@ -1540,21 +1596,23 @@ async fn block_lookups_refuse_bad_hashes_and_heights() {
         &"0".repeat(66),
     ] {
         assert_error(
-            app.get(&format!("/blocks/{hash}")).await,
+            app.get(&paths::peer::block_raw(&hash.to_string())).await,
             400,
             "invalid_hash",
         )
         .await;
     }
     assert_error(
-        app.get(&format!("/blocks/{}", "ab".repeat(32))).await,
+        app.get(&paths::peer::block_raw(&("ab".repeat(32)).to_string()))
+            .await,
         404,
         "unknown_block",
     )
     .await;
     for height in ["abc", "-1", "1.5", "99999999999"] {
         assert_error(
-            app.get(&format!("/blocks/height/{height}")).await,
+            app.get(&paths::peer::block_at_raw(&height.to_string()))
+                .await,
             400,
             "invalid_path",
         )
@@ -1570,7 +1628,7 @@ async fn block_lookups_refuse_bad_hashes_and_heights() {
 
     for query in ["count=501", "count=abc", "from=-1", "from=x", "count=-5"] {
         assert_error(
-            app.get(&format!("/blocks?{query}")).await,
+            app.get(&format!("{}?{query}", paths::peer::BLOCKS)).await,
             400,
             "invalid_query",
         )
@@ -1583,7 +1641,7 @@ async fn block_lookups_refuse_bad_hashes_and_heights() {
     let huge_from: Vec<BlockView> = app.get_ok("/blocks?from=4294967295&count=500").await;
     assert!(huge_from.is_empty());
 
-    assert_error(app.get("/blocks/template").await, 400, "invalid_query").await;
+    assert_error(app.get(paths::peer::TEMPLATE).await, 400, "invalid_query").await;
     assert_error(
         app.get("/blocks/template?address=nope").await,
         400,
@@ -1592,13 +1650,19 @@ async fn block_lookups_refuse_bad_hashes_and_heights() {
     .await;
     let demo = Address::new(Network::Demo, pkh(0));
     assert_error(
-        app.get(&format!("/blocks/template?address={demo}")).await,
+        app.get(&format!("{}?address={demo}", paths::peer::TEMPLATE))
+            .await,
         400,
         "wrong_network",
     )
     .await;
     assert_error(app.get("/no/such/route").await, 404, "not_found").await;
-    let wrong_method = app.http.delete(app.url("/chain")).send().await.unwrap();
+    let wrong_method = app
+        .http
+        .delete(app.url(paths::peer::CHAIN))
+        .send()
+        .await
+        .unwrap();
     assert_error(wrong_method, 405, "method_not_allowed").await;
     app.assert_unchanged(&before).await;
 }
@@ -1609,14 +1673,18 @@ async fn transaction_lookups_refuse_bad_txids() {
     let before = app.snapshot().await;
     for txid in ["zz", "00", &"g".repeat(64), &"0".repeat(65)] {
         assert_error(
-            app.get(&format!("/transactions/{txid}")).await,
+            app.get(&paths::peer::transaction_raw(&txid.to_string()))
+                .await,
             400,
             "invalid_hash",
         )
         .await;
     }
     assert_error(
-        app.get(&format!("/transactions/{}", "cd".repeat(32))).await,
+        app.get(&paths::peer::transaction_raw(
+            &("cd".repeat(32)).to_string(),
+        ))
+        .await,
         404,
         "unknown_transaction",
     )
@@ -1652,11 +1720,11 @@ async fn address_endpoints_refuse_bad_addresses() {
     }
     // A valid address that never received anything.
     let utxos: Vec<UtxoView> = app
-        .get_ok(&format!("/addresses/{}/utxos", address(8)))
+        .get_ok(&paths::peer::utxos_raw(&(address(8)).to_string()))
         .await;
     assert!(utxos.is_empty());
     let balance: Balance = app
-        .get_ok(&format!("/addresses/{}/balance", address(8)))
+        .get_ok(&paths::peer::balance_raw(&(address(8)).to_string()))
         .await;
     assert_eq!(
         (
@@ -1690,7 +1758,9 @@ async fn post_peers_refuses_bad_input() {
             "unsupported_media_type",
         ),
     ] {
-        let response = app.post_raw("/peers", content_type, body.to_owned()).await;
+        let response = app
+            .post_raw(paths::peer::PEERS, content_type, body.to_owned())
+            .await;
         assert_error(response, status, code).await;
     }
     for url in [
@@ -1702,7 +1772,7 @@ async fn post_peers_refuses_bad_input() {
         "",
     ] {
         assert_error(
-            app.post("/peers", &json!({ "url": url })).await,
+            app.post(paths::peer::PEERS, &json!({ "url": url })).await,
             400,
             "invalid_url",
         )
@@ -1710,12 +1780,13 @@ async fn post_peers_refuses_bad_input() {
     }
     let huge = json!({ "url": format!("http://{}", "a".repeat(10_000)) }).to_string();
     assert_error(
-        app.post_raw("/peers", "application/json", huge).await,
+        app.post_raw(paths::peer::PEERS, "application/json", huge)
+            .await,
         413,
         "payload_too_large",
     )
     .await;
-    let peers: Vec<PeerView> = app.get_ok("/peers").await;
+    let peers: Vec<PeerView> = app.get_ok(paths::peer::PEERS).await;
     assert!(peers.is_empty());
 
     // The learnt peers are bounded: past the cap, the newest pushes out a learnt one.
@@ -1723,12 +1794,12 @@ async fn post_peers_refuses_bad_input() {
     for port in 0..cap + 5 {
         let _: Vec<PeerView> = app
             .post_ok(
-                "/peers",
+                paths::peer::PEERS,
                 &json!({ "url": format!("http://10.0.0.1:{}", 9000 + port) }),
             )
             .await;
     }
-    let peers: Vec<PeerView> = app.get_ok("/peers").await;
+    let peers: Vec<PeerView> = app.get_ok(paths::peer::PEERS).await;
     assert_eq!(peers.len(), cap);
     assert!(
         peers
@@ -1818,7 +1889,11 @@ async fn reads_complete_while_a_verification_is_held() {
     );
     gate.armed.store(true, Ordering::SeqCst);
     let submit = {
-        let (http, url, hex) = (app.http.clone(), app.url("/transactions"), encode_hex(&pay));
+        let (http, url, hex) = (
+            app.http.clone(),
+            app.url(paths::peer::TRANSACTIONS),
+            encode_hex(&pay),
+        );
         tokio::spawn(async move {
             http.post(url)
                 .json(&json!({ "hex": hex }))
@@ -1831,7 +1906,7 @@ async fn reads_complete_while_a_verification_is_held() {
     assert_eq!(app.chain().await, before);
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
     let utxos: Vec<UtxoView> = app
-        .get_ok(&format!("/addresses/{}/utxos", address(0)))
+        .get_ok(&paths::peer::utxos_raw(&(address(0)).to_string()))
         .await;
     assert!(utxos.iter().all(|u| !u.spent_in_mempool));
     assert!(!submit.is_finished(), "the submission waits at the gate");
@@ -1844,7 +1919,11 @@ async fn reads_complete_while_a_verification_is_held() {
     let block = app.solved_block(&address(0)).await;
     gate.armed.store(true, Ordering::SeqCst);
     let submit = {
-        let (http, url, hex) = (app.http.clone(), app.url("/blocks"), encode_hex(&block));
+        let (http, url, hex) = (
+            app.http.clone(),
+            app.url(paths::peer::BLOCKS),
+            encode_hex(&block),
+        );
         tokio::spawn(async move {
             http.post(url)
                 .json(&json!({ "hex": hex }))
@@ -1857,7 +1936,7 @@ async fn reads_complete_while_a_verification_is_held() {
     let during = app.chain().await;
     assert_eq!((during.height, during.tip), (before.height, before.tip));
     let _: BlockView = app
-        .get_ok(&format!("/blocks/height/{}", before.height))
+        .get_ok(&paths::peer::block_at_raw(&before.height.to_string()))
         .await;
     assert!(!submit.is_finished(), "the submission waits at the gate");
     gate.open();
@@ -1926,13 +2005,20 @@ async fn the_batch_address_endpoint_agrees_with_the_single_ones() {
     ok::<SubmitTransactionResponse>(app.submit_tx(&pending).await).await;
     let addresses: Vec<String> = (0..5).map(|i| address(i).to_string()).collect();
     let answer: Vec<mycoin_api::peer::AddressUtxos> = app
-        .post_ok("/addresses/utxos", &json!({ "addresses": addresses }))
+        .post_ok(
+            paths::peer::ADDRESSES_UTXOS,
+            &json!({ "addresses": addresses }),
+        )
         .await;
     assert_eq!(answer.len(), 5);
     for (found, asked) in answer.iter().zip(&addresses) {
         assert_eq!(&found.address, asked);
-        let utxos: Vec<UtxoView> = app.get_ok(&format!("/addresses/{asked}/utxos")).await;
-        let balance: Balance = app.get_ok(&format!("/addresses/{asked}/balance")).await;
+        let utxos: Vec<UtxoView> = app
+            .get_ok(&paths::peer::utxos_raw(&asked.to_string()))
+            .await;
+        let balance: Balance = app
+            .get_ok(&paths::peer::balance_raw(&asked.to_string()))
+            .await;
         assert_eq!((&found.utxos, &found.balance), (&utxos, &balance));
         let info: Value = app.get_ok(&format!("/addresses/{asked}")).await;
         assert_eq!(
@@ -1965,14 +2051,14 @@ async fn the_batch_address_endpoint_refuses_bad_input() {
         (json!({}), "invalid_body"),
         (json!([address(0).to_string()]), "invalid_body"),
     ] {
-        let response = app.post("/addresses/utxos", &body).await;
+        let response = app.post(paths::peer::ADDRESSES_UTXOS, &body).await;
         let status = response.status().as_u16();
         let body: Value = response.json().await.unwrap();
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["error"], code, "{body}");
     }
     let empty: Vec<mycoin_api::peer::AddressUtxos> = app
-        .post_ok("/addresses/utxos", &json!({ "addresses": [] }))
+        .post_ok(paths::peer::ADDRESSES_UTXOS, &json!({ "addresses": [] }))
         .await;
     assert!(empty.is_empty());
     app.assert_unchanged(&before).await;
@@ -1987,7 +2073,7 @@ async fn the_batch_address_endpoint_refuses_bad_input() {
 async fn adding_a_peer_needs_the_token() {
     let app = spawn_app().await;
     let body = json!({ "url": "http://10.0.0.9:8002" }).to_string();
-    let url = app.url("/peers");
+    let url = app.url(paths::peer::PEERS);
     let attempts = [
         app.http
             .post(&url)
@@ -2011,7 +2097,7 @@ async fn adding_a_peer_needs_the_token() {
     {
         assert_error(attempt.send().await.unwrap(), 401, expected).await;
     }
-    let peers: Vec<PeerView> = app.get_ok("/peers").await;
+    let peers: Vec<PeerView> = app.get_ok(paths::peer::PEERS).await;
     assert!(peers.is_empty(), "{peers:?}");
 }
 
@@ -2019,7 +2105,11 @@ async fn adding_a_peer_needs_the_token() {
 #[tokio::test]
 async fn peer_to_peer_endpoints_need_no_token() {
     let app = spawn_app().await;
-    for path in ["/blocks", "/transactions", "/transactions/verify"] {
+    for path in [
+        paths::peer::BLOCKS,
+        paths::peer::TRANSACTIONS,
+        paths::peer::VERIFY,
+    ] {
         let response = app
             .http
             .post(app.url(path))
@@ -2031,7 +2121,7 @@ async fn peer_to_peer_endpoints_need_no_token() {
     }
     let response = app
         .http
-        .post(app.url("/sync"))
+        .post(app.url(paths::peer::SYNC))
         .json(&json!({ "locator": [] }))
         .send()
         .await
@@ -2048,7 +2138,7 @@ async fn a_foreign_host_is_misdirected() {
     let foreign = format!("evil.example:{port}");
     let read = app
         .http
-        .get(app.url("/chain"))
+        .get(app.url(paths::peer::CHAIN))
         .header("host", &foreign)
         .send()
         .await
@@ -2056,7 +2146,7 @@ async fn a_foreign_host_is_misdirected() {
     assert_error(read, 421, "misdirected_host").await;
     let write = app
         .http
-        .post(app.url("/peers"))
+        .post(app.url(paths::peer::PEERS))
         .header("host", &foreign)
         .bearer_auth(TOKEN)
         .json(&json!({ "url": "http://10.0.0.9:8002" }))
@@ -2064,12 +2154,12 @@ async fn a_foreign_host_is_misdirected() {
         .await
         .unwrap();
     assert_error(write, 421, "misdirected_host").await;
-    let peers: Vec<PeerView> = app.get_ok("/peers").await;
+    let peers: Vec<PeerView> = app.get_ok(paths::peer::PEERS).await;
     assert!(peers.is_empty(), "{peers:?}");
     for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
         let response = app
             .http
-            .get(app.url("/chain"))
+            .get(app.url(paths::peer::CHAIN))
             .header("host", &host)
             .send()
             .await
@@ -2085,11 +2175,11 @@ async fn json_bodies_that_are_not_objects_are_refused() {
     let app = spawn_app().await;
     let before = app.chain().await;
     for path in [
-        "/peers",
-        "/blocks",
-        "/transactions",
-        "/transactions/verify",
-        "/sync",
+        paths::peer::PEERS,
+        paths::peer::BLOCKS,
+        paths::peer::TRANSACTIONS,
+        paths::peer::VERIFY,
+        paths::peer::SYNC,
     ] {
         for body in ["[]", "\"x\"", "5", "null", "[\"http://10.0.0.9:8002\"]"] {
             let response = app
@@ -2098,7 +2188,7 @@ async fn json_bodies_that_are_not_objects_are_refused() {
             assert_error(response, 400, "invalid_body").await;
         }
     }
-    let peers: Vec<PeerView> = app.get_ok("/peers").await;
+    let peers: Vec<PeerView> = app.get_ok(paths::peer::PEERS).await;
     assert!(peers.is_empty(), "{peers:?}");
     assert_eq!(app.chain().await, before);
 }

@@ -3,6 +3,7 @@
 //! add a peer that does not answer; a peer that stalls or lies is penalised while sync from an
 //! honest peer goes on at its own pace.
 
+use mycoin_api::paths;
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
@@ -74,7 +75,7 @@ impl Node {
 
     async fn add_peer(&self, url: &str) -> reqwest::Response {
         self.http
-            .post(self.url("/peers"))
+            .post(self.url(paths::peer::PEERS))
             .bearer_auth(TOKEN)
             .json(&json!({ "url": url }))
             .send()
@@ -83,7 +84,7 @@ impl Node {
     }
 
     async fn peers(&self) -> Vec<PeerView> {
-        self.get("/peers").await
+        self.get(paths::peer::PEERS).await
     }
 
     async fn peer(&self, url: &str) -> Option<PeerView> {
@@ -91,13 +92,13 @@ impl Node {
     }
 
     async fn height(&self) -> u32 {
-        self.get::<ChainInfo>("/chain").await.height
+        self.get::<ChainInfo>(paths::peer::CHAIN).await.height
     }
 
     /// A solved block on this node's tip, not submitted.
     async fn solved_block(&self) -> Block {
         let template: BlockTemplate = self
-            .get(&format!("/blocks/template?address={}", miner()))
+            .get(&format!("{}?address={}", paths::peer::TEMPLATE, miner()))
             .await;
         let mut block: Block = decode_hex(&template.hex).unwrap();
         solve(&mut block);
@@ -108,7 +109,7 @@ impl Node {
     async fn submit(&self, block: &Block, sender: Option<&str>) -> SubmitBlockResponse {
         let mut request = self
             .http
-            .post(self.url("/blocks"))
+            .post(self.url(paths::peer::BLOCKS))
             .json(&json!({ "hex": encode_hex(block) }));
         if let Some(sender) = sender {
             request = request.header("X-Mycoin-Peer", sender);
@@ -216,14 +217,14 @@ fn spawn_fake(fake: Fake) -> String {
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(web::Data::new(fake))
-            .route("/chain", web::get().to(fake_chain))
-            .route("/sync", web::post().to(fake_sync))
+            .route(paths::peer::CHAIN, web::get().to(fake_chain))
+            .route(paths::peer::SYNC, web::post().to(fake_sync))
             .route(
-                "/blocks",
+                paths::peer::BLOCKS,
                 web::post().to(|| async { HttpResponse::Ok().json(json!({})) }),
             )
             .route(
-                "/transactions",
+                paths::peer::TRANSACTIONS,
                 web::post().to(|| async { HttpResponse::Ok().json(json!({})) }),
             )
     })

@@ -6,9 +6,9 @@
 
 use std::collections::HashMap;
 
-use mycoin_api::peer::{MAX_HEADERS_PER_REQUEST, MerkleProofView, TransactionInfo, decode_hex};
-use mycoin_core::{BlockHash, Header, HeaderChain, Params, Transaction, Txid, verify_merkle_proof};
-use mycoin_web::{ClientError, RestClient};
+use mycoin_api::client::{ClientError, PeerClient};
+use mycoin_api::peer::{MAX_HEADERS_PER_REQUEST, decode_hex};
+use mycoin_core::{BlockHash, HeaderChain, Params, Transaction, Txid, verify_merkle_proof};
 
 use crate::error::WalletError;
 
@@ -39,20 +39,19 @@ impl LightClient {
 
     /// Brings the header chain to the peer's active chain, 2,000 headers a request, checking
     /// each run. A reorganisation deeper than the margin starts again from genesis.
-    pub async fn sync_headers(&mut self, peer: &RestClient) -> Result<(), WalletError> {
+    pub async fn sync_headers(&mut self, peer: &PeerClient) -> Result<(), WalletError> {
         let mut from = self.headers.height().saturating_sub(REORG_MARGIN).max(1);
         let mut restarted = false;
         loop {
-            let hexes: Vec<String> = peer
-                .get_json(&format!(
-                    "/headers?from={from}&count={MAX_HEADERS_PER_REQUEST}"
-                ))
-                .await?;
-            let headers = hexes
-                .iter()
-                .map(|hex| decode_hex::<Header>(hex))
-                .collect::<Result<Vec<Header>, _>>()
-                .map_err(|err| WalletError::BadUpstream(format!("the peer's headers: {err}")))?;
+            let headers = match peer.headers(from, Some(MAX_HEADERS_PER_REQUEST)).await {
+                Ok(headers) => headers,
+                Err(ClientError::BadBody { reason, .. }) => {
+                    return Err(WalletError::BadUpstream(format!(
+                        "the peer's headers: {reason}"
+                    )));
+                }
+                Err(err) => return Err(err.into()),
+            };
             match self.headers.extend(from, &headers) {
                 Ok(()) => {}
                 Err(_) if !restarted => {
@@ -85,7 +84,7 @@ impl LightClient {
     /// `None` when the peer cannot prove it (not confirmed, or a proof that does not check).
     pub async fn prove(
         &mut self,
-        peer: &RestClient,
+        peer: &PeerClient,
         txid: &Txid,
     ) -> Result<Option<&Transaction>, WalletError> {
         let still_proven = self
@@ -104,18 +103,15 @@ impl LightClient {
 
     async fn check_proof(
         &self,
-        peer: &RestClient,
+        peer: &PeerClient,
         txid: &Txid,
     ) -> Result<Option<(BlockHash, u32, Transaction)>, WalletError> {
-        let proof: MerkleProofView = match peer
-            .get_json(&format!("/transactions/{txid}/merkle-proof"))
-            .await
-        {
+        let proof = match peer.merkle_proof(txid).await {
             Ok(proof) => proof,
             Err(ClientError::Status { status: 404, .. }) => return Ok(None),
             Err(err) => return Err(err.into()),
         };
-        let info: TransactionInfo = match peer.get_json(&format!("/transactions/{txid}")).await {
+        let info = match peer.transaction(txid).await {
             Ok(info) => info,
             Err(ClientError::Status { status: 404, .. }) => return Ok(None),
             Err(err) => return Err(err.into()),

@@ -16,8 +16,9 @@
 use mycoin_api::keys::KeyInfo;
 use mycoin_api::peer::AddressInfo;
 use mycoin_api::seed::{
-    ChainName, DerivedAddresses, GAP_LIMIT, RestoreRequest, RestoreResponse, SeedState, StoreUpTo,
+    ChainName, DerivedAddresses, GAP_LIMIT, RestoreRequest, RestoreResponse, SeedState,
 };
+use mycoin_core::Address;
 
 use crate::error::WalletError;
 use crate::wallet::Wallet;
@@ -25,7 +26,7 @@ use crate::wallet::Wallet;
 impl Wallet {
     /// Keys service: `POST /seed/restore`.
     async fn call_seed_restore(&self, request: &RestoreRequest) -> Result<SeedState, WalletError> {
-        Ok(self.keys.post_json("/seed/restore", request).await?)
+        Ok(self.keys.restore_seed(request).await?)
     }
 
     /// Keys service: `GET /seed/addresses` (derived, not stored).
@@ -34,16 +35,7 @@ impl Wallet {
         chain: ChainName,
         from: u32,
     ) -> Result<DerivedAddresses, WalletError> {
-        let chain = match chain {
-            ChainName::Receive => "receive",
-            ChainName::Change => "change",
-        };
-        Ok(self
-            .keys
-            .get_json(&format!(
-                "/seed/addresses?chain={chain}&from={from}&count={GAP_LIMIT}"
-            ))
-            .await?)
+        Ok(self.keys.derived(chain, from, GAP_LIMIT).await?)
     }
 
     /// Keys service: `POST /seed/keys`.
@@ -52,21 +44,20 @@ impl Wallet {
         chain: ChainName,
         next: u32,
     ) -> Result<SeedState, WalletError> {
-        Ok(self
-            .keys
-            .post_json("/seed/keys", &StoreUpTo { chain, next })
-            .await?)
+        Ok(self.keys.store_up_to(chain, next).await?)
     }
 
     /// Keys service: `GET /keys`.
     pub(crate) async fn call_keys(&self) -> Result<Vec<KeyInfo>, WalletError> {
-        Ok(self.keys.get_json("/keys").await?)
+        Ok(self.keys.list().await?)
     }
 
     /// Peer: `GET /addresses/{address}`: whether any transaction, confirmed or in the mempool,
     /// ever paid the address or spent from it.
     pub(crate) async fn ever_used(&self, address: &str) -> Result<bool, WalletError> {
-        let info: AddressInfo = self.peer.get_json(&format!("/addresses/{address}")).await?;
+        let address = Address::parse_for(address, self.network())
+            .map_err(|err| WalletError::BadUpstream(format!("derived address {address}: {err}")))?;
+        let info: AddressInfo = self.peer.address(&address).await?;
         Ok(info.chain_stats.tx_count + info.mempool_stats.tx_count > 0)
     }
 

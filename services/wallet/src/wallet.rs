@@ -28,11 +28,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mycoin_api::keys::{KeyInfo, NewKey, SignRequest, SignResponse};
+use mycoin_api::client::{KeysClient, PeerClient};
+use mycoin_api::keys::KeyInfo;
 use mycoin_api::peer::{
-    AddressTxView, AddressUtxos, AddressesRequest, MAX_ADDRESS_TXS_PER_REQUEST,
-    MAX_ADDRESSES_PER_REQUEST, SubmitTransactionResponse, TransactionRequest, TxState, UtxoView,
-    encode_hex,
+    AddressTxView, MAX_ADDRESS_TXS_PER_REQUEST, MAX_ADDRESSES_PER_REQUEST, TxState, UtxoView,
 };
 use mycoin_api::wallet::{
     HistoryEntry, HistoryStatus, SendRequest, SendResponse, UnspentKey, UnusedKey, WalletAddress,
@@ -74,8 +73,8 @@ struct Coin {
 #[derive(Debug)]
 pub struct Wallet {
     network: Network,
-    pub(crate) peer: RestClient,
-    pub(crate) keys: RestClient,
+    pub(crate) peer: PeerClient,
+    pub(crate) keys: KeysClient,
     pub(crate) store: WalletStore,
     /// Held for the whole of a payment: selection → signing → submission (and a restore).
     pub(crate) send_lock: Mutex<()>,
@@ -175,11 +174,14 @@ impl Wallet {
         };
         Ok(Wallet {
             network: settings.network,
-            peer: RestClient::new(&settings.peer_url, settings.client_timeout)?,
-            keys: with_token(RestClient::new(
-                &settings.keys_url,
+            peer: PeerClient::new(RestClient::new(
+                &settings.peer_url,
                 settings.client_timeout,
             )?),
+            keys: KeysClient::new(with_token(RestClient::new(
+                &settings.keys_url,
+                settings.client_timeout,
+            )?)),
             store: WalletStore::open(&settings.database_url).await?,
             send_lock: Mutex::new(()),
             payments_sent: AtomicU64::new(0),
@@ -198,14 +200,11 @@ impl Wallet {
     }
 
     async fn key_states(&self) -> Result<Vec<KeyState>, WalletError> {
-        let keys: Vec<KeyInfo> = self.call_keys().await?;
+        let keys: Vec<KeyInfo> = self.keys.list().await?;
         let mut states = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(MAX_ADDRESSES_PER_REQUEST) {
-            let request = AddressesRequest {
-                addresses: chunk.iter().map(|key| key.address.to_string()).collect(),
-            };
-            let answer: Vec<AddressUtxos> =
-                self.peer.post_json("/addresses/utxos", &request).await?;
+            let addresses: Vec<Address> = chunk.iter().map(|key| key.address).collect();
+            let answer = self.peer.addresses_utxos(&addresses).await?;
             if answer.len() != chunk.len()
                 || answer
                     .iter()
@@ -265,7 +264,7 @@ impl Wallet {
 
     /// `POST /wallet/addresses`: a fresh key of the keys service.
     pub async fn new_address(&self) -> Result<WalletAddress, WalletError> {
-        let key: NewKey = self.keys.post_json("/keys", &()).await?;
+        let key = self.keys.create().await?;
         Ok(WalletAddress {
             address: key.address.to_string(),
         })
@@ -353,7 +352,7 @@ impl Wallet {
         }];
         let change_address = if change > 0 {
             // The change chain of the seed (m/44'/C'/0'/1/i).
-            let key: NewKey = self.keys.post_json("/keys/change", &()).await?;
+            let key = self.keys.create_change().await?;
             let change_amount = Amount::from_units(change)
                 .map_err(|err| WalletError::BadUpstream(format!("change: {err}")))?;
             outputs.push(TxOut {
@@ -380,15 +379,7 @@ impl Wallet {
         let txid = tx.txid();
         self.sign(&mut tx, &txid, &selected).await?;
 
-        let accepted: SubmitTransactionResponse = self
-            .peer
-            .post_json(
-                "/transactions",
-                &TransactionRequest {
-                    hex: encode_hex(&tx),
-                },
-            )
-            .await?;
+        let accepted = self.peer.submit_transaction(&tx).await?;
         if accepted.txid != txid {
             return Err(WalletError::BadUpstream(format!(
                 "the peer accepted txid {} for the wallet's {txid}",
@@ -432,14 +423,8 @@ impl Wallet {
         txid: &Txid,
         coins: &[Coin],
     ) -> Result<(), WalletError> {
-        let request = SignRequest {
-            digest: hex::encode(txid.0),
-        };
         for (input, coin) in tx.inputs.iter_mut().zip(coins) {
-            let signed: SignResponse = self
-                .keys
-                .post_json(&format!("/keys/{}/sign", coin.address), &request)
-                .await?;
+            let signed = self.keys.sign(&coin.address, &txid.0).await?;
             if signed.public_key != coin.public_key
                 || coin.public_key.verify(&txid.0, &signed.signature).is_err()
             {
@@ -459,15 +444,10 @@ impl Wallet {
     async fn key_history(&self, address: &Address) -> Result<Vec<AddressTxView>, WalletError> {
         let mut all = Vec::new();
         loop {
-            let after = match all.last() {
-                Some(AddressTxView { txid, .. }) => format!("&after_txid={txid}"),
-                None => String::new(),
-            };
-            let page: Vec<AddressTxView> = self
+            let after = all.last().map(|view: &AddressTxView| view.txid);
+            let page = self
                 .peer
-                .get_json(&format!(
-                    "/addresses/{address}/transactions?limit={MAX_ADDRESS_TXS_PER_REQUEST}{after}"
-                ))
+                .address_transactions(address, after.as_ref(), Some(MAX_ADDRESS_TXS_PER_REQUEST))
                 .await?;
             if page.is_empty() {
                 return Ok(all);
@@ -481,7 +461,7 @@ impl Wallet {
     /// proven against the wallet's own header chain; then the wallet's payments the peer no
     /// longer knows. Confirmed by height, then the mempool's, then the unknown ones.
     pub async fn history(&self) -> Result<Vec<HistoryEntry>, WalletError> {
-        let keys: Vec<KeyInfo> = self.keys.get_json("/keys").await?;
+        let keys: Vec<KeyInfo> = self.keys.list().await?;
         let mine: HashSet<PubKeyHash> = keys.iter().map(|k| k.address.pubkey_hash()).collect();
         // Per transaction: what it did to all the wallet's keys together.
         let mut found: BTreeMap<Txid, AddressTxView> = BTreeMap::new();

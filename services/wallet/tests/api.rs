@@ -1,6 +1,7 @@
 //! The wallet service over real HTTP: each test spawns a real peer service (regtest, temporary
 //! SQLite file), a real keys service, a real miner service and the wallet, all on free ports.
 
+use mycoin_api::paths;
 use std::collections::HashSet;
 
 use mycoin_api::miner::MineResponse;
@@ -40,13 +41,13 @@ impl Stack {
     }
 
     async fn view(&self) -> WalletView {
-        let response = self.get("/wallet").await;
+        let response = self.get(paths::wallet::WALLET).await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.unwrap()
     }
 
     async fn history(&self) -> Vec<HistoryEntry> {
-        let response = self.get("/wallet/history").await;
+        let response = self.get(paths::wallet::HISTORY).await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.unwrap()
     }
@@ -112,7 +113,9 @@ impl Stack {
 
     /// The transaction as the peer holds it, with every signature checked over the txid.
     async fn peer_transaction(&self, txid: &mycoin_core::Txid) -> (TransactionInfo, Transaction) {
-        let info: TransactionInfo = self.peer_get(&format!("/transactions/{txid}")).await;
+        let info: TransactionInfo = self
+            .peer_get(&paths::peer::transaction_raw(&txid.to_string()))
+            .await;
         let tx: Transaction = decode_hex(&info.hex).unwrap();
         assert_eq!(tx.txid(), *txid);
         for input in &tx.inputs {
@@ -285,7 +288,7 @@ async fn the_books_walkthrough_mine_send_mine_check_the_wallet() {
     let change = REWARD - amount - fee;
 
     // In the peer's mempool, signatures valid over the txid.
-    let mempool: MempoolView = stack.peer_get("/mempool").await;
+    let mempool: MempoolView = stack.peer_get(paths::peer::MEMPOOL).await;
     assert_eq!(mempool.count, 1);
     assert_eq!(mempool.transactions[0].txid, sent.txid);
     assert_eq!(mempool.transactions[0].fee, fee);
@@ -419,7 +422,7 @@ async fn two_sends_before_a_block_never_spend_the_same_output() {
     let inputs: HashSet<&String> = first.inputs.iter().chain(&second.inputs).collect();
     assert_eq!(inputs.len(), 2, "{first:?} {second:?}");
 
-    let mempool: MempoolView = stack.peer_get("/mempool").await;
+    let mempool: MempoolView = stack.peer_get(paths::peer::MEMPOOL).await;
     assert_eq!(mempool.count, 2);
     stack.peer_transaction(&first.txid).await;
     stack.peer_transaction(&second.txid).await;
@@ -483,9 +486,9 @@ async fn metrics_count_payments_and_requests() {
         let labels = [("method", method), ("route", route), ("status", status)];
         sample_value(&samples, "mycoin_http_requests_total", &labels)
     };
-    assert_eq!(count("GET", "/wallet", "200"), Some(1.0));
-    assert_eq!(count("POST", "/wallet/send", "200"), Some(1.0));
-    assert_eq!(count("POST", "/wallet/send", "422"), Some(1.0));
+    assert_eq!(count("GET", paths::wallet::WALLET, "200"), Some(1.0));
+    assert_eq!(count("POST", paths::wallet::SEND, "200"), Some(1.0));
+    assert_eq!(count("POST", paths::wallet::SEND, "422"), Some(1.0));
 }
 
 /// `fee` is never implied: a payment names its fee, or a fee rate the wallet turns into the fee
@@ -535,7 +538,7 @@ async fn a_payment_names_its_fee_or_a_fee_rate() {
         "dust",
     )
     .await;
-    let mempool: MempoolView = stack.peer_get("/mempool").await;
+    let mempool: MempoolView = stack.peer_get(paths::peer::MEMPOOL).await;
     assert_eq!(mempool.count, 0);
 
     // Three units per byte, for one input, a payment and change.
@@ -546,7 +549,7 @@ async fn a_payment_names_its_fee_or_a_fee_rate() {
     let sent: SendResponse = response.json().await.unwrap();
     let size = mycoin_core::Transaction::spend_size(1, 2) as u64;
     assert_eq!(sent.fee, 3 * size);
-    let mempool: MempoolView = stack.peer_get("/mempool").await;
+    let mempool: MempoolView = stack.peer_get(paths::peer::MEMPOOL).await;
     assert_eq!(mempool.count, 1);
     assert_eq!(mempool.transactions[0].fee, 3 * size);
     assert_eq!(mempool.bytes as u64, size);
@@ -587,7 +590,7 @@ async fn insufficient_funds_is_422_naming_have_and_need() {
         body.message
     );
     // Nothing was sent, no change key made.
-    let mempool: MempoolView = stack.peer_get("/mempool").await;
+    let mempool: MempoolView = stack.peer_get(paths::peer::MEMPOOL).await;
     assert_eq!(mempool.count, 0);
     assert_eq!(stack.view().await.unused_keys, vec![]);
 }
@@ -694,15 +697,15 @@ async fn bad_input_is_4xx_in_the_error_shape_and_the_service_keeps_serving() {
     .await;
     // Wrong methods and unknown routes.
     assert_error(
-        stack.get("/wallet/send").await,
+        stack.get(paths::wallet::SEND).await,
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
     )
     .await;
     for (method, path) in [
-        (reqwest::Method::POST, "/wallet"),
-        (reqwest::Method::GET, "/wallet/addresses"),
-        (reqwest::Method::DELETE, "/wallet/history"),
+        (reqwest::Method::POST, paths::wallet::WALLET),
+        (reqwest::Method::GET, paths::wallet::ADDRESSES),
+        (reqwest::Method::DELETE, paths::wallet::HISTORY),
     ] {
         let response = stack
             .http
@@ -723,7 +726,7 @@ async fn bad_input_is_4xx_in_the_error_shape_and_the_service_keeps_serving() {
     );
 
     // Nothing was sent, and everything still works.
-    let mempool: MempoolView = stack.peer_get("/mempool").await;
+    let mempool: MempoolView = stack.peer_get(paths::peer::MEMPOOL).await;
     assert_eq!(mempool.count, 0);
     assert_eq!(
         stack.view().await.unspent_keys,
@@ -849,14 +852,14 @@ async fn the_served_openapi_document_is_the_committed_one() {
     let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(served, committed);
     for route in [
-        "/wallet",
-        "/wallet/addresses",
-        "/wallet/send",
-        "/wallet/history",
+        paths::wallet::WALLET,
+        paths::wallet::ADDRESSES,
+        paths::wallet::SEND,
+        paths::wallet::HISTORY,
     ] {
         assert!(served["paths"][route].is_object(), "{route}");
     }
-    for route in ["/wallet/send", "/wallet/addresses"] {
+    for route in [paths::wallet::SEND, paths::wallet::ADDRESSES] {
         assert_eq!(
             served["paths"][route]["post"]["security"],
             json!([{ "api_token": [] }]),
@@ -864,7 +867,7 @@ async fn the_served_openapi_document_is_the_committed_one() {
         );
         assert!(served["paths"][route]["post"]["responses"]["401"].is_object());
     }
-    assert!(served["paths"]["/wallet"]["get"]["security"].is_null());
+    assert!(served["paths"][paths::wallet::WALLET]["get"]["security"].is_null());
 }
 
 #[tokio::test]
@@ -1011,7 +1014,7 @@ async fn making_addresses_and_sending_need_the_token() {
     stack.mine_to(&address(9)).await;
     let before = stack.view().await;
     let send = json!({ "to": address(1), "amount": 1, "fee": 0 }).to_string();
-    for path in ["/wallet/addresses", "/wallet/send"] {
+    for path in [paths::wallet::ADDRESSES, paths::wallet::SEND] {
         let url = format!("{}{path}", stack.wallet);
         let attempts = [
             (
@@ -1051,7 +1054,7 @@ async fn making_addresses_and_sending_need_the_token() {
         }
     }
     assert_eq!(stack.view().await, before, "no key made, nothing spent");
-    let mempool: MempoolView = stack.peer_get("/mempool").await;
+    let mempool: MempoolView = stack.peer_get(paths::peer::MEMPOOL).await;
     assert_eq!(mempool.count, 0);
 }
 

@@ -425,14 +425,14 @@ mod tests {
     #[test]
     fn paths_join_the_base_url_with_one_slash() {
         let client = RestClient::new("http://127.0.0.1:8001/", DEFAULT_TIMEOUT).unwrap();
-        assert_eq!(client.url("/blocks"), "http://127.0.0.1:8001/blocks");
-        assert_eq!(client.url("blocks"), "http://127.0.0.1:8001/blocks");
+        assert_eq!(client.url("/items"), "http://127.0.0.1:8001/items");
+        assert_eq!(client.url("items"), "http://127.0.0.1:8001/items");
     }
 
     #[test]
     fn callee_4xx_pass_through_and_outages_become_503() {
         let rejected = ClientError::Status {
-            url: "http://127.0.0.1:8001/transactions".into(),
+            url: "http://127.0.0.1:8001/items".into(),
             status: 422,
             body: Some(ErrorBody {
                 error: "bad_signature".into(),
@@ -444,14 +444,14 @@ mod tests {
         assert_eq!(api.code(), "bad_signature");
 
         let broken = ClientError::Status {
-            url: "http://127.0.0.1:8001/transactions".into(),
+            url: "http://127.0.0.1:8001/items".into(),
             status: 500,
             body: None,
         };
         assert_eq!(ApiError::from(broken).status(), StatusCode::BAD_GATEWAY);
 
         let slow = ClientError::Timeout {
-            url: "http://127.0.0.1:8001/transactions".into(),
+            url: "http://127.0.0.1:8001/items".into(),
             timeout: DEFAULT_TIMEOUT,
         };
         let api = ApiError::from(slow);

@@ -537,7 +537,7 @@ mod tests {
     #[test]
     fn the_encoded_text_parses_back() {
         let metrics = Metrics::new(|_| {});
-        metrics.observe(&Method::GET, Some("/blocks/{hash}"), StatusCode::OK, 0.002);
+        metrics.observe(&Method::GET, Some("/items/{id}"), StatusCode::OK, 0.002);
         metrics.observe(&Method::POST, None, StatusCode::NOT_FOUND, 0.3);
         let samples = parse_text(&metrics.encode().unwrap()).unwrap();
         let count = |route: &str, status: &str| {
@@ -547,13 +547,13 @@ mod tests {
                 &[("route", route), ("status", status)],
             )
         };
-        assert_eq!(count("/blocks/{hash}", "200"), Some(1.0));
+        assert_eq!(count("/items/{id}", "200"), Some(1.0));
         assert_eq!(count(UNMATCHED_ROUTE, "404"), Some(1.0));
         let bucket = |le: &str| {
             sample_value(
                 &samples,
                 "mycoin_http_request_duration_seconds_bucket",
-                &[("route", "/blocks/{hash}"), ("le", le)],
+                &[("route", "/items/{id}"), ("le", le)],
             )
         };
         assert_eq!(bucket("0.001"), Some(0.0));

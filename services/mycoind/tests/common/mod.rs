@@ -4,6 +4,7 @@
 //! on the same data.
 #![allow(dead_code)]
 
+use mycoin_api::paths;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -232,21 +233,21 @@ impl Stack {
     }
 
     pub async fn chain(&self) -> ChainInfo {
-        serde_json::from_value(self.get(PEER, "/chain").await).unwrap()
+        serde_json::from_value(self.get(PEER, paths::peer::CHAIN).await).unwrap()
     }
 
     pub async fn new_address(&self) -> String {
-        let key = self.post(KEYS, "/keys", json!({})).await;
+        let key = self.post(KEYS, paths::keys::KEYS, json!({})).await;
         key["address"].as_str().unwrap().to_owned()
     }
 
     pub async fn mine(&self, address: &str) -> Value {
-        self.post(MINER, "/mine", json!({ "address": address }))
+        self.post(MINER, paths::miner::MINE, json!({ "address": address }))
             .await
     }
 
     pub async fn mempool_txids(&self) -> Vec<String> {
-        self.get(PEER, "/mempool").await["transactions"]
+        self.get(PEER, paths::peer::MEMPOOL).await["transactions"]
             .as_array()
             .unwrap()
             .iter()
@@ -255,7 +256,7 @@ impl Stack {
     }
 
     pub async fn peer_state(&self, url: &str) -> Value {
-        let peers = self.get(PEER, "/peers").await;
+        let peers = self.get(PEER, paths::peer::PEERS).await;
         peers
             .as_array()
             .unwrap()
