@@ -732,6 +732,66 @@ mod tests {
         assert!(attempts.load(Ordering::Relaxed) > 0);
     }
 
+    /// While background mining runs, the miner counts what timing costs it: a search whose
+    /// parent the peer leaves counts as stale from when the peer took the new tip to when the
+    /// search stopped, the gap before the next search as idle, and each new parent as a tip.
+    /// (Correctness only: no bound on the times.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stale_and_idle_time_and_tips_are_counted_while_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let peer = spawn_peer(&dir).await;
+        let settings =
+            Settings::new(Network::Regtest, 0, peer, "http://127.0.0.1:9").with_threads(1);
+        let (miner, rival) = (
+            Miner::new(&settings).unwrap(),
+            Miner::new(&settings).unwrap(),
+        );
+        // As `start` does, without the background task: the searches below are its.
+        miner.running.store(true, Ordering::Relaxed);
+        let impossible = Target::from_le_bytes([0; 32]);
+        let (block, parent) = template(&miner).await;
+        let (cancel, attempts) = (AtomicBool::new(false), Arc::new(AtomicU64::new(0)));
+        let search =
+            miner.search_on_tip(&block, impossible, parent, NONCE_SPACE, &cancel, &attempts);
+        let move_tip = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            rival
+                .mine_block(&payee().to_string(), &AtomicBool::new(false))
+                .await
+                .unwrap()
+        };
+        let (searched, _) = tokio::join!(search, move_tip);
+        assert!(matches!(searched, Ok(Searched::Stale)), "{searched:?}");
+        let stale = miner.stale_seconds();
+        assert!(stale > 0.0, "{stale}");
+        assert_eq!((miner.tips(), miner.idle_seconds()), (1, 0.0));
+
+        // The next search, on the new tip: the gap before it is idle, and it is a new tip.
+        let (block, next_parent) = template(&miner).await;
+        assert_ne!(next_parent, parent);
+        let cancel = AtomicBool::new(true);
+        let searched = miner
+            .search_on_tip(&block, impossible, next_parent, NONCE_SPACE, &cancel, &attempts)
+            .await;
+        assert!(matches!(searched, Ok(Searched::Cancelled)), "{searched:?}");
+        assert_eq!(miner.tips(), 2);
+        assert!(miner.idle_seconds() > 0.0);
+        assert_eq!(miner.stale_seconds(), stale, "a cancelled search is not stale");
+        let status = miner.status();
+        assert_eq!(
+            (status.stale_seconds, status.idle_seconds, status.tips),
+            (miner.stale_seconds(), miner.idle_seconds(), 2)
+        );
+        // Not running (a `POST /mine`): nothing is counted.
+        miner.running.store(false, Ordering::Relaxed);
+        *lock(&miner.last_search) = None;
+        let searched = miner
+            .search_on_tip(&block, impossible, next_parent, NONCE_SPACE, &cancel, &attempts)
+            .await;
+        assert!(matches!(searched, Ok(Searched::Cancelled)), "{searched:?}");
+        assert_eq!(miner.tips(), 2);
+    }
+
     /// The address the tests' blocks pay.
     fn payee() -> mycoin_core::Address {
         mycoin_core::Address::new(Network::Regtest, mycoin_core::PubKeyHash([3; 20]))
