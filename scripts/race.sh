@@ -146,7 +146,9 @@ PY
 
 race_mycoind() {
   echo "== mycoind: two processes on demo, peered on loopback, $threads miner thread(s) each"
-  cargo build --release -q --locked -p mycoind
+  # The binaries of scripts/docker-image.sh too: one build serves both modes.
+  cargo build --release -q --locked --bin mycoind --bin mycoin-peer --bin mycoin-keys \
+    --bin mycoin-wallet --bin mycoin-miner --bin mycoin-healthcheck
   local dir ports pids=()
   dir=$(mktemp -d /tmp/mycoin-race.XXXXXX)
   read -r -a ports < <(free_ports 8)

@@ -2105,7 +2105,8 @@ async fn a_long_poll_on_the_chain_answers_when_the_tip_moves() {
     let at_once: ChainInfo = app.get_ok(&format!("/chain?wait_tip={other}")).await;
     assert_eq!(at_once.tip, genesis.tip);
 
-    let waiting = app.get(&format!("/chain?wait_tip={}&wait_ms=30000", genesis.tip));
+    let path = format!("/chain?wait_tip={}&wait_ms=30000", genesis.tip);
+    let waiting = app.get(&path);
     let mining = async {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         app.mine(&address(1)).await
