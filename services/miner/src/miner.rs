@@ -518,8 +518,10 @@ impl Miner {
             return;
         }
         if let Some(since) = stale_since {
-            self.stale_nanos
-                .fetch_add(nanos(now.saturating_duration_since(since)), Ordering::Relaxed);
+            self.stale_nanos.fetch_add(
+                nanos(now.saturating_duration_since(since)),
+                Ordering::Relaxed,
+            );
         }
         *lock(&self.last_search) = Some((now, parent));
     }
@@ -771,12 +773,23 @@ mod tests {
         assert_ne!(next_parent, parent);
         let cancel = AtomicBool::new(true);
         let searched = miner
-            .search_on_tip(&block, impossible, next_parent, NONCE_SPACE, &cancel, &attempts)
+            .search_on_tip(
+                &block,
+                impossible,
+                next_parent,
+                NONCE_SPACE,
+                &cancel,
+                &attempts,
+            )
             .await;
         assert!(matches!(searched, Ok(Searched::Cancelled)), "{searched:?}");
         assert_eq!(miner.tips(), 2);
         assert!(miner.idle_seconds() > 0.0);
-        assert_eq!(miner.stale_seconds(), stale, "a cancelled search is not stale");
+        assert_eq!(
+            miner.stale_seconds(),
+            stale,
+            "a cancelled search is not stale"
+        );
         let status = miner.status();
         assert_eq!(
             (status.stale_seconds, status.idle_seconds, status.tips),
@@ -786,7 +799,14 @@ mod tests {
         miner.running.store(false, Ordering::Relaxed);
         *lock(&miner.last_search) = None;
         let searched = miner
-            .search_on_tip(&block, impossible, next_parent, NONCE_SPACE, &cancel, &attempts)
+            .search_on_tip(
+                &block,
+                impossible,
+                next_parent,
+                NONCE_SPACE,
+                &cancel,
+                &attempts,
+            )
             .await;
         assert!(matches!(searched, Ok(Searched::Cancelled)), "{searched:?}");
         assert_eq!(miner.tips(), 2);

@@ -325,7 +325,10 @@ async fn background_mining_starts_finds_blocks_and_stops() {
     );
     for (name, seconds) in [
         ("mycoin_miner_idle_milliseconds_total", stopped.idle_seconds),
-        ("mycoin_miner_stale_milliseconds_total", stopped.stale_seconds),
+        (
+            "mycoin_miner_stale_milliseconds_total",
+            stopped.stale_seconds,
+        ),
     ] {
         assert_eq!(
             sample_value(&samples, name, &[]),
@@ -501,7 +504,10 @@ async fn the_served_openapi_document_is_the_committed_one() {
     for field in ["stale_seconds", "idle_seconds", "tips"] {
         assert!(status["properties"][field].is_object(), "{field}");
         assert!(
-            status["required"].as_array().unwrap().contains(&json!(field)),
+            status["required"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(field)),
             "{field}"
         );
     }

@@ -41,9 +41,7 @@ pub async fn get_chain(
         ));
     }
     if let Some(wait_tip) = &query.wait_tip {
-        let wait_tip: BlockHash = wait_tip
-            .parse()
-            .map_err(|_| invalid_hash("block hash"))?;
+        let wait_tip: BlockHash = wait_tip.parse().map_err(|_| invalid_hash("block hash"))?;
         let mut tip = node.writer().tip();
         // Ends at the deadline, or when the writer is gone (the answer is then the last chain).
         let _ = tokio::time::timeout(
