@@ -149,11 +149,12 @@ race_mycoind() {
   # The binaries of scripts/docker-image.sh too: one build serves both modes.
   cargo build --release -q --locked --bin mycoind --bin mycoin-peer --bin mycoin-keys \
     --bin mycoin-wallet --bin mycoin-miner --bin mycoin-healthcheck
-  local dir ports pids=()
+  local ports
+  pids=()
   dir=$(mktemp -d /tmp/mycoin-race.XXXXXX)
   read -r -a ports < <(free_ports 8)
   # shellcheck disable=SC2317
-  stop_mycoind() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+  stop_mycoind() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; pids=(); }
   trap stop_mycoind RETURN EXIT
   for n in 1 2; do
     local o=$(((n - 1) * 4)) other=$(((2 - n) * 4))
@@ -173,7 +174,8 @@ race_compose() {
   echo "== compose: docker-compose.yml on demo, four containers a user, $threads miner thread(s) each"
   local compose_cmd
   if docker compose version >/dev/null 2>&1; then compose_cmd=(docker compose); else compose_cmd=(docker-compose); fi
-  local project=mycoin-race-$$ image=mycoin-race:$$ ports
+  local ports
+  project=mycoin-race-$$ image=mycoin-race:$$
   scripts/docker-image.sh "$image" >/dev/null
   read -r -a ports < <(free_ports 8)
   compose() { "${compose_cmd[@]}" -p "$project" -f docker-compose.yml "$@"; }
