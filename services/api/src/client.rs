@@ -23,10 +23,10 @@ use crate::miner::{MineRequest, MineResponse, MinerStatus};
 use crate::paths;
 use crate::peer::{
     AddPeerRequest, AddressInfo, AddressTxView, AddressTxsQuery, AddressUtxos, AddressesRequest,
-    Balance, BlockTemplate, BlockView, BlocksQuery, ChainInfo, HeadersQuery, MempoolView,
-    MerkleProofView, PeerView, SubmitBlockRequest, SubmitBlockResponse, SubmitTransactionResponse,
-    SyncRequest, TemplateQuery, TransactionInfo, TransactionRequest, UtxoView, VerifyResponse,
-    decode_hex, encode_hex,
+    Balance, BlockTemplate, BlockView, BlocksQuery, ChainInfo, ChainQuery, HeadersQuery,
+    MempoolView, MerkleProofView, PeerView, SubmitBlockRequest, SubmitBlockResponse,
+    SubmitTransactionResponse, SyncRequest, TemplateQuery, TransactionInfo, TransactionRequest,
+    UtxoView, VerifyResponse, decode_hex, encode_hex,
 };
 use crate::seed::{
     ChainName, DerivedAddresses, DerivedQuery, MnemonicResponse, RestoreRequest, RestoreResponse,
@@ -267,6 +267,23 @@ impl PeerClient {
     /// `GET /chain`: the tip, its height and work.
     pub async fn chain(&self) -> Result<ChainInfo, ClientError> {
         self.rest.get_json(paths::peer::CHAIN).await
+    }
+
+    /// `GET /chain?wait_tip=&wait_ms=`: a long poll, answered as soon as the tip is not `tip`,
+    /// or after `wait` (at most 30 s) with the tip unchanged. The client's own timeout must
+    /// exceed `wait`.
+    pub async fn chain_wait(
+        &self,
+        tip: &BlockHash,
+        wait: std::time::Duration,
+    ) -> Result<ChainInfo, ClientError> {
+        let query = ChainQuery {
+            wait_tip: Some(tip.to_string()),
+            wait_ms: Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
+        };
+        self.rest
+            .get_json_with_query(paths::peer::CHAIN, &query)
+            .await
     }
 
     /// `GET /blocks?from=&count=`: blocks of the active chain.

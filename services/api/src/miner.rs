@@ -49,7 +49,8 @@ pub struct MineResponse {
 /// State of the background miner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
-    "running": true, "hash_rate": 50_000_000.0, "blocks_found": 3, "threads": 2,
+    "running": true, "hash_rate": 50_000_000.0, "blocks_found": 3,
+    "stale_seconds": 0.004, "idle_seconds": 0.012, "tips": 5, "threads": 2,
     "backend": "avx512", "backend_forced": false,
     "backend_rates": [
         {"backend": "portable", "rate": 4_000_000.0},
@@ -66,6 +67,16 @@ pub struct MinerStatus {
     pub hash_rate: f64,
     /// Blocks the background miner found and the peer service accepted since the service started.
     pub blocks_found: u64,
+    /// Seconds the background miner hashed on a parent block the peer service had already left
+    /// for another tip (from when the peer took the new tip to when the search stopped), since
+    /// the service started: work that can only give a side block.
+    pub stale_seconds: f64,
+    /// Seconds the background miner hashed nothing between two searches (submitting a block,
+    /// fetching the next template, retrying after a failure), since the service started.
+    pub idle_seconds: f64,
+    /// Tips (parent blocks) the background miner searched on since the service started: the
+    /// blocks the two times above are spread over.
+    pub tips: u64,
     /// Threads that search nonces.
     pub threads: usize,
     /// How the search hashes nonces: the fastest backend measured at start, or the one the

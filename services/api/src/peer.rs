@@ -83,6 +83,27 @@ pub struct ChainInfo {
     pub mempool_size: usize,
     /// Blocks waiting for their parent.
     pub orphans: usize,
+    /// Milliseconds since this node took `tip` (since it started, for the tip it opened with):
+    /// a miner that learns of a new tip late knows how late.
+    #[serde(default)]
+    pub tip_age_ms: u64,
+}
+
+/// Query of `GET /chain`: without `wait_tip` the answer comes at once; with it, a long poll
+/// that answers as soon as the tip is not `wait_tip`, or after `wait_ms` with the same tip.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChainQuery {
+    /// A block hash (64 hex digits): wait while it is the tip (anything else is refused, 400
+    /// `invalid_hash`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_tip: Option<String>,
+    /// How long to wait at most, 0 to 30 000 milliseconds (default 10 000); above is refused
+    /// (400 `invalid_query`). Without `wait_tip` it is ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 0, maximum = 30_000)]
+    #[schema(minimum = 0, maximum = 30_000)]
+    pub wait_ms: Option<u64>,
 }
 
 /// The 80-byte header of a block, field by field.

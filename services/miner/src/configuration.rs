@@ -104,7 +104,8 @@ pub struct Settings {
     pub mine_on_start: bool,
     /// The nonce search's backend: measured at start, or forced.
     pub backend: BackendSetting,
-    /// How often a running search looks at the peer's tip.
+    /// How often a running search looks at its stop flag, and the pause between tip checks
+    /// when the peer answers its long poll at once (a peer without it) or fails.
     pub tip_poll: Duration,
     /// Timeout of each call to the peer and keys services.
     pub client_timeout: Duration,

@@ -1,10 +1,15 @@
 //! The miner: template → nonce search → submit, once ([`Miner::mine_block`]) or in the
 //! background ([`Miner::start`], [`Miner::stop`]).
 //!
-//! The search runs on blocking threads ([`crate::search`]); meanwhile the async side looks at
-//! the peer's tip every `tip_poll` (200 ms by default) and abandons a template whose parent is
-//! no longer the tip. When the 32-bit nonce space runs out, the header time goes up by a second
-//! and the search starts again.
+//! The search runs on blocking threads ([`crate::search`]); meanwhile the async side holds a
+//! long poll on the peer's tip (`GET /chain?wait_tip=`) and abandons a template as soon as its
+//! parent is no longer the tip. When the 32-bit nonce space runs out, the header time goes up by
+//! a second and the search starts again.
+//!
+//! The background miner counts what its share of blocks loses to timing: the seconds it hashed
+//! on a parent the peer had already left (from the moment the peer took the new tip, which the
+//! peer reports as `tip_age_ms`, to the moment the search stopped), and the seconds it did not
+//! hash at all between searches (submission, template, errors).
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use mycoin_api::client::{KeysClient, PeerClient};
 use mycoin_api::miner::{BackendRate, MinerStatus, SearchBackend};
-use mycoin_api::peer::{BlockStatus, BlockView, decode_hex};
+use mycoin_api::peer::{BlockStatus, BlockView, SubmitBlockResponse, decode_hex};
 use mycoin_core::validation::check_proof_of_work;
 use mycoin_core::{Block, BlockHash, Network};
 use mycoin_web::{ClientError, RestClient};
@@ -27,6 +32,8 @@ use crate::search::{Backend, NONCE_SPACE, Outcome, Priority, Target, search_with
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 /// How long `stop` waits for the background task to end.
 const STOP_WAIT: Duration = Duration::from_secs(10);
+/// How long one long poll on the peer's tip waits before it is asked again.
+const TIP_WAIT: Duration = Duration::from_secs(5);
 
 /// A block found and submitted.
 #[derive(Debug, Clone)]
@@ -52,6 +59,10 @@ impl Mined {
     pub fn rate(&self) -> f64 {
         rate(self.attempts, self.elapsed)
     }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn rate(attempts: u64, elapsed: Duration) -> f64 {
@@ -82,7 +93,7 @@ pub struct Miner {
     backend_rates: Vec<(Backend, f64)>,
     tip_poll: Duration,
     peer: PeerClient,
-    /// The peer with a short timeout, for the tip checks during a search.
+    /// The peer with a timeout above [`TIP_WAIT`], for the long poll on the tip.
     peer_tip: PeerClient,
     keys: KeysClient,
     /// Nonces hashed by every search of the service.
@@ -90,6 +101,14 @@ pub struct Miner {
     /// Nonces per second over the last second, as `f64` bits.
     hash_rate: AtomicU64,
     blocks_found: AtomicU64,
+    /// Nanoseconds the background miner hashed on a parent that was no longer the peer's tip.
+    stale_nanos: AtomicU64,
+    /// Nanoseconds the background miner spent between two searches.
+    idle_nanos: AtomicU64,
+    /// Tips (parents) the background miner searched on.
+    tips: AtomicU64,
+    /// While background mining runs: when the last search ended, and on which parent.
+    last_search: Mutex<Option<(Instant, BlockHash)>>,
     background: tokio::sync::Mutex<Option<Background>>,
     /// Whether background mining runs (readable without awaiting the lock above).
     running: AtomicBool,
@@ -125,7 +144,7 @@ impl Miner {
             Some(token) => client.with_token(token.clone()),
             None => client,
         };
-        let tip_timeout = settings.client_timeout.min(Duration::from_secs(1));
+        let tip_timeout = TIP_WAIT + settings.client_timeout.min(Duration::from_secs(5));
         Ok(Miner {
             network: settings.network,
             threads: settings.threads.max(1),
@@ -148,6 +167,10 @@ impl Miner {
             total_hashes: Arc::new(AtomicU64::new(0)),
             hash_rate: AtomicU64::new(0f64.to_bits()),
             blocks_found: AtomicU64::new(0),
+            stale_nanos: AtomicU64::new(0),
+            idle_nanos: AtomicU64::new(0),
+            tips: AtomicU64::new(0),
+            last_search: Mutex::new(None),
             background: tokio::sync::Mutex::new(None),
             running: AtomicBool::new(false),
             address: Mutex::new(None),
@@ -180,6 +203,23 @@ impl Miner {
         self.blocks_found.load(Ordering::Relaxed)
     }
 
+    /// Seconds the background miner hashed on a parent the peer had already left, since the
+    /// service started.
+    pub fn stale_seconds(&self) -> f64 {
+        Duration::from_nanos(self.stale_nanos.load(Ordering::Relaxed)).as_secs_f64()
+    }
+
+    /// Seconds the background miner spent between searches (none ran), since the service
+    /// started.
+    pub fn idle_seconds(&self) -> f64 {
+        Duration::from_nanos(self.idle_nanos.load(Ordering::Relaxed)).as_secs_f64()
+    }
+
+    /// Tips (parent blocks) the background miner searched on, since the service started.
+    pub fn tips(&self) -> u64 {
+        self.tips.load(Ordering::Relaxed)
+    }
+
     /// Whether background mining runs.
     pub fn is_running(&self) -> bool {
         self.running.load(Ordering::Relaxed)
@@ -192,6 +232,9 @@ impl Miner {
             running,
             hash_rate: self.hash_rate(),
             blocks_found: self.blocks_found(),
+            stale_seconds: self.stale_seconds(),
+            idle_seconds: self.idle_seconds(),
+            tips: self.tips(),
             threads: self.threads,
             backend: search_backend(self.backend),
             backend_forced: self.backend_forced,
@@ -235,6 +278,26 @@ impl Miner {
         address: &str,
         cancel: &AtomicBool,
     ) -> Result<Mined, MinerError> {
+        let (submitted, height, attempts, elapsed) = self.find_and_submit(address, cancel).await?;
+        let view: BlockView = self.peer.block(&submitted.hash).await?;
+        Ok(Mined {
+            hash: submitted.hash,
+            height: submitted.height.unwrap_or(height),
+            attempts,
+            elapsed,
+            address: address.to_owned(),
+            status: submitted.status,
+            block: view,
+        })
+    }
+
+    /// [`Miner::mine_block`] up to the submission: the peer's answer, the template's height,
+    /// the nonces hashed and the time it took. The background miner goes on from here at once.
+    async fn find_and_submit(
+        &self,
+        address: &str,
+        cancel: &AtomicBool,
+    ) -> Result<(SubmitBlockResponse, u32, u64, Duration), MinerError> {
         let payee = mycoin_core::Address::parse_for(address, self.network).map_err(|reason| {
             MinerError::InvalidAddress {
                 address: address.to_owned(),
@@ -272,7 +335,6 @@ impl Miner {
             let block = with_checked_nonce(block, nonce, &params)?;
 
             let submitted = self.peer.submit_block(&block).await?;
-            let view = self.peer.block(&submitted.hash).await?;
             if matches!(
                 submitted.status,
                 BlockStatus::NewTip | BlockStatus::SideChain
@@ -285,19 +347,15 @@ impl Miner {
                 status = ?submitted.status,
                 "mined a block"
             );
-            return Ok(Mined {
-                hash: submitted.hash,
-                height: submitted.height.unwrap_or(template.height),
-                attempts: attempts.load(Ordering::Relaxed),
+            return Ok((
+                submitted,
+                template.height,
+                attempts.load(Ordering::Relaxed),
                 elapsed,
-                address: address.to_owned(),
-                status: submitted.status,
-                block: view,
-            });
+            ));
         }
     }
 
-    /// Searches the whole nonce space of `block`'s header on blocking threads, looking every
     /// Searches `nonces` of `block`'s header for one that meets `target`; each time they are
     /// exhausted, the header's time goes up a second (a new time gives new hashes) and the
     /// search starts again. `None` when the peer's tip moves off `parent` meanwhile.
@@ -328,7 +386,8 @@ impl Miner {
         }
     }
 
-    /// `tip_poll` at `cancel` and at whether the peer's tip is still `parent`.
+    /// Searches `nonces` of `block`'s header on blocking threads, looking every `tip_poll` at
+    /// `cancel` and waiting meanwhile (a long poll) for the peer's tip to leave `parent`.
     async fn search_on_tip(
         &self,
         block: &Block,
@@ -344,6 +403,7 @@ impl Miner {
         let (threads, backend) = (self.threads, self.backend);
         let counters = (attempts.clone(), self.total_hashes.clone());
         let flag = stop.clone();
+        let searching = self.search_starts(parent);
         let mut task = tokio::task::spawn_blocking(move || {
             search_with(
                 backend,
@@ -359,7 +419,9 @@ impl Miner {
         let mut ticker =
             tokio::time::interval_at(tokio::time::Instant::now() + self.tip_poll, self.tip_poll);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut stale = false;
+        let tip_moved = self.tip_moved(parent);
+        tokio::pin!(tip_moved);
+        let mut stale_since: Option<Instant> = None;
         let outcome = loop {
             tokio::select! {
                 joined = &mut task => {
@@ -367,16 +429,19 @@ impl Miner {
                         MinerError::BadTemplate(format!("the search thread failed: {err}"))
                     })?;
                 }
+                moved_at = &mut tip_moved, if stale_since.is_none() => {
+                    stale_since = Some(moved_at.max(searching));
+                    stop.store(true, Ordering::Relaxed);
+                }
                 _ = ticker.tick() => {
                     if cancel.load(Ordering::Relaxed) {
-                        stop.store(true, Ordering::Relaxed);
-                    } else if !stale && self.tip_moved(parent).await {
-                        stale = true;
                         stop.store(true, Ordering::Relaxed);
                     }
                 }
             }
         };
+        let stale = stale_since.is_some();
+        self.search_ends(parent, stale_since);
         Ok(match outcome {
             Outcome::Found { nonce, .. } => Searched::Found(nonce),
             Outcome::Exhausted => Searched::Exhausted,
@@ -385,16 +450,59 @@ impl Miner {
         })
     }
 
-    /// Whether the peer's tip is no longer `parent`. A failed check says no: the submission
-    /// will tell.
-    async fn tip_moved(&self, parent: BlockHash) -> bool {
-        match self.peer_tip.chain().await {
-            Ok(chain) => chain.tip != parent,
-            Err(err) => {
-                tracing::debug!(error = %err, "cannot check the peer's tip");
-                false
+    /// Returns once the peer's tip is no longer `parent`, with when the peer took the new tip
+    /// (as it reports it). Long polls; a peer that answers at once with `parent` still the tip,
+    /// or a failed call, is asked again after `tip_poll` (a failure says nothing: the
+    /// submission will tell).
+    async fn tip_moved(&self, parent: BlockHash) -> Instant {
+        loop {
+            let asked = Instant::now();
+            match self.peer_tip.chain_wait(&parent, TIP_WAIT).await {
+                Ok(chain) if chain.tip != parent => {
+                    let now = Instant::now();
+                    return now
+                        .checked_sub(Duration::from_millis(chain.tip_age_ms))
+                        .unwrap_or(now);
+                }
+                Ok(_) => {}
+                Err(err) => tracing::debug!(error = %err, "cannot check the peer's tip"),
+            }
+            if let Some(pause) = self.tip_poll.checked_sub(asked.elapsed()) {
+                tokio::time::sleep(pause).await;
             }
         }
+    }
+
+    /// A search on `parent` starts now: the background miner counts the time since its last
+    /// search as idle, and a new parent as one more tip. Returns the start.
+    fn search_starts(&self, parent: BlockHash) -> Instant {
+        let now = Instant::now();
+        if let Some((ended, last_parent)) = lock(&self.last_search).take() {
+            self.idle_nanos
+                .fetch_add(nanos(now - ended), Ordering::Relaxed);
+            if last_parent != parent {
+                self.tips.fetch_add(1, Ordering::Relaxed);
+            }
+        } else if self.is_running() {
+            self.tips.fetch_add(1, Ordering::Relaxed);
+        }
+        now
+    }
+
+    /// A search on `parent` has stopped, stale since `stale_since` if the peer's tip moved: the
+    /// background miner counts the stale time, and the idle time starts.
+    fn search_ends(&self, parent: BlockHash, stale_since: Option<Instant>) {
+        let now = Instant::now();
+        if !self.is_running() {
+            return;
+        }
+        if let Some(since) = stale_since {
+            self.stale_nanos.fetch_add(
+                nanos(now.saturating_duration_since(since)),
+                Ordering::Relaxed,
+            );
+        }
+        *lock(&self.last_search) = Some((now, parent));
     }
 
     /// Starts background mining paying `address` (or, when `None`, a fresh key's address,
@@ -406,6 +514,7 @@ impl Miner {
         }
         *lock(&self.address) = address;
         *lock(&self.last_error) = None;
+        *lock(&self.last_search) = None;
         let stop = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn(Arc::clone(self).run_background(stop.clone()));
         self.running.store(true, Ordering::Relaxed);
@@ -422,6 +531,7 @@ impl Miner {
         };
         stop.store(true, Ordering::Relaxed);
         self.running.store(false, Ordering::Relaxed);
+        *lock(&self.last_search) = None;
         if tokio::time::timeout(STOP_WAIT, task).await.is_err() {
             tracing::warn!("the background miner did not end in time");
         }
@@ -446,7 +556,7 @@ impl Miner {
                     }
                 },
             };
-            match self.mine_block(&address, &stop).await {
+            match self.find_and_submit(&address, &stop).await {
                 Ok(_) => *lock(&self.last_error) = None,
                 Err(MinerError::Stopped) => break,
                 Err(err) => self.failed(&err, &stop).await,
@@ -601,6 +711,78 @@ mod tests {
         );
         assert!(dropped_after < Duration::from_secs(1), "{dropped_after:?}");
         assert!(attempts.load(Ordering::Relaxed) > 0);
+    }
+
+    /// While background mining runs, the miner counts what timing costs it: a search whose
+    /// parent the peer leaves counts as stale from when the peer took the new tip to when the
+    /// search stopped, the gap before the next search as idle, and each new parent as a tip.
+    /// (Correctness only: no bound on the times.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stale_and_idle_time_and_tips_are_counted_while_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let peer = spawn_peer(&dir).await;
+        let settings =
+            Settings::new(Network::Regtest, 0, peer, "http://127.0.0.1:9").with_threads(1);
+        let (miner, rival) = (
+            Miner::new(&settings).unwrap(),
+            Miner::new(&settings).unwrap(),
+        );
+        // As `start` does, without the background task: the searches below are its.
+        miner.running.store(true, Ordering::Relaxed);
+        let impossible = Target::from_le_bytes([0; 32]);
+        let (block, parent) = template(&miner).await;
+        let (cancel, attempts) = (AtomicBool::new(false), Arc::new(AtomicU64::new(0)));
+        let search =
+            miner.search_on_tip(&block, impossible, parent, NONCE_SPACE, &cancel, &attempts);
+        let move_tip = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            rival
+                .mine_block(&payee().to_string(), &AtomicBool::new(false))
+                .await
+                .unwrap()
+        };
+        let (searched, _) = tokio::join!(search, move_tip);
+        assert!(matches!(searched, Ok(Searched::Stale)), "{searched:?}");
+        let stale = miner.stale_seconds();
+        assert!(stale > 0.0, "{stale}");
+        assert_eq!((miner.tips(), miner.idle_seconds()), (1, 0.0));
+
+        // The next search, on the new tip: the gap before it is idle, and it is a new tip.
+        let (block, next_parent) = template(&miner).await;
+        assert_ne!(next_parent, parent);
+        // A search cancelled before it starts: only the counting around it happens.
+        let cancelled = || async {
+            let cancel = AtomicBool::new(true);
+            let searched = miner
+                .search_on_tip(
+                    &block,
+                    impossible,
+                    next_parent,
+                    NONCE_SPACE,
+                    &cancel,
+                    &attempts,
+                )
+                .await;
+            assert!(matches!(searched, Ok(Searched::Cancelled)), "{searched:?}");
+        };
+        cancelled().await;
+        assert_eq!(miner.tips(), 2);
+        assert!(miner.idle_seconds() > 0.0);
+        assert_eq!(
+            miner.stale_seconds(),
+            stale,
+            "a cancelled search is not stale"
+        );
+        let status = miner.status();
+        assert_eq!(
+            (status.stale_seconds, status.idle_seconds, status.tips),
+            (miner.stale_seconds(), miner.idle_seconds(), 2)
+        );
+        // Not running (a `POST /mine`): nothing is counted.
+        miner.running.store(false, Ordering::Relaxed);
+        *lock(&miner.last_search) = None;
+        cancelled().await;
+        assert_eq!(miner.tips(), 2);
     }
 
     /// The address the tests' blocks pay.

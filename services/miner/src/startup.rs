@@ -91,7 +91,8 @@ pub async fn build(settings: Settings) -> io::Result<Application> {
 }
 
 /// The miner's metrics, read at each scrape: `mycoin_miner_hash_rate`,
-/// `mycoin_miner_blocks_found_total`, `mycoin_miner_running`.
+/// `mycoin_miner_blocks_found_total`, `mycoin_miner_stale_milliseconds_total`,
+/// `mycoin_miner_idle_milliseconds_total`, `mycoin_miner_tips_total`, `mycoin_miner_running`.
 fn register_metrics(registry: &mut Registry, miner: &Arc<Miner>) {
     let read = miner.clone();
     registry.register(
@@ -104,6 +105,24 @@ fn register_metrics(registry: &mut Registry, miner: &Arc<Miner>) {
         "miner_blocks_found",
         "Blocks found by this miner and accepted by the peer since the service started",
         counter_fn(move || read.blocks_found()),
+    );
+    let read = miner.clone();
+    registry.register(
+        "miner_stale_milliseconds",
+        "Milliseconds the background miner hashed on a parent the peer had already left",
+        counter_fn(move || (read.stale_seconds() * 1e3) as u64),
+    );
+    let read = miner.clone();
+    registry.register(
+        "miner_idle_milliseconds",
+        "Milliseconds the background miner hashed nothing between two searches",
+        counter_fn(move || (read.idle_seconds() * 1e3) as u64),
+    );
+    let read = miner.clone();
+    registry.register(
+        "miner_tips",
+        "Tips (parent blocks) the background miner searched on",
+        counter_fn(move || read.tips()),
     );
     let read = miner.clone();
     registry.register(

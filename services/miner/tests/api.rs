@@ -318,12 +318,38 @@ async fn background_mining_starts_finds_blocks_and_stops() {
     assert!(status.running);
     assert!(status.blocks_found >= 3, "{status:?}");
     assert_eq!(status.last_error, None);
+    // Each block found moved the tip: the miner searched on as many tips at least, and was
+    // idle between the searches (submitting, fetching the next template).
+    assert!(status.tips >= 3, "{status:?}");
+    assert!(status.idle_seconds > 0.0, "{status:?}");
+    assert!(status.stale_seconds >= 0.0, "{status:?}");
 
     let response = stack.post(paths::miner::STOP, json!(null)).await;
     assert_eq!(response.status(), StatusCode::OK);
     let stopped: MinerStatus = response.json().await.unwrap();
     assert!(!stopped.running);
     assert_eq!(stopped.address, None);
+    // The counts stay, in GET /miner and in /metrics alike.
+    let samples = metrics(&stack.http, &stack.miner).await;
+    let stopped = stack.status().await;
+    assert!(stopped.tips >= status.tips);
+    assert_eq!(
+        sample_value(&samples, "mycoin_miner_tips_total", &[]),
+        Some(stopped.tips as f64)
+    );
+    for (name, seconds) in [
+        ("mycoin_miner_idle_milliseconds_total", stopped.idle_seconds),
+        (
+            "mycoin_miner_stale_milliseconds_total",
+            stopped.stale_seconds,
+        ),
+    ] {
+        assert_eq!(
+            sample_value(&samples, name, &[]),
+            Some((seconds * 1e3).floor()),
+            "{name}"
+        );
+    }
 
     // Nothing mines any more.
     let height = stack.chain().await.height;
@@ -501,6 +527,17 @@ async fn the_served_openapi_document_is_the_committed_one() {
         assert!(served["paths"][route]["post"]["responses"]["401"].is_object());
     }
     assert!(served["paths"][paths::miner::MINER]["get"]["security"].is_null());
+    let status = &served["components"]["schemas"]["MinerStatus"];
+    for field in ["stale_seconds", "idle_seconds", "tips"] {
+        assert!(status["properties"][field].is_object(), "{field}");
+        assert!(
+            status["required"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(field)),
+            "{field}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -313,6 +313,7 @@ fn fake_peer(garbage: Garbage) -> String {
         total_work: "999999999999999".into(),
         mempool_size: 0,
         orphans: 0,
+        tip_age_ms: 0,
     };
     // A "block 1" that reuses the genesis coinbase: it breaks the rules.
     let mut bad = Block {

@@ -481,6 +481,7 @@ mod tests {
             total_work: "16".into(),
             mempool_size: 0,
             orphans: 0,
+            tip_age_ms: 0,
         };
         book.contacted(A, &info, 42);
         let view = &book.views(42)[0];

@@ -10,16 +10,26 @@
 //! their turn (back-pressure): nothing is dropped.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use mycoin_core::validation::{verify_signatures_into, verify_transaction_signatures_into};
 use mycoin_core::{
-    Admitted, Block, BlockAccepted, Chain, ChainError, ChainState, Params, SqlStore, Transaction,
-    TxRefused,
+    Admitted, Block, BlockAccepted, BlockHash, Chain, ChainError, ChainState, Params, SqlStore,
+    Transaction, TxRefused,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// How many changes may wait for the writer at once.
 pub const WRITER_QUEUE: usize = 64;
+
+/// The active chain's tip and when this node took it: what a long poll on the tip waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TipSeen {
+    /// The tip's hash.
+    pub hash: BlockHash,
+    /// When the writer published it (or when the writer started, for the tip it opened with).
+    pub since: Instant,
+}
 
 /// A change for the writer, with where to send its outcome.
 #[derive(Debug)]
@@ -54,6 +64,7 @@ pub type VerificationHook = Arc<dyn Fn() + Send + Sync>;
 pub struct ChainWriter {
     commands: mpsc::Sender<Command>,
     state: watch::Receiver<Arc<ChainState>>,
+    tip: watch::Receiver<TipSeen>,
     params: Params,
     hook: OnceLock<VerificationHook>,
 }
@@ -73,10 +84,15 @@ impl ChainWriter {
         let params = chain.params().clone();
         let (commands, queue) = mpsc::channel(WRITER_QUEUE);
         let (publish, state) = watch::channel(Arc::new(chain.snapshot()));
-        tokio::spawn(run(chain, queue, publish));
+        let (publish_tip, tip) = watch::channel(TipSeen {
+            hash: state.borrow().tip().hash,
+            since: Instant::now(),
+        });
+        tokio::spawn(run(chain, queue, publish, publish_tip));
         ChainWriter {
             commands,
             state,
+            tip,
             params,
             hook: OnceLock::new(),
         }
@@ -85,6 +101,12 @@ impl ChainWriter {
     /// The chain as the writer last published it.
     pub fn state(&self) -> Arc<ChainState> {
         self.state.borrow().clone()
+    }
+
+    /// The tip and when it was taken, as a watch: `changed()` wakes when the tip moves (a
+    /// change that leaves the tip where it was wakes no one).
+    pub fn tip(&self) -> watch::Receiver<TipSeen> {
+        self.tip.clone()
     }
 
     /// Changes waiting in the writer's queue.
@@ -185,17 +207,34 @@ async fn run(
     mut chain: Chain<SqlStore>,
     mut queue: mpsc::Receiver<Command>,
     publish: watch::Sender<Arc<ChainState>>,
+    publish_tip: watch::Sender<TipSeen>,
 ) {
+    // The snapshot first, then the tip: whoever wakes on the tip reads the chain that has it.
+    let publish_blocks = |chain: &Chain<SqlStore>| {
+        let state = Arc::new(chain.snapshot());
+        let hash = state.tip().hash;
+        publish.send_replace(state);
+        publish_tip.send_if_modified(|tip| {
+            let moved = tip.hash != hash;
+            if moved {
+                *tip = TipSeen {
+                    hash,
+                    since: Instant::now(),
+                };
+            }
+            moved
+        });
+    };
     while let Some(command) = queue.recv().await {
         match command {
             Command::Block { block, now, reply } => {
                 let outcome = chain.submit_block(block, now).await;
-                publish.send_replace(Arc::new(chain.snapshot()));
+                publish_blocks(&chain);
                 let _ = reply.send(outcome);
             }
             Command::Blocks { blocks, now, reply } => {
                 let outcome = chain.submit_blocks(blocks, now).await;
-                publish.send_replace(Arc::new(chain.snapshot()));
+                publish_blocks(&chain);
                 let _ = reply.send(outcome);
             }
             Command::Transaction { tx, now, reply } => {

@@ -2192,3 +2192,44 @@ async fn json_bodies_that_are_not_objects_are_refused() {
     assert!(peers.is_empty(), "{peers:?}");
     assert_eq!(app.chain().await, before);
 }
+
+/// `GET /chain?wait_tip=H` is a long poll: it answers at once when the tip is not `H`, and
+/// otherwise as soon as a block moves the tip (here well before its `wait_ms`), with the new
+/// tip and how long ago the node took it. Bad queries are 400 and change nothing.
+#[tokio::test]
+async fn a_long_poll_on_the_chain_answers_when_the_tip_moves() {
+    let app = spawn_app().await;
+    let genesis = app.chain().await;
+    let other = "00".repeat(32);
+    let at_once: ChainInfo = app.get_ok(&format!("/chain?wait_tip={other}")).await;
+    assert_eq!(at_once.tip, genesis.tip);
+
+    let path = format!("/chain?wait_tip={}&wait_ms=30000", genesis.tip);
+    let waiting = app.get(&path);
+    let mining = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        app.mine(&address(1)).await
+    };
+    let (answer, mined) = tokio::join!(waiting, mining);
+    let moved: ChainInfo = ok(answer).await;
+    assert_eq!(moved.tip, mined.hash);
+    assert_eq!(moved.height, 1);
+    // The same tip again, with no wait: the answer comes after wait_ms with that tip.
+    let same: ChainInfo = app
+        .get_ok(&format!("/chain?wait_tip={}&wait_ms=0", moved.tip))
+        .await;
+    assert_eq!(same.tip, moved.tip);
+    assert!(same.tip_age_ms >= moved.tip_age_ms, "{same:?} {moved:?}");
+
+    let before = app.snapshot().await;
+    for (query, code) in [
+        ("wait_tip=xyz", "invalid_hash"),
+        ("wait_tip=00", "invalid_hash"),
+        ("wait_ms=30001", "invalid_query"),
+        ("wait_ms=-1", "invalid_query"),
+        ("wait_ms=soon", "invalid_query"),
+    ] {
+        assert_error(app.get(&format!("/chain?{query}")).await, 400, code).await;
+    }
+    app.assert_unchanged(&before).await;
+}
