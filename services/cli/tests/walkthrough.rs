@@ -166,7 +166,7 @@ fn the_books_steps_2_to_8_with_mycoin() {
     moved.pos = 0;
     assert!(check_proof(Network::Regtest, &id, &tx_hex, &moved, &chain).is_err());
     let mut spliced = chain.clone();
-    spliced[1] = other_headers[1].clone();
+    spliced[1] = other_headers[1];
     let err = check_proof(Network::Regtest, &id, &tx_hex, &merkle, &spliced).unwrap_err();
     assert!(matches!(err, ProofCheckError::Headers { .. }), "{err}");
     let err = check_proof(Network::Regtest, &id, &tx_hex, &merkle, &other_headers).unwrap_err();

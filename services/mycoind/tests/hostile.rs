@@ -19,7 +19,7 @@ fn state_changes(key: &str) -> Vec<(usize, String, Value)> {
         ),
         (
             KEYS,
-            paths::keys::sign_raw(&key.to_string()),
+            paths::keys::sign_raw(key),
             json!({ "digest": "00".repeat(32) }),
         ),
         (WALLET, paths::wallet::ADDRESSES.to_owned(), json!({})),

@@ -1596,7 +1596,7 @@ async fn block_lookups_refuse_bad_hashes_and_heights() {
         &"0".repeat(66),
     ] {
         assert_error(
-            app.get(&paths::peer::block_raw(&hash.to_string())).await,
+            app.get(&paths::peer::block_raw(hash)).await,
             400,
             "invalid_hash",
         )
@@ -1611,8 +1611,7 @@ async fn block_lookups_refuse_bad_hashes_and_heights() {
     .await;
     for height in ["abc", "-1", "1.5", "99999999999"] {
         assert_error(
-            app.get(&paths::peer::block_at_raw(&height.to_string()))
-                .await,
+            app.get(&paths::peer::block_at_raw(height)).await,
             400,
             "invalid_path",
         )
@@ -1673,8 +1672,7 @@ async fn transaction_lookups_refuse_bad_txids() {
     let before = app.snapshot().await;
     for txid in ["zz", "00", &"g".repeat(64), &"0".repeat(65)] {
         assert_error(
-            app.get(&paths::peer::transaction_raw(&txid.to_string()))
-                .await,
+            app.get(&paths::peer::transaction_raw(txid)).await,
             400,
             "invalid_hash",
         )
