@@ -161,6 +161,16 @@ pub enum Command {
         /// The txid.
         txid: String,
     },
+    /// Shows the wallet's BIP39 mnemonic, once: write it down, it is the backup of every
+    /// derived key (a secret; the keys service never shows it again).
+    Seed,
+    /// Restores the wallet of a mnemonic (read from stdin) into this stack's empty wallet,
+    /// rescanning the peer's address index (docs/WALLET.md).
+    Restore {
+        /// BIP39's optional passphrase (a wrong one gives another, empty wallet).
+        #[arg(long)]
+        passphrase: Option<String>,
+    },
     /// Prints shell completions.
     Completions {
         /// The shell.
@@ -672,6 +682,39 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             out.finish(&peers)
         }
         Command::Proof { txid } => check_proof(&services, &txid, out).await,
+        Command::Seed => {
+            let shown = services
+                .keys()?
+                .take_mnemonic()
+                .await
+                .map_err(|err| call_failure("keys", err))?;
+            out.line(&shown.mnemonic);
+            out.line(format!("language  {}", shown.language));
+            for path in &shown.paths {
+                out.line(format!("path      {path}"));
+            }
+            out.finish(&shown)
+        }
+        Command::Restore { passphrase } => {
+            let mut mnemonic = String::new();
+            std::io::stdin()
+                .read_to_string(&mut mnemonic)
+                .map_err(|err| Failure::Other(format!("cannot read the mnemonic: {err}")))?;
+            let request = mycoin_api::seed::RestoreRequest {
+                mnemonic: mnemonic.trim().to_owned(),
+                passphrase,
+            };
+            let restored = services
+                .wallet()?
+                .restore(&request)
+                .await
+                .map_err(|err| call_failure("wallet", err))?;
+            out.line(format!(
+                "restored  {} receiving and {} change keys (gap limit {})",
+                restored.receive_keys, restored.change_keys, restored.gap_limit
+            ));
+            out.finish(&restored)
+        }
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "mycoin", &mut std::io::stdout());

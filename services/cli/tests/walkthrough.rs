@@ -342,3 +342,31 @@ fn completions_and_the_man_page_are_generated() {
         &man.stdout[..200.min(man.stdout.len())]
     );
 }
+
+/// `mycoin seed` shows the mnemonic once; `mycoin restore` reads it on stdin and restores the
+/// wallet in another, empty stack, which then hands out the same first key; a stack that has
+/// keys already refuses.
+#[test]
+fn the_mnemonic_is_shown_once_and_restores_the_wallet_elsewhere() {
+    let node = Node::start();
+    let shown = ok(node.mycoin(&["--json", "seed"])).json();
+    let mnemonic = shown["mnemonic"].as_str().unwrap().to_owned();
+    assert_eq!(mnemonic.split_whitespace().count(), 24, "{shown}");
+    let again = node.mycoin(&["seed"]);
+    assert_eq!(again.code, 3, "{again:?}");
+    assert!(again.stderr.contains("HTTP 410"), "{again:?}");
+    assert_eq!(again.stderr.lines().count(), 1, "{again:?}");
+
+    // The first receiving key of the seed, handed out by the first stack.
+    let first = ok(node.mycoin(&["--json", "key", "new"])).json()["address"].clone();
+    let refused = run_mycoin(&node.env(), &["restore"], Some(&mnemonic));
+    assert_eq!(refused.code, 3, "{refused:?}");
+    assert!(refused.stderr.contains("HTTP 409"), "{refused:?}");
+
+    let other = Node::start();
+    let restored = ok(run_mycoin(&other.env(), &["restore"], Some(&mnemonic)));
+    assert!(restored.stdout.starts_with("restored  "), "{restored:?}");
+    // Nothing was paid, so no key is restored, and the next key is the seed's first.
+    let key = ok(other.mycoin(&["--json", "key", "new"])).json()["address"].clone();
+    assert_eq!(key, first);
+}
