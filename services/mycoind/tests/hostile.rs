@@ -49,9 +49,12 @@ fn state_changes(key: &str) -> Vec<(usize, String, Value)> {
 
 /// What a refused request must leave as it was.
 async fn state(stack: &Stack) -> Value {
+    // Everything but the tip's age, which grows by itself.
+    let mut chain = stack.get_public(PEER, paths::peer::CHAIN).await;
+    chain["tip_age_ms"] = json!(0);
     json!({
         "keys": stack.get_public(KEYS, paths::keys::KEYS).await,
-        "chain": stack.get_public(PEER, paths::peer::CHAIN).await,
+        "chain": chain,
         "mempool": stack.get_public(PEER, paths::peer::MEMPOOL).await,
         "peers": stack.get_public(PEER, paths::peer::PEERS).await,
         "miner_running": stack.get_public(MINER, paths::miner::MINER).await["running"],
