@@ -14,7 +14,6 @@
 //! The HTTP calls are the few functions at the top of this file.
 
 use mycoin_api::keys::KeyInfo;
-use mycoin_api::peer::AddressInfo;
 use mycoin_api::seed::{
     ChainName, DerivedAddresses, GAP_LIMIT, RestoreRequest, RestoreResponse, SeedState,
 };
@@ -52,13 +51,24 @@ impl Wallet {
         Ok(self.keys.list().await?)
     }
 
-    /// Peer: `GET /addresses/{address}`: whether any transaction, confirmed or in the mempool,
-    /// ever paid the address or spent from it.
-    pub(crate) async fn ever_used(&self, address: &str) -> Result<bool, WalletError> {
-        let address = Address::parse_for(address, self.network())
-            .map_err(|err| WalletError::BadUpstream(format!("derived address {address}: {err}")))?;
-        let info: AddressInfo = self.peer.address(&address).await?;
-        Ok(info.chain_stats.tx_count + info.mempool_stats.tx_count > 0)
+    /// Peer: `POST /addresses/utxos`, one request for a batch of derived addresses: for each,
+    /// whether any transaction, confirmed or in the mempool, ever paid it or spent from it
+    /// (its history is not empty, or the mempool pays it: a mempool spend of its outputs
+    /// implies one of the two).
+    async fn ever_used(&self, addresses: &[String]) -> Result<Vec<bool>, WalletError> {
+        let addresses = addresses
+            .iter()
+            .map(|address| {
+                Address::parse_for(address, self.network()).map_err(|err| {
+                    WalletError::BadUpstream(format!("derived address {address}: {err}"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let answer = self.addresses_utxos(&addresses).await?;
+        Ok(answer
+            .iter()
+            .map(|found| found.used || found.balance.pending_in > 0)
+            .collect())
     }
 
     /// `POST /wallet/restore`: see the module's documentation.
@@ -105,13 +115,14 @@ impl Wallet {
                     "the keys service answered for other indexes than those asked".into(),
                 ));
             }
-            for (offset, address) in batch.addresses.iter().enumerate() {
+            let used = self.ever_used(&batch.addresses).await?;
+            for (offset, used) in used.into_iter().enumerate() {
                 let index = from.saturating_add(u32::try_from(offset).unwrap_or(u32::MAX));
                 if index - next >= GAP_LIMIT {
                     // GAP_LIMIT unused addresses in a row: a key past them is not looked at.
                     return Ok(next);
                 }
-                if self.ever_used(address).await? {
+                if used {
                     next = index + 1;
                 }
             }

@@ -31,7 +31,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use mycoin_api::client::{KeysClient, PeerClient};
 use mycoin_api::keys::KeyInfo;
 use mycoin_api::peer::{
-    AddressTxView, MAX_ADDRESS_TXS_PER_REQUEST, MAX_ADDRESSES_PER_REQUEST, TxState, UtxoView,
+    AddressTxView, AddressUtxos, MAX_ADDRESS_TXS_PER_REQUEST, MAX_ADDRESSES_PER_REQUEST, TxState,
+    UtxoView,
 };
 use mycoin_api::wallet::{
     HistoryEntry, HistoryStatus, SendRequest, SendResponse, UnspentKey, UnusedKey, WalletAddress,
@@ -199,22 +200,32 @@ impl Wallet {
         self.network
     }
 
+    /// Peer: `POST /addresses/utxos` for at most [`MAX_ADDRESSES_PER_REQUEST`] addresses, the
+    /// answer checked to be about those addresses, in their order.
+    pub(crate) async fn addresses_utxos(
+        &self,
+        addresses: &[Address],
+    ) -> Result<Vec<AddressUtxos>, WalletError> {
+        let answer = self.peer.addresses_utxos(addresses).await?;
+        if answer.len() != addresses.len()
+            || answer
+                .iter()
+                .zip(addresses)
+                .any(|(found, asked)| found.address != asked.to_string())
+        {
+            return Err(WalletError::BadUpstream(
+                "the peer answered for other addresses than those asked".into(),
+            ));
+        }
+        Ok(answer)
+    }
+
     async fn key_states(&self) -> Result<Vec<KeyState>, WalletError> {
         let keys: Vec<KeyInfo> = self.keys.list().await?;
         let mut states = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(MAX_ADDRESSES_PER_REQUEST) {
             let addresses: Vec<Address> = chunk.iter().map(|key| key.address).collect();
-            let answer = self.peer.addresses_utxos(&addresses).await?;
-            if answer.len() != chunk.len()
-                || answer
-                    .iter()
-                    .zip(chunk)
-                    .any(|(a, key)| a.address != key.address.to_string())
-            {
-                return Err(WalletError::BadUpstream(
-                    "the peer answered for other addresses than those asked".into(),
-                ));
-            }
+            let answer = self.addresses_utxos(&addresses).await?;
             states.extend(chunk.iter().zip(answer).map(|(key, found)| KeyState {
                 key: key.clone(),
                 utxos: found.utxos,
