@@ -2079,7 +2079,7 @@ async fn the_batch_address_endpoint_agrees_with_the_single_ones() {
             .get_ok(&paths::peer::balance_raw(&asked.to_string()))
             .await;
         assert_eq!((&found.utxos, &found.balance), (&utxos, &balance));
-        let info: Value = app.get_ok(&paths::peer::address(&asked)).await;
+        let info: Value = app.get_ok(&paths::peer::address_raw(asked)).await;
         assert_eq!(
             found.used,
             info["chain_stats"]["tx_count"].as_u64().unwrap() > 0,
