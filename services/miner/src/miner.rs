@@ -809,7 +809,7 @@ mod tests {
         assert_eq!((miner.tips(), miner.idle_seconds()), (1, 0.0));
 
         // The next search, on the new tip: the gap before it is idle, and it is a new tip.
-        let (block, next_parent) = template(&miner).await;
+        let (block, next_parent) = template(miner).await;
         assert_ne!(next_parent, parent);
         // A search cancelled before it starts: only the counting around it happens.
         let cancelled = || async {
