@@ -12,6 +12,27 @@
 
 use mycoin_core::{Address, BlockHash, Txid};
 
+/// A path with one parameter, written once: the typed builder, and its `*_raw` twin taking any
+/// text in the parameter's place (for the tests of invalid input). In the format string the
+/// parameter and the module's constants are named inline.
+macro_rules! builders {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident, $raw:ident($param:ident: $ty:ty) => $format:literal;
+    )*) => {$(
+        $(#[doc = $doc])*
+        pub fn $name($param: $ty) -> String {
+            $raw(&$param.to_string())
+        }
+        #[doc = concat!(
+            "[`", stringify!($name), "`] with any text in place of the ", stringify!($param), "."
+        )]
+        pub fn $raw($param: &str) -> String {
+            format!($format)
+        }
+    )*};
+}
+
 /// The keys service.
 pub mod keys {
     use super::*;
@@ -33,29 +54,13 @@ pub mod keys {
     /// `POST /seed/keys`: store a chain's keys up to an index.
     pub const STORE_UP_TO: &str = "/seed/keys";
 
-    /// `GET /keys/{address}`.
-    pub fn key(address: &Address) -> String {
-        key_raw(&address.to_string())
-    }
-    /// `GET /keys/{address}` with any text in place of the address.
-    pub fn key_raw(address: &str) -> String {
-        format!("{KEYS}/{address}")
-    }
-    /// `POST /keys/{address}/sign`.
-    pub fn sign(address: &Address) -> String {
-        sign_raw(&address.to_string())
-    }
-    /// `POST /keys/{address}/sign` with any text in place of the address.
-    pub fn sign_raw(address: &str) -> String {
-        format!("{KEYS}/{address}/sign")
-    }
-    /// `GET /keys/{address}/wif`.
-    pub fn wif(address: &Address) -> String {
-        wif_raw(&address.to_string())
-    }
-    /// `GET /keys/{address}/wif` with any text in place of the address.
-    pub fn wif_raw(address: &str) -> String {
-        format!("{KEYS}/{address}/wif")
+    builders! {
+        /// `GET /keys/{address}`.
+        key, key_raw(address: &Address) => "{KEYS}/{address}";
+        /// `POST /keys/{address}/sign`.
+        sign, sign_raw(address: &Address) => "{KEYS}/{address}/sign";
+        /// `GET /keys/{address}/wif`.
+        wif, wif_raw(address: &Address) => "{KEYS}/{address}/wif";
     }
 }
 
@@ -110,76 +115,102 @@ pub mod peer {
     /// `GET /peers` and `POST /peers`.
     pub const PEERS: &str = "/peers";
 
-    /// `GET /blocks/{hash}`.
-    pub fn block(hash: &BlockHash) -> String {
-        block_raw(&hash.to_string())
+    builders! {
+        /// `GET /blocks/{hash}`.
+        block, block_raw(hash: &BlockHash) => "{BLOCKS}/{hash}";
+        /// `GET /blocks/height/{height}`.
+        block_at, block_at_raw(height: u32) => "{BLOCKS}/height/{height}";
+        /// `GET /blocks/{hash}/header`.
+        block_header, block_header_raw(hash: &BlockHash) => "{BLOCKS}/{hash}/header";
+        /// `GET /transactions/{txid}`.
+        transaction, transaction_raw(txid: &Txid) => "{TRANSACTIONS}/{txid}";
+        /// `GET /transactions/{txid}/merkle-proof`.
+        merkle_proof, merkle_proof_raw(txid: &Txid) => "{TRANSACTIONS}/{txid}/merkle-proof";
+        /// `GET /addresses/{address}`.
+        address, address_raw(address: &Address) => "/addresses/{address}";
+        /// `GET /addresses/{address}/utxos`.
+        utxos, utxos_raw(address: &Address) => "/addresses/{address}/utxos";
+        /// `GET /addresses/{address}/balance`.
+        balance, balance_raw(address: &Address) => "/addresses/{address}/balance";
+        /// `GET /addresses/{address}/transactions`.
+        address_transactions, address_transactions_raw(address: &Address)
+            => "/addresses/{address}/transactions";
     }
-    /// `GET /blocks/{hash}` with any text in place of the hash.
-    pub fn block_raw(hash: &str) -> String {
-        format!("{BLOCKS}/{hash}")
-    }
-    /// `GET /blocks/height/{height}`.
-    pub fn block_at(height: u32) -> String {
-        block_at_raw(&height.to_string())
-    }
-    /// `GET /blocks/height/{height}` with any text in place of the height.
-    pub fn block_at_raw(height: &str) -> String {
-        format!("{BLOCKS}/height/{height}")
-    }
-    /// `GET /blocks/{hash}/header`.
-    pub fn block_header(hash: &BlockHash) -> String {
-        block_header_raw(&hash.to_string())
-    }
-    /// `GET /blocks/{hash}/header` with any text in place of the hash.
-    pub fn block_header_raw(hash: &str) -> String {
-        format!("{BLOCKS}/{hash}/header")
-    }
-    /// `GET /transactions/{txid}`.
-    pub fn transaction(txid: &Txid) -> String {
-        transaction_raw(&txid.to_string())
-    }
-    /// `GET /transactions/{txid}` with any text in place of the txid.
-    pub fn transaction_raw(txid: &str) -> String {
-        format!("{TRANSACTIONS}/{txid}")
-    }
-    /// `GET /transactions/{txid}/merkle-proof`.
-    pub fn merkle_proof(txid: &Txid) -> String {
-        merkle_proof_raw(&txid.to_string())
-    }
-    /// `GET /transactions/{txid}/merkle-proof` with any text in place of the txid.
-    pub fn merkle_proof_raw(txid: &str) -> String {
-        format!("{TRANSACTIONS}/{txid}/merkle-proof")
-    }
-    /// `GET /addresses/{address}`.
-    pub fn address(address: &Address) -> String {
-        address_raw(&address.to_string())
-    }
-    /// `GET /addresses/{address}` with any text in place of the address.
-    pub fn address_raw(address: &str) -> String {
-        format!("/addresses/{address}")
-    }
-    /// `GET /addresses/{address}/utxos`.
-    pub fn utxos(address: &Address) -> String {
-        utxos_raw(&address.to_string())
-    }
-    /// `GET /addresses/{address}/utxos` with any text in place of the address.
-    pub fn utxos_raw(address: &str) -> String {
-        format!("/addresses/{address}/utxos")
-    }
-    /// `GET /addresses/{address}/balance`.
-    pub fn balance(address: &Address) -> String {
-        balance_raw(&address.to_string())
-    }
-    /// `GET /addresses/{address}/balance` with any text in place of the address.
-    pub fn balance_raw(address: &str) -> String {
-        format!("/addresses/{address}/balance")
-    }
-    /// `GET /addresses/{address}/transactions`.
-    pub fn address_transactions(address: &Address) -> String {
-        address_transactions_raw(&address.to_string())
-    }
-    /// `GET /addresses/{address}/transactions` with any text in place of the address.
-    pub fn address_transactions_raw(address: &str) -> String {
-        format!("/addresses/{address}/transactions")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mycoin_core::{Network, PubKeyHash};
+
+    #[test]
+    fn each_builder_and_its_raw_twin_write_the_same_path() {
+        let address = Address::new(Network::Regtest, PubKeyHash([1; 20]));
+        let hash = BlockHash([2; 32]);
+        let txid = Txid([3; 32]);
+        let (a, h, t) = (address.to_string(), hash.to_string(), txid.to_string());
+        let cases = [
+            (keys::key(&address), keys::key_raw(&a), format!("/keys/{a}")),
+            (
+                keys::sign(&address),
+                keys::sign_raw(&a),
+                format!("/keys/{a}/sign"),
+            ),
+            (
+                keys::wif(&address),
+                keys::wif_raw(&a),
+                format!("/keys/{a}/wif"),
+            ),
+            (
+                peer::block(&hash),
+                peer::block_raw(&h),
+                format!("/blocks/{h}"),
+            ),
+            (
+                peer::block_at(7),
+                peer::block_at_raw("7"),
+                "/blocks/height/7".into(),
+            ),
+            (
+                peer::block_header(&hash),
+                peer::block_header_raw(&h),
+                format!("/blocks/{h}/header"),
+            ),
+            (
+                peer::transaction(&txid),
+                peer::transaction_raw(&t),
+                format!("/transactions/{t}"),
+            ),
+            (
+                peer::merkle_proof(&txid),
+                peer::merkle_proof_raw(&t),
+                format!("/transactions/{t}/merkle-proof"),
+            ),
+            (
+                peer::address(&address),
+                peer::address_raw(&a),
+                format!("/addresses/{a}"),
+            ),
+            (
+                peer::utxos(&address),
+                peer::utxos_raw(&a),
+                format!("/addresses/{a}/utxos"),
+            ),
+            (
+                peer::balance(&address),
+                peer::balance_raw(&a),
+                format!("/addresses/{a}/balance"),
+            ),
+            (
+                peer::address_transactions(&address),
+                peer::address_transactions_raw(&a),
+                format!("/addresses/{a}/transactions"),
+            ),
+        ];
+        for (typed, raw, expected) in cases {
+            assert_eq!(typed, expected);
+            assert_eq!(raw, expected);
+        }
+        assert_eq!(peer::block_raw("xyz"), "/blocks/xyz");
     }
 }

@@ -344,7 +344,10 @@ async fn metrics_count_keys_and_requests_and_need_no_token() {
         sample_value(&samples, "mycoin_http_requests_total", &labels)
     };
     assert_eq!(count("POST", paths::keys::KEYS, "201"), Some(2.0));
-    assert_eq!(count("GET", "/keys/{address}/wif", "401"), Some(1.0));
+    assert_eq!(
+        count("GET", &paths::keys::wif_raw("{address}"), "401"),
+        Some(1.0)
+    );
     app.stop().await;
 
     // The count is read from the store when it opens.
@@ -541,18 +544,18 @@ async fn the_served_openapi_document_is_the_committed_file() {
     let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(served, committed);
     for (path, method) in [
-        (paths::keys::KEYS, "post"),
-        ("/keys/{address}/sign", "post"),
-        ("/keys/{address}/wif", "get"),
-        (paths::keys::IMPORT, "post"),
+        (paths::keys::KEYS.to_string(), "post"),
+        (paths::keys::sign_raw("{address}"), "post"),
+        (paths::keys::wif_raw("{address}"), "get"),
+        (paths::keys::IMPORT.to_string(), "post"),
     ] {
         assert_eq!(
-            served["paths"][path][method]["security"],
+            served["paths"][path.as_str()][method]["security"],
             json!([{ "api_token": [] }]),
             "{method} {path}"
         );
         assert!(
-            served["paths"][path][method]["responses"]["401"].is_object(),
+            served["paths"][path.as_str()][method]["responses"]["401"].is_object(),
             "{method} {path}"
         );
     }
@@ -902,7 +905,8 @@ async fn wrong_methods_and_routes_get_json_errors() {
     )
     .await;
     assert_error(
-        app.get(&format!("/keys/{}/nothing", key.address)).await,
+        app.get(&format!("{}/nothing", paths::keys::key(&key.address)))
+            .await,
         StatusCode::NOT_FOUND,
         "not_found",
     )

@@ -17,6 +17,7 @@
 use std::time::Duration;
 
 use mycoin_api::miner::MinerStatus;
+use mycoin_api::paths;
 use mycoin_api::peer::ChainInfo;
 use mycoin_core::Network;
 use mycoin_web::ApiToken;
@@ -76,12 +77,12 @@ async fn main() {
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     tokio::time::sleep(Duration::from_secs(warmup)).await;
     let mut rates = Vec::new();
-    let mut status: MinerStatus = get(&http, format!("{miner_url}/miner")).await;
+    let mut status: MinerStatus = get(&http, format!("{miner_url}{}", paths::miner::MINER)).await;
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.tick().await;
     for _ in 0..samples {
         ticker.tick().await;
-        status = get(&http, format!("{miner_url}/miner")).await;
+        status = get(&http, format!("{miner_url}{}", paths::miner::MINER)).await;
         eprintln!(
             "GET /miner: hash_rate {:.0}, blocks_found {}",
             status.hash_rate, status.blocks_found
@@ -89,7 +90,7 @@ async fn main() {
         rates.push(status.hash_rate);
     }
     assert!(status.running, "{status:?}");
-    let chain: ChainInfo = get(&http, format!("{peer_url}/chain")).await;
+    let chain: ChainInfo = get(&http, format!("{peer_url}{}", paths::peer::CHAIN)).await;
     rates.sort_by(f64::total_cmp);
     let backend = serde_json::to_value(status.backend).unwrap();
     println!(

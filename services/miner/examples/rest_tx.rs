@@ -188,7 +188,7 @@ async fn main() {
     );
 
     let next = Arc::new(AtomicUsize::new(0));
-    let url = format!("{}/transactions", peer.base);
+    let url = format!("{}{}", peer.base, paths::peer::TRANSACTIONS);
     let start = Instant::now();
     let workers: Vec<_> = (0..CONCURRENCY)
         .map(|_| {

@@ -278,26 +278,31 @@ impl Miner {
         address: &str,
         cancel: &AtomicBool,
     ) -> Result<Mined, MinerError> {
-        let (submitted, height, attempts, elapsed) = self.find_and_submit(address, cancel).await?;
-        let view: BlockView = self.peer.block(&submitted.hash).await?;
+        let Submitted {
+            answer,
+            height,
+            attempts,
+            elapsed,
+        } = self.find_and_submit(address, cancel).await?;
+        let view: BlockView = self.peer.block(&answer.hash).await?;
         Ok(Mined {
-            hash: submitted.hash,
-            height: submitted.height.unwrap_or(height),
+            hash: answer.hash,
+            height: answer.height.unwrap_or(height),
             attempts,
             elapsed,
             address: address.to_owned(),
-            status: submitted.status,
+            status: answer.status,
             block: view,
         })
     }
 
-    /// [`Miner::mine_block`] up to the submission: the peer's answer, the template's height,
-    /// the nonces hashed and the time it took. The background miner goes on from here at once.
+    /// [`Miner::mine_block`] up to the submission. The background miner goes on from here at
+    /// once.
     async fn find_and_submit(
         &self,
         address: &str,
         cancel: &AtomicBool,
-    ) -> Result<(SubmitBlockResponse, u32, u64, Duration), MinerError> {
+    ) -> Result<Submitted, MinerError> {
         let payee = mycoin_core::Address::parse_for(address, self.network).map_err(|reason| {
             MinerError::InvalidAddress {
                 address: address.to_owned(),
@@ -347,12 +352,12 @@ impl Miner {
                 status = ?submitted.status,
                 "mined a block"
             );
-            return Ok((
-                submitted,
-                template.height,
-                attempts.load(Ordering::Relaxed),
+            return Ok(Submitted {
+                answer: submitted,
+                height: template.height,
+                attempts: attempts.load(Ordering::Relaxed),
                 elapsed,
-            ));
+            });
         }
     }
 
@@ -614,6 +619,19 @@ fn search_backend(backend: Backend) -> SearchBackend {
     }
 }
 
+/// A block found and submitted, as [`Miner::find_and_submit`] leaves it.
+#[derive(Debug)]
+struct Submitted {
+    /// The peer's answer to the submission.
+    answer: SubmitBlockResponse,
+    /// The template's height.
+    height: u32,
+    /// The nonces hashed, over every template of this search.
+    attempts: u64,
+    /// From the first template to the nonce found.
+    elapsed: Duration,
+}
+
 /// How one search on a header ended, seen from the miner.
 #[derive(Debug)]
 enum Searched {
@@ -671,46 +689,101 @@ mod tests {
         check_proof_of_work(&checked, &params).unwrap();
     }
 
+    /// Two miners (one search thread each) on one real peer service: `miner` searches, `rival`
+    /// moves the peer's tip under it.
+    struct TwoMiners {
+        miner: Miner,
+        rival: Miner,
+        settings: Settings,
+        _dir: tempfile::TempDir,
+    }
+
+    /// How a search of [`TwoMiners::search_while_the_rival_mines`] went.
+    struct TipChange {
+        searched: Result<Searched, MinerError>,
+        /// The parent the search was on.
+        parent: BlockHash,
+        /// The nonces it hashed.
+        attempts: Arc<AtomicU64>,
+        /// From the rival's block being taken to the search's end.
+        dropped_after: Duration,
+    }
+
+    impl TwoMiners {
+        async fn start() -> TwoMiners {
+            let dir = tempfile::tempdir().unwrap();
+            let peer = spawn_peer(&dir).await;
+            let settings =
+                Settings::new(Network::Regtest, 0, peer, "http://127.0.0.1:9").with_threads(1);
+            TwoMiners {
+                miner: Miner::new(&settings).unwrap(),
+                rival: Miner::new(&settings).unwrap(),
+                settings,
+                _dir: dir,
+            }
+        }
+
+        /// A search of `miner` on the peer's tip that only a tip change can end (only an
+        /// all-zero hash would meet its target), while `rival` mines a block, the peer's new
+        /// tip, after `delay_ms`.
+        async fn search_while_the_rival_mines(&self, delay_ms: u64) -> TipChange {
+            let (block, parent) = template(&self.miner).await;
+            let (cancel, attempts) = (AtomicBool::new(false), Arc::new(AtomicU64::new(0)));
+            let impossible = Target::from_le_bytes([0; 32]);
+            let search = self.miner.search_on_tip(
+                &block,
+                impossible,
+                parent,
+                NONCE_SPACE,
+                &cancel,
+                &attempts,
+            );
+            let move_tip = async {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                let mined = self
+                    .rival
+                    .mine_block(&payee().to_string(), &AtomicBool::new(false))
+                    .await
+                    .unwrap();
+                assert_eq!(mined.status, BlockStatus::NewTip);
+                Instant::now()
+            };
+            let (searched, moved_at) = tokio::join!(search, move_tip);
+            TipChange {
+                dropped_after: moved_at.elapsed(),
+                searched,
+                parent,
+                attempts,
+            }
+        }
+    }
+
     /// The daemon's promise: when the tip changes under a running search, the miner drops its
     /// work within a fraction of a second. The search here can never succeed (only an all-zero
     /// hash would meet its target), so only the tip change can end it: a second miner finds a
     /// block on the same peer, and the first search must end as stale, well within a second.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_running_search_is_dropped_soon_after_the_tip_changes() {
-        let dir = tempfile::tempdir().unwrap();
-        let peer = spawn_peer(&dir).await;
-        let settings =
-            Settings::new(Network::Regtest, 0, peer, "http://127.0.0.1:9").with_threads(1);
-        let (miner, rival) = (
-            Miner::new(&settings).unwrap(),
-            Miner::new(&settings).unwrap(),
+        let two = TwoMiners::start().await;
+        // Let the search run for a while first.
+        let change = two.search_while_the_rival_mines(700).await;
+        assert!(
+            matches!(change.searched, Ok(Searched::Stale)),
+            "{:?}",
+            change.searched
         );
-        let (block, parent) = template(&miner).await;
-        let (cancel, attempts) = (AtomicBool::new(false), Arc::new(AtomicU64::new(0)));
-        let impossible = Target::from_le_bytes([0; 32]);
-        let search =
-            miner.search_on_tip(&block, impossible, parent, NONCE_SPACE, &cancel, &attempts);
-        let move_tip = async {
-            // Let the search run for a while first.
-            tokio::time::sleep(Duration::from_millis(700)).await;
-            let mined = rival
-                .mine_block(&payee().to_string(), &AtomicBool::new(false))
-                .await
-                .unwrap();
-            assert_eq!(mined.status, BlockStatus::NewTip);
-            Instant::now()
-        };
-        let (searched, moved_at) = tokio::join!(search, move_tip);
-        let dropped_after = moved_at.elapsed();
-        assert!(matches!(searched, Ok(Searched::Stale)), "{searched:?}");
         eprintln!(
             "search dropped {} ms after the tip changed (tip checked every {} ms), after {} nonces",
-            dropped_after.as_millis(),
-            settings.tip_poll.as_millis(),
-            attempts.load(Ordering::Relaxed)
+            change.dropped_after.as_millis(),
+            two.settings.tip_poll.as_millis(),
+            change.attempts.load(Ordering::Relaxed)
         );
-        assert!(dropped_after < Duration::from_secs(1), "{dropped_after:?}");
-        assert!(attempts.load(Ordering::Relaxed) > 0);
+        assert!(
+            change.dropped_after < Duration::from_secs(1),
+            "{:?}",
+            change.dropped_after
+        );
+        assert!(change.attempts.load(Ordering::Relaxed) > 0);
     }
 
     /// While background mining runs, the miner counts what timing costs it: a search whose
@@ -719,36 +792,24 @@ mod tests {
     /// (Correctness only: no bound on the times.)
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn stale_and_idle_time_and_tips_are_counted_while_running() {
-        let dir = tempfile::tempdir().unwrap();
-        let peer = spawn_peer(&dir).await;
-        let settings =
-            Settings::new(Network::Regtest, 0, peer, "http://127.0.0.1:9").with_threads(1);
-        let (miner, rival) = (
-            Miner::new(&settings).unwrap(),
-            Miner::new(&settings).unwrap(),
-        );
+        let two = TwoMiners::start().await;
+        let miner = &two.miner;
         // As `start` does, without the background task: the searches below are its.
         miner.running.store(true, Ordering::Relaxed);
-        let impossible = Target::from_le_bytes([0; 32]);
-        let (block, parent) = template(&miner).await;
-        let (cancel, attempts) = (AtomicBool::new(false), Arc::new(AtomicU64::new(0)));
-        let search =
-            miner.search_on_tip(&block, impossible, parent, NONCE_SPACE, &cancel, &attempts);
-        let move_tip = async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            rival
-                .mine_block(&payee().to_string(), &AtomicBool::new(false))
-                .await
-                .unwrap()
-        };
-        let (searched, _) = tokio::join!(search, move_tip);
+        let TipChange {
+            searched,
+            parent,
+            attempts,
+            ..
+        } = two.search_while_the_rival_mines(300).await;
         assert!(matches!(searched, Ok(Searched::Stale)), "{searched:?}");
+        let impossible = Target::from_le_bytes([0; 32]);
         let stale = miner.stale_seconds();
         assert!(stale > 0.0, "{stale}");
         assert_eq!((miner.tips(), miner.idle_seconds()), (1, 0.0));
 
         // The next search, on the new tip: the gap before it is idle, and it is a new tip.
-        let (block, next_parent) = template(&miner).await;
+        let (block, next_parent) = template(miner).await;
         assert_ne!(next_parent, parent);
         // A search cancelled before it starts: only the counting around it happens.
         let cancelled = || async {

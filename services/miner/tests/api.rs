@@ -55,7 +55,7 @@ impl Stack {
     async fn status(&self) -> MinerStatus {
         let response = self
             .http
-            .get(format!("{}/miner", self.miner))
+            .get(format!("{}{}", self.miner, paths::miner::MINER))
             .send()
             .await
             .unwrap();
@@ -65,7 +65,7 @@ impl Stack {
 
     async fn chain(&self) -> ChainInfo {
         self.http
-            .get(format!("{}/chain", self.peer))
+            .get(format!("{}{}", self.peer, paths::peer::CHAIN))
             .send()
             .await
             .unwrap()
@@ -412,7 +412,7 @@ async fn bad_requests_are_400_in_the_error_shape() {
     assert!(!stack.status().await.running);
     let response = stack
         .http
-        .get(format!("{}/mine", stack.miner))
+        .get(format!("{}{}", stack.miner, paths::miner::MINE))
         .send()
         .await
         .unwrap();
@@ -431,7 +431,7 @@ async fn unreachable_services_are_503() {
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     for body in [json!({ "address": address(3) }), json!({})] {
         let response = http
-            .post(format!("{miner}/mine"))
+            .post(format!("{miner}{}", paths::miner::MINE))
             .bearer_auth(TOKEN)
             .json(&body)
             .send()
@@ -446,7 +446,7 @@ async fn unreachable_services_are_503() {
     }
     // Without an address the keys service is needed at once.
     let response = http
-        .post(format!("{miner}/miner/start"))
+        .post(format!("{miner}{}", paths::miner::START))
         .bearer_auth(TOKEN)
         .json(&json!({}))
         .send()
@@ -461,7 +461,7 @@ async fn unreachable_services_are_503() {
 
     // With one, background mining runs and reports that the peer cannot be reached.
     let response = http
-        .post(format!("{miner}/miner/start"))
+        .post(format!("{miner}{}", paths::miner::START))
         .bearer_auth(TOKEN)
         .json(&json!({ "address": address(3) }))
         .send()
@@ -471,7 +471,7 @@ async fn unreachable_services_are_503() {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let status: MinerStatus = http
-            .get(format!("{miner}/miner"))
+            .get(format!("{miner}{}", paths::miner::MINER))
             .send()
             .await
             .unwrap()
@@ -486,7 +486,7 @@ async fn unreachable_services_are_503() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let response = http
-        .post(format!("{miner}/miner/stop"))
+        .post(format!("{miner}{}", paths::miner::STOP))
         .bearer_auth(TOKEN)
         .send()
         .await
@@ -623,7 +623,7 @@ async fn a_foreign_host_is_misdirected() {
     let port = stack.miner.rsplit(':').next().unwrap().to_owned();
     let read = stack
         .http
-        .get(format!("{}/miner", stack.miner))
+        .get(format!("{}{}", stack.miner, paths::miner::MINER))
         .header("host", format!("evil.example:{port}"))
         .send()
         .await
@@ -631,7 +631,7 @@ async fn a_foreign_host_is_misdirected() {
     assert_error(read, StatusCode::MISDIRECTED_REQUEST, "misdirected_host").await;
     let write = stack
         .http
-        .post(format!("{}/mine", stack.miner))
+        .post(format!("{}{}", stack.miner, paths::miner::MINE))
         .header("host", format!("evil.example:{port}"))
         .bearer_auth(TOKEN)
         .json(&json!({ "address": address(66) }))

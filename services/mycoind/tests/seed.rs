@@ -8,6 +8,7 @@
 //! not found (the gap limit, docs/WALLET.md). The mnemonic and the seed appear in no log and in
 //! no file of the data directory; a wrong BIP39 passphrase gives another, empty wallet.
 
+use mycoin_api::paths;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -29,14 +30,14 @@ struct Seen {
 }
 
 async fn seen(stack: &Stack) -> Seen {
-    let wallet = stack.get(WALLET, "/wallet").await;
+    let wallet = stack.get(WALLET, paths::wallet::WALLET).await;
     let sorted = |list: &Value| {
         let mut list = list.as_array().unwrap().clone();
         list.sort_by_key(|entry| entry["address"].as_str().unwrap().to_owned());
         list
     };
     let mut history = stack
-        .get(WALLET, "/wallet/history")
+        .get(WALLET, paths::wallet::HISTORY)
         .await
         .as_array()
         .unwrap()
@@ -143,10 +144,10 @@ async fn backup_and_restore(database: impl Fn() -> Vec<String>) {
     let mut lost = start(&database(), &peers).await;
 
     // The mnemonic, shown once.
-    let shown = lost.post(KEYS, "/seed/mnemonic", json!({})).await;
+    let shown = lost.post(KEYS, paths::keys::MNEMONIC, json!({})).await;
     let mnemonic = shown["mnemonic"].as_str().unwrap().to_owned();
     assert_eq!(mnemonic.split(' ').count(), 24, "{}", shown["language"]);
-    let (status, again) = call(&lost, KEYS, "POST", "/seed/mnemonic", None, true).await;
+    let (status, again) = call(&lost, KEYS, "POST", paths::keys::MNEMONIC, None, true).await;
     assert_eq!(
         (status, again["error"].as_str()),
         (410, Some("mnemonic_gone"))
@@ -158,7 +159,10 @@ async fn backup_and_restore(database: impl Fn() -> Vec<String>) {
         receive.push(lost.new_address().await);
     }
     let derived = lost
-        .get(KEYS, "/seed/addresses?chain=receive&from=0&count=8")
+        .get(
+            KEYS,
+            &format!("{}?chain=receive&from=0&count=8", paths::keys::DERIVED),
+        )
         .await;
     assert_eq!(
         derived["addresses"],
@@ -171,7 +175,7 @@ async fn backup_and_restore(database: impl Fn() -> Vec<String>) {
     let paid_out = lost
         .post(
             WALLET,
-            "/wallet/send",
+            paths::wallet::SEND,
             json!({ "to": other, "amount": 30_000_000, "fee": 1_000 }),
         )
         .await;
@@ -179,13 +183,16 @@ async fn backup_and_restore(database: impl Fn() -> Vec<String>) {
     let to_self = lost
         .post(
             WALLET,
-            "/wallet/send",
+            paths::wallet::SEND,
             json!({ "to": receive[7], "amount": 20_000_000, "fee": 1_000 }),
         )
         .await;
     // The change went to the change chain, indexes 0 and 1.
     let change = lost
-        .get(KEYS, "/seed/addresses?chain=change&from=0&count=2")
+        .get(
+            KEYS,
+            &format!("{}?chain=change&from=0&count=2", paths::keys::DERIVED),
+        )
         .await;
     assert_eq!(
         json!([paid_out["change_address"], to_self["change_address"]]),
@@ -193,7 +200,10 @@ async fn backup_and_restore(database: impl Fn() -> Vec<String>) {
     );
     // Beyond the gap: receiving key 28, never handed out, paid by a coinbase.
     let beyond = lost
-        .get(KEYS, "/seed/addresses?chain=receive&from=28&count=1")
+        .get(
+            KEYS,
+            &format!("{}?chain=receive&from=28&count=1", paths::keys::DERIVED),
+        )
         .await;
     let beyond = beyond["addresses"][0].as_str().unwrap().to_owned();
     lost.mine(&beyond).await;
@@ -248,29 +258,36 @@ async fn backup_and_restore(database: impl Fn() -> Vec<String>) {
     let restored = start(&database(), &peers).await;
     wait_for_tip(&restored, height, &hash).await;
     let found = restored
-        .post(WALLET, "/wallet/restore", json!({ "mnemonic": mnemonic }))
+        .post(
+            WALLET,
+            paths::wallet::RESTORE,
+            json!({ "mnemonic": mnemonic }),
+        )
         .await;
     assert_eq!(
         found,
         json!({ "receive_keys": 8, "change_keys": 2, "gap_limit": 20 })
     );
     assert_eq!(seen(&restored).await, before);
-    let keys = restored.get_public(KEYS, "/keys").await;
+    let keys = restored.get_public(KEYS, paths::keys::KEYS).await;
     assert!(
         !keys.to_string().contains(&beyond),
         "key 28 is beyond the gap: not found"
     );
     let at_beyond = restored
-        .get_public(PEER, &format!("/addresses/{beyond}"))
+        .get_public(PEER, &paths::peer::address_raw(&beyond))
         .await;
     assert!(at_beyond["chain_stats"]["funded_txo_sum"].as_u64().unwrap() > 0);
     // The next receiving key is one past the last used; restoring twice is refused.
-    assert_eq!(restored.get_public(KEYS, "/seed").await["next_receive"], 8);
+    assert_eq!(
+        restored.get_public(KEYS, paths::keys::SEED).await["next_receive"],
+        8
+    );
     let again = json!({ "mnemonic": mnemonic });
     refused(
         &restored,
         WALLET,
-        "/wallet/restore",
+        paths::wallet::RESTORE,
         again,
         409,
         "wallet_not_empty",
@@ -287,7 +304,7 @@ async fn backup_and_restore(database: impl Fn() -> Vec<String>) {
     let found = stranger
         .post(
             WALLET,
-            "/wallet/restore",
+            paths::wallet::RESTORE,
             json!({ "mnemonic": mnemonic, "passphrase": "wrong" }),
         )
         .await;
@@ -343,22 +360,33 @@ async fn backup_and_restore_on_postgres() {
 async fn the_seed_endpoints_refuse_bad_input() {
     let stack = start(&[], &[]).await;
     for (service, path, body) in [
-        (KEYS, "/seed/mnemonic", json!({})),
-        (KEYS, "/seed/restore", json!({ "mnemonic": "abandon" })),
-        (KEYS, "/seed/keys", json!({ "chain": "receive", "next": 1 })),
-        (KEYS, "/keys/change", json!({})),
-        (WALLET, "/wallet/restore", json!({ "mnemonic": "abandon" })),
+        (KEYS, paths::keys::MNEMONIC, json!({})),
+        (KEYS, paths::keys::RESTORE, json!({ "mnemonic": "abandon" })),
+        (
+            KEYS,
+            paths::keys::STORE_UP_TO,
+            json!({ "chain": "receive", "next": 1 }),
+        ),
+        (KEYS, paths::keys::CHANGE, json!({})),
+        (
+            WALLET,
+            paths::wallet::RESTORE,
+            json!({ "mnemonic": "abandon" }),
+        ),
     ] {
         let (status, _) = call(&stack, service, "POST", path, Some(body), false).await;
         assert_eq!(status, 401, "{path} without the token");
     }
-    let path = "/seed/addresses?chain=receive";
+    let path = &format!("{}?chain=receive", paths::keys::DERIVED);
     assert_eq!(call(&stack, KEYS, "GET", path, None, false).await.0, 401);
 
     let abandon = ["abandon"; 11].join(" ");
     let typo = format!("{abandon} secretword");
     let bad_checksum = format!("{abandon} abandon");
-    for (service, path) in [(KEYS, "/seed/restore"), (WALLET, "/wallet/restore")] {
+    for (service, path) in [
+        (KEYS, paths::keys::RESTORE),
+        (WALLET, paths::wallet::RESTORE),
+    ] {
         let body = refused(
             &stack,
             service,
@@ -392,7 +420,7 @@ async fn the_seed_endpoints_refuse_bad_input() {
         "chain=receive&from=-1",
         "from=0",
     ] {
-        let path = format!("/seed/addresses?{query}");
+        let path = format!("{}?{query}", paths::keys::DERIVED);
         let (status, body) = call(&stack, KEYS, "GET", &path, None, true).await;
         assert_eq!(status, 400, "{query}: {body}");
     }
@@ -401,23 +429,34 @@ async fn the_seed_endpoints_refuse_bad_input() {
         json!({ "chain": "receive", "next": 2_147_483_648u64 }),
         json!({ "chain": "receive" }),
     ] {
-        let (status, _) = call(&stack, KEYS, "POST", "/seed/keys", Some(body.clone()), true).await;
+        let (status, _) = call(
+            &stack,
+            KEYS,
+            "POST",
+            paths::keys::STORE_UP_TO,
+            Some(body.clone()),
+            true,
+        )
+        .await;
         assert_eq!(status, 400, "{body}");
     }
     // Nothing changed: no key, the mnemonic still there to be shown.
     assert_eq!(
-        stack.get_public(KEYS, "/seed").await,
+        stack.get_public(KEYS, paths::keys::SEED).await,
         json!({ "next_receive": 0, "next_change": 0, "mnemonic_available": true })
     );
-    assert_eq!(stack.get_public(KEYS, "/keys").await, json!([]));
+    assert_eq!(stack.get_public(KEYS, paths::keys::KEYS).await, json!([]));
 
     // A store holding a key, even only an imported one, is not restored into.
     let wif = PrivateKey::generate().to_wif(Network::Regtest);
     stack
-        .post(KEYS, "/keys/import", json!({ "wif": wif }))
+        .post(KEYS, paths::keys::IMPORT, json!({ "wif": wif }))
         .await;
     let valid = json!({ "mnemonic": format!("{abandon} about") });
-    for (service, path) in [(KEYS, "/seed/restore"), (WALLET, "/wallet/restore")] {
+    for (service, path) in [
+        (KEYS, paths::keys::RESTORE),
+        (WALLET, paths::wallet::RESTORE),
+    ] {
         refused(
             &stack,
             service,
@@ -432,7 +471,7 @@ async fn the_seed_endpoints_refuse_bad_input() {
     let derived = stack.new_address().await;
     assert_eq!(
         stack
-            .get_public(KEYS, "/keys")
+            .get_public(KEYS, paths::keys::KEYS)
             .await
             .as_array()
             .unwrap()
@@ -441,7 +480,10 @@ async fn the_seed_endpoints_refuse_bad_input() {
     );
     assert_eq!(
         stack
-            .get(KEYS, "/seed/addresses?chain=receive&count=1")
+            .get(
+                KEYS,
+                &format!("{}?chain=receive&count=1", paths::keys::DERIVED)
+            )
             .await["addresses"][0],
         derived
     );

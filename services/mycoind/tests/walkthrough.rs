@@ -44,7 +44,7 @@ async fn walk(stack: &Stack) {
     let block = stack
         .get_public(
             PEER,
-            &format!("/blocks/{}", mined["hash"].as_str().unwrap()),
+            &paths::peer::block_raw(mined["hash"].as_str().unwrap()),
         )
         .await;
     assert_eq!(block["transactions"].as_array().unwrap().len(), 1);
@@ -136,7 +136,7 @@ async fn walk(stack: &Stack) {
     let block_2 = stack
         .get_public(
             PEER,
-            &format!("/blocks/{}", mined["hash"].as_str().unwrap()),
+            &paths::peer::block_raw(mined["hash"].as_str().unwrap()),
         )
         .await;
     let coinbase_2 = block_2["transactions"][0]["txid"]

@@ -59,6 +59,7 @@ use bench::{
     sample_healthz, send_each, setting, solve, spend_to,
 };
 use mycoin_api::miner::MinerStatus;
+use mycoin_api::paths;
 use mycoin_api::peer::{BlockTemplate, ChainInfo, MempoolView, PeerView, decode_hex, encode_hex};
 use mycoin_core::{
     Address, Amount, Block, BlockHash, Encode, Header, Network, OutPoint, Transaction, TxOut,
@@ -323,7 +324,10 @@ async fn sample_pools(http: reqwest::Client, base: String, stop: Arc<AtomicBool>
     let (mut mempool, mut orphans) = (0u64, 0u64);
     loop {
         let stopping = stop.load(Ordering::Relaxed);
-        if let Ok(response) = http.get(format!("{base}/mempool")).send().await
+        if let Ok(response) = http
+            .get(format!("{base}{}", paths::peer::MEMPOOL))
+            .send()
+            .await
             && let Ok(view) = response.json::<MempoolView>().await
         {
             mempool = mempool.max(view.bytes as u64);
@@ -352,10 +356,13 @@ struct Footprint {
 }
 
 async fn footprint(http: &reqwest::Client, stack: &Stack) -> Footprint {
-    let keys: Vec<serde_json::Value> = get_json(http, &format!("{}/keys", stack.keys)).await;
-    let peers: Vec<PeerView> = get_json(http, &format!("{}/peers", stack.peer())).await;
-    let chain: ChainInfo = get_json(http, &format!("{}/chain", stack.peer())).await;
-    let miner: MinerStatus = get_json(http, &format!("{}/miner", stack.miner)).await;
+    let keys: Vec<serde_json::Value> =
+        get_json(http, &format!("{}{}", stack.keys, paths::keys::KEYS)).await;
+    let peers: Vec<PeerView> =
+        get_json(http, &format!("{}{}", stack.peer(), paths::peer::PEERS)).await;
+    let chain: ChainInfo = get_json(http, &format!("{}{}", stack.peer(), paths::peer::CHAIN)).await;
+    let miner: MinerStatus =
+        get_json(http, &format!("{}{}", stack.miner, paths::miner::MINER)).await;
     Footprint {
         keys: keys.len(),
         peers: peers.len(),
@@ -372,7 +379,7 @@ async fn no_token(run: &Run) -> Row {
     // One key made with the token first, so that "nothing made" is not "nothing there".
     let made = run
         .http
-        .post(format!("{}/keys", stack.keys))
+        .post(format!("{}{}", stack.keys, paths::keys::KEYS))
         .bearer_auth(TOKEN)
         .send()
         .await
@@ -383,28 +390,28 @@ async fn no_token(run: &Run) -> Row {
     let make = move |n: usize| {
         let endpoint = n % 6;
         let request = match endpoint {
-            0 => Request::post_empty("POST /keys", format!("{keys}/keys")),
+            0 => Request::post_empty("POST /keys", format!("{keys}{}", paths::keys::KEYS)),
             1 => Request::post_empty(
                 "POST /wallet/addresses",
-                format!("{wallet}/wallet/addresses"),
+                format!("{wallet}{}", paths::wallet::ADDRESSES),
             ),
             2 => Request::post_json(
                 "POST /miner/start",
-                format!("{miner}/miner/start"),
+                format!("{miner}{}", paths::miner::START),
                 json!({ "address": attacker }).to_string(),
             ),
             3 => Request::post_text(
                 "POST /miner/stop (text/plain)",
-                format!("{miner}/miner/stop"),
+                format!("{miner}{}", paths::miner::STOP),
             ),
             4 => Request::post_json(
                 "POST /peers",
-                format!("{peer}/peers"),
+                format!("{peer}{}", paths::peer::PEERS),
                 json!({ "url": format!("http://127.0.0.1:{}", 1 + n % 60_000) }).to_string(),
             ),
             _ => Request::post_json(
                 "POST /mine",
-                format!("{miner}/mine"),
+                format!("{miner}{}", paths::miner::MINE),
                 json!({ "address": attacker }).to_string(),
             ),
         };
@@ -434,21 +441,21 @@ async fn foreign_host(run: &Run) -> Row {
     let make = move |n: usize| {
         let bearer = format!("Bearer {TOKEN}");
         let request = match n % 7 {
-            0 => Request::get("GET /chain", format!("{peer}/chain")),
-            1 => Request::get("GET /peers", format!("{peer}/peers")),
-            2 => Request::get("GET /keys", format!("{keys}/keys")),
-            3 => Request::get("GET /wallet", format!("{wallet}/wallet")),
-            4 => Request::post_empty("POST /keys +token", format!("{keys}/keys"))
+            0 => Request::get("GET /chain", format!("{peer}{}", paths::peer::CHAIN)),
+            1 => Request::get("GET /peers", format!("{peer}{}", paths::peer::PEERS)),
+            2 => Request::get("GET /keys", format!("{keys}{}", paths::keys::KEYS)),
+            3 => Request::get("GET /wallet", format!("{wallet}{}", paths::wallet::WALLET)),
+            4 => Request::post_empty("POST /keys +token", format!("{keys}{}", paths::keys::KEYS))
                 .with_header("authorization", bearer),
             5 => Request::post_json(
                 "POST /peers +token",
-                format!("{peer}/peers"),
+                format!("{peer}{}", paths::peer::PEERS),
                 json!({ "url": "http://127.0.0.1:9" }).to_string(),
             )
             .with_header("authorization", bearer),
             _ => Request::post_text(
                 "POST /miner/stop +token (text/plain)",
-                format!("{miner}/miner/stop"),
+                format!("{miner}{}", paths::miner::STOP),
             )
             .with_header("authorization", bearer),
         };
@@ -516,7 +523,7 @@ async fn mine(run: &Run, stack: &Stack, blocks: usize) {
     for _ in 0..blocks {
         let response = run
             .http
-            .post(format!("{}/mine", stack.miner))
+            .post(format!("{}{}", stack.miner, paths::miner::MINE))
             .bearer_auth(TOKEN)
             .json(&json!({ "address": regtest_address(0) }))
             .send()
@@ -531,7 +538,7 @@ async fn mine(run: &Run, stack: &Stack, blocks: usize) {
 }
 
 async fn mempool(http: &reqwest::Client, stack: &Stack) -> MempoolView {
-    get_json(http, &format!("{}/mempool", stack.peer())).await
+    get_json(http, &format!("{}{}", stack.peer(), paths::peer::MEMPOOL)).await
 }
 
 /// Coins for attack 3: `coinbases` coinbases of key 0 each fanned out to `FAN_OUT` outputs,
@@ -541,7 +548,11 @@ async fn fan_out(run: &Run, stack: &Stack, coinbases: usize) -> Vec<Coin> {
     mine(run, stack, coinbases + 1).await;
     let utxos: Vec<mycoin_api::peer::UtxoView> = get_json(
         &run.http,
-        &format!("{}/addresses/{}/utxos", stack.peer(), regtest_address(0)),
+        &format!(
+            "{}{}",
+            stack.peer(),
+            paths::peer::utxos_raw(&regtest_address(0))
+        ),
     )
     .await;
     let mut coins = Vec::new();
@@ -553,7 +564,7 @@ async fn fan_out(run: &Run, stack: &Stack, coinbases: usize) -> Vec<Coin> {
         let tx = pay(coin, FAN_OUT, 2000, None);
         let response = run
             .http
-            .post(format!("{}/transactions", stack.peer()))
+            .post(format!("{}{}", stack.peer(), paths::peer::TRANSACTIONS))
             .header("content-type", "application/json")
             .body(tx_body(&tx))
             .send()
@@ -611,7 +622,11 @@ async fn fees(run: &Run) -> Vec<Row> {
                 1 => ("fee 0.5/byte", pay(coin, 1, 500, None)),
                 _ => ("dust output (100 units)", pay(coin, 1, 2000, Some(100))),
             };
-            Request::post_json(kind, format!("{peer}/transactions"), tx_body(&tx))
+            Request::post_json(
+                kind,
+                format!("{peer}{}", paths::peer::TRANSACTIONS),
+                tx_body(&tx),
+            )
         }
     };
     let measured = run.attack(&stack, (bad_per_kind * 3) as usize, bad).await;
@@ -642,7 +657,11 @@ async fn fees(run: &Run) -> Vec<Row> {
             let coin = coins[n % coins.len()];
             let rate = 1000 * (1 + (n as u64 * 7919) % 40);
             let tx = pay(coin, FLOOD_OUTPUTS, rate, None);
-            Request::post_json("paying tx", format!("{peer}/transactions"), tx_body(&tx))
+            Request::post_json(
+                "paying tx",
+                format!("{peer}{}", paths::peer::TRANSACTIONS),
+                tx_body(&tx),
+            )
         }
     };
     let count = (flood_txs as usize).min(coins.len());
@@ -751,7 +770,7 @@ async fn peer_junk(run: &Run) -> Row {
             let block = orphan(unknown_parent(n, 0x4a), vec![coinbase]);
             Request::post_json(
                 "orphan with junk X-Mycoin-Peer",
-                format!("{peer}/blocks"),
+                format!("{peer}{}", paths::peer::BLOCKS),
                 json!({ "hex": encode_hex(&block) }).to_string(),
             )
             .with_header(
@@ -761,7 +780,7 @@ async fn peer_junk(run: &Run) -> Row {
         }
     };
     let by_header = run.attack(&stack, junk_orphans as usize, orphans).await;
-    let book: Vec<PeerView> = get_json(&run.http, &format!("{peer}/peers")).await;
+    let book: Vec<PeerView> = get_json(&run.http, &format!("{peer}{}", paths::peer::PEERS)).await;
     let after_orphans = book.len();
     let posts = move |n: usize| {
         // Closed loopback ports (refused at once) and TEST-NET addresses (never answer).
@@ -772,7 +791,7 @@ async fn peer_junk(run: &Run) -> Row {
         };
         Request::post_json(
             "POST /peers junk",
-            format!("{peer}/peers"),
+            format!("{peer}{}", paths::peer::PEERS),
             json!({ "url": url }).to_string(),
         )
         .with_header("authorization", format!("Bearer {TOKEN}"))
@@ -781,7 +800,7 @@ async fn peer_junk(run: &Run) -> Row {
     let live = run.stack("live-peer", "regtest", &[]).await;
     let add = run
         .http
-        .post(format!("{}/peers", stack.peer()))
+        .post(format!("{}{}", stack.peer(), paths::peer::PEERS))
         .bearer_auth(TOKEN)
         .json(&json!({ "url": live.peer() }))
         .send()
@@ -789,7 +808,11 @@ async fn peer_junk(run: &Run) -> Row {
         .expect("POST /peers");
     let add_status = add.status().as_u16();
     let add_body = add.text().await.unwrap_or_default();
-    let book: Vec<PeerView> = get_json(&run.http, &format!("{}/peers", stack.peer())).await;
+    let book: Vec<PeerView> = get_json(
+        &run.http,
+        &format!("{}{}", stack.peer(), paths::peer::PEERS),
+    )
+    .await;
     let has = |url: &str| book.iter().any(|p| p.url == url);
     let (kept, added) = (has(configured.peer()), has(live.peer()));
     let met = book.len() <= MAX_PEERS && kept && added;
@@ -831,7 +854,7 @@ async fn big_orphans(run: &Run) -> Row {
         let block = orphan(unknown_parent(n, 0x0b), body.to_vec());
         Request::post_json(
             "orphan 0.9 MB",
-            format!("{peer}/blocks"),
+            format!("{peer}{}", paths::peer::BLOCKS),
             json!({ "hex": encode_hex(&block) }).to_string(),
         )
     };
@@ -864,8 +887,9 @@ async fn bad_pow(run: &Run) -> Row {
     let template: BlockTemplate = get_json(
         &run.http,
         &format!(
-            "{}/blocks/template?address={}",
+            "{}{}?address={}",
             stack.peer(),
+            paths::peer::TEMPLATE,
             regtest_address(0)
         ),
     )
@@ -881,7 +905,7 @@ async fn bad_pow(run: &Run) -> Row {
     let make = move |n: usize| {
         Request::post_json(
             "bad proof of work",
-            format!("{peer}/blocks"),
+            format!("{peer}{}", paths::peer::BLOCKS),
             bodies[n].clone(),
         )
     };
@@ -1036,13 +1060,13 @@ async fn lying_peer(run: &Run) -> Vec<Row> {
         base_lags.len(),
         base_probe.p99()
     );
-    let truth: ChainInfo = get_json(http, &format!("{}/chain", miner.peer())).await;
+    let truth: ChainInfo = get_json(http, &format!("{}{}", miner.peer(), paths::peer::CHAIN)).await;
     let mut rows = Vec::new();
     for mode in modes {
         let served = Arc::new(AtomicU64::new(0));
         let (url, server) = liar(mode, truth.clone(), served.clone()).await;
         let attach = http
-            .post(format!("{}/peers", follower.peer()))
+            .post(format!("{}{}", follower.peer(), paths::peer::PEERS))
             .bearer_auth(TOKEN)
             .json(&json!({ "url": url }))
             .send()
@@ -1053,7 +1077,8 @@ async fn lying_peer(run: &Run) -> Vec<Row> {
         let (lags, probe) = sample_lag(http, &miner, &follower, seconds).await;
         let after = follower.process.memory_kib();
         server.abort();
-        let peers: Vec<PeerView> = get_json(http, &format!("{}/peers", follower.peer())).await;
+        let peers: Vec<PeerView> =
+            get_json(http, &format!("{}{}", follower.peer(), paths::peer::PEERS)).await;
         let liar_view = peers.iter().find(|p| p.url == url);
         let (median, p95) = (quantile(&lags, 0.5), quantile(&lags, 0.95));
         let ratio_median = median / base_median.max(1.0);

@@ -49,6 +49,7 @@ use bench::{
 };
 use mycoin_api::keys::NewKey;
 use mycoin_api::miner::MinerStatus;
+use mycoin_api::paths;
 use mycoin_api::peer::{BlockTemplate, ChainInfo, UtxoView, decode_hex, encode_hex};
 use mycoin_core::{Address, Amount, Block, OutPoint, PrivateKey, Transaction, TxOut, Txid};
 use serde_json::json;
@@ -91,18 +92,18 @@ impl Targets {
     fn url(&self, read: Read, n: usize) -> String {
         match read {
             Read::Healthz => format!("{}/healthz", self.peer),
-            Read::Chain => format!("{}/chain", self.peer),
+            Read::Chain => format!("{}{}", self.peer, paths::peer::CHAIN),
             Read::BlockAtHeight => {
                 // Spread over the chain (a multiplicative step, so that no cache is favoured).
                 let h = (n as u64).wrapping_mul(7919) % u64::from(self.heights.max(1)) + 1;
-                format!("{}/blocks/height/{h}", self.peer)
+                format!("{}{}", self.peer, paths::peer::block_at(h as u32))
             }
             Read::Utxos => format!(
-                "{}/addresses/{}/utxos",
+                "{}{}",
                 self.peer,
-                self.addresses[n % self.addresses.len()]
+                paths::peer::utxos_raw(&self.addresses[n % self.addresses.len()])
             ),
-            Read::Wallet => format!("{}/wallet", self.wallet),
+            Read::Wallet => format!("{}{}", self.wallet, paths::wallet::WALLET),
         }
     }
 }
@@ -192,7 +193,7 @@ fn flood_items(
         .map(|(utxo, k)| {
             Request::post_json(
                 "valid tx",
-                format!("{base}/transactions"),
+                format!("{base}{}", paths::peer::TRANSACTIONS),
                 tx_body(&spend(
                     OutPoint::new(utxo.txid, utxo.vout),
                     utxo.amount,
@@ -216,17 +217,17 @@ fn flood_items(
         let item = match n % 5 {
             0 => Request::post_json(
                 "junk: bad hex",
-                format!("{base}/transactions"),
+                format!("{base}{}", paths::peer::TRANSACTIONS),
                 json!({ "hex": format!("zz{n:x}") }).to_string(),
             ),
             1 => Request::post_json(
                 "junk: not JSON",
-                format!("{base}/transactions"),
+                format!("{base}{}", paths::peer::TRANSACTIONS),
                 format!("{{\"hex\": {n}"),
             ),
             2 => Request::post_json(
                 "junk: bad signature",
-                format!("{base}/transactions"),
+                format!("{base}{}", paths::peer::TRANSACTIONS),
                 tx_body(&spend(outpoint, utxo.amount, owner, &keys[(*k + 1) % KEYS])),
             ),
             3 => {
@@ -235,7 +236,7 @@ fn flood_items(
                 missing[31] = 0xee;
                 Request::post_json(
                     "junk: missing input",
-                    format!("{base}/transactions"),
+                    format!("{base}{}", paths::peer::TRANSACTIONS),
                     tx_body(&spend(OutPoint::new(Txid(missing), 0), 1000, owner, owner)),
                 )
             }
@@ -243,7 +244,7 @@ fn flood_items(
                 let hex = encode_hex(&spend(outpoint, utxo.amount, owner, owner));
                 Request::post_json(
                     "junk: truncated",
-                    format!("{base}/transactions"),
+                    format!("{base}{}", paths::peer::TRANSACTIONS),
                     json!({ "hex": hex[..hex.len() / 2] }).to_string(),
                 )
             }
@@ -255,7 +256,7 @@ fn flood_items(
         .map(|block| {
             Request::post_json(
                 "block: bad proof of work",
-                format!("{base}/blocks"),
+                format!("{base}{}", paths::peer::BLOCKS),
                 json!({ "hex": encode_hex(block) }).to_string(),
             )
         })
@@ -295,7 +296,11 @@ async fn reader(
 
 /// The miner's `blocks_found`, when it answers.
 async fn blocks_found(http: &reqwest::Client, miner: &str) -> Option<u64> {
-    let response = http.get(format!("{miner}/miner")).send().await.ok()?;
+    let response = http
+        .get(format!("{miner}{}", paths::miner::MINER))
+        .send()
+        .await
+        .ok()?;
     let status: MinerStatus = response.json().await.ok()?;
     Some(status.blocks_found)
 }
@@ -454,7 +459,7 @@ async fn main() {
             let mut addresses = Vec::new();
             while made.fetch_add(1, Ordering::Relaxed) < wallet_keys {
                 let response = http
-                    .post(format!("{base}/keys"))
+                    .post(format!("{base}{}", paths::keys::KEYS))
                     .bearer_auth(token)
                     .send()
                     .await
@@ -486,8 +491,11 @@ async fn main() {
         .collect();
     let mut coins: Vec<(UtxoView, usize)> = Vec::new();
     for (k, address) in chain_addresses.iter().enumerate() {
-        let utxos: Vec<UtxoView> =
-            get_json(&http, &format!("{}/addresses/{address}/utxos", source.base)).await;
+        let utxos: Vec<UtxoView> = get_json(
+            &http,
+            &format!("{}{}", source.base, paths::peer::utxos_raw(address)),
+        )
+        .await;
         coins.extend(utxos.into_iter().filter(|u| u.mature).map(|u| (u, k)));
     }
     // Round robin over the keys, so that every key has some spent.
@@ -499,7 +507,11 @@ async fn main() {
         .unwrap_or_else(|| chain_addresses[0].clone());
     let template: BlockTemplate = get_json(
         &http,
-        &format!("{}/blocks/template?address={miner_address}", source.base),
+        &format!(
+            "{}{}?address={miner_address}",
+            source.base,
+            paths::peer::TEMPLATE
+        ),
     )
     .await;
     let template: Block = decode_hex(&template.hex).expect("a template block");
@@ -605,7 +617,7 @@ async fn main() {
         bad_pow,
     ));
     let start = http
-        .post(format!("{}/miner/start", miner.base))
+        .post(format!("{}{}", miner.base, paths::miner::START))
         .bearer_auth(token)
         .json(&json!({ "address": miner_address }))
         .send()

@@ -49,6 +49,7 @@ use bench::{
     NETWORK, PeerProcess, TX_PER_BLOCK, cached_chain, decode_all, now, read_blocks, sql_chain,
     thread_cpu_seconds, written_bytes,
 };
+use mycoin_api::paths;
 use mycoin_api::peer::{BlockView, SyncRequest};
 use mycoin_core::{
     Block, BlockAccepted, BlockHash, Chain, ChainStore, MemoryStore, PublicKey, Signature, TxIn,
@@ -130,7 +131,7 @@ async fn fetch_all(
     let (mut blocks, mut bytes) = (0usize, 0usize);
     loop {
         let body = http
-            .post(format!("{}/sync", peer.base))
+            .post(format!("{}{}", peer.base, paths::peer::SYNC))
             .json(&SyncRequest {
                 locator: locator.clone(),
                 count: Some(FETCH_BATCH),

@@ -328,7 +328,7 @@ async fn happy_path(app: &TestApp) {
     let by_hash: BlockView = app
         .get_ok(&paths::peer::block_raw(&first.hash.to_string()))
         .await;
-    let by_height: BlockView = app.get_ok("/blocks/height/1").await;
+    let by_height: BlockView = app.get_ok(&paths::peer::block_at(1)).await;
     assert_eq!(by_hash, by_height);
     assert_eq!(by_hash.hash, first.hash);
     assert_eq!(by_hash.height, 1);
@@ -348,13 +348,15 @@ async fn happy_path(app: &TestApp) {
     ));
     assert_eq!(coinbase.outputs[0].amount, COIN);
     assert_eq!(coinbase.outputs[0].address, address(0).to_string());
-    let range: Vec<BlockView> = app.get_ok("/blocks?from=0&count=10").await;
+    let range: Vec<BlockView> = app
+        .get_ok(&format!("{}?from=0&count=10", paths::peer::BLOCKS))
+        .await;
     assert_eq!(range.len(), 2);
     assert_eq!(range[0].hash, chain.genesis);
     assert_eq!(range[1], by_hash);
     let default_range: Vec<BlockView> = app.get_ok(paths::peer::BLOCKS).await;
     assert_eq!(default_range, range);
-    let genesis: BlockView = app.get_ok("/blocks/height/0").await;
+    let genesis: BlockView = app.get_ok(&paths::peer::block_at(0)).await;
     assert_eq!(genesis.confirmations, 2);
 
     // The coinbase is key 0's, spendable in the next block (regtest maturity 1).
@@ -498,7 +500,9 @@ async fn happy_path(app: &TestApp) {
         .await;
     assert_eq!(info.status.height, Some(1));
     assert!(info.transaction.coinbase);
-    let range: Vec<BlockView> = app.get_ok("/blocks?from=1&count=2").await;
+    let range: Vec<BlockView> = app
+        .get_ok(&format!("{}?from=1&count=2", paths::peer::BLOCKS))
+        .await;
     assert_eq!(range.iter().map(|b| b.height).collect::<Vec<_>>(), [1, 2]);
     assert_eq!(range[1].transactions[1].txid, txid);
 
@@ -603,7 +607,7 @@ async fn side_chains_and_orphans_are_reported() {
 
     // A competitor of block 1 with the same work: side chain.
     let mut rival: Block = app
-        .get_ok::<BlockView>("/blocks/height/1")
+        .get_ok::<BlockView>(&paths::peer::block_at(1))
         .await
         .block()
         .unwrap();
@@ -798,7 +802,7 @@ async fn peers_from_the_settings_are_listed() {
         .no_proxy()
         .build()
         .unwrap()
-        .get(format!("{base}/peers"))
+        .get(format!("{base}{}", paths::peer::PEERS))
         .send()
         .await
         .unwrap()
@@ -821,15 +825,15 @@ async fn docs_and_health_are_served() {
     for path in [
         paths::peer::CHAIN,
         paths::peer::BLOCKS,
-        "/blocks/{hash}",
-        "/blocks/height/{height}",
+        &paths::peer::block_raw("{hash}"),
+        &paths::peer::block_at_raw("{height}"),
         paths::peer::TEMPLATE,
         paths::peer::TRANSACTIONS,
         paths::peer::VERIFY,
-        "/transactions/{txid}",
+        &paths::peer::transaction_raw("{txid}"),
         paths::peer::MEMPOOL,
-        "/addresses/{address}/utxos",
-        "/addresses/{address}/balance",
+        &paths::peer::utxos_raw("{address}"),
+        &paths::peer::balance_raw("{address}"),
         paths::peer::PEERS,
         paths::peer::SYNC,
         "/metrics",
@@ -875,7 +879,8 @@ fn gauge(samples: &[Sample], name: &str) -> f64 {
 async fn metrics_count_requests_by_route_pattern_and_status() {
     let app = spawn_app().await;
     let genesis = app.chain().await.genesis;
-    assert_eq!(app.requests("GET", "/blocks/{hash}", "200").await, 0.0);
+    let block_route = paths::peer::block_raw("{hash}");
+    assert_eq!(app.requests("GET", &block_route, "200").await, 0.0);
 
     app.get_ok::<BlockView>(&paths::peer::block_raw(&genesis.to_string()))
         .await;
@@ -896,8 +901,8 @@ async fn metrics_count_requests_by_route_pattern_and_status() {
         let labels = [("method", "GET"), ("route", route), ("status", status)];
         sample_value(&samples, "mycoin_http_requests_total", &labels)
     };
-    assert_eq!(count("/blocks/{hash}", "200"), Some(2.0));
-    assert_eq!(count("/blocks/{hash}", "404"), Some(1.0));
+    assert_eq!(count(&block_route, "200"), Some(2.0));
+    assert_eq!(count(&block_route, "404"), Some(1.0));
     // Unknown paths share one label: the label set stays bounded.
     assert_eq!(count(UNMATCHED_ROUTE, "404"), Some(2.0));
     assert!(
@@ -909,14 +914,14 @@ async fn metrics_count_requests_by_route_pattern_and_status() {
     let observed = sample_value(
         &samples,
         "mycoin_http_request_duration_seconds_count",
-        &[("route", "/blocks/{hash}"), ("status", "200")],
+        &[("route", block_route.as_str()), ("status", "200")],
     );
     assert_eq!(observed, Some(2.0));
     let all = sample_value(
         &samples,
         "mycoin_http_request_duration_seconds_bucket",
         &[
-            ("route", "/blocks/{hash}"),
+            ("route", block_route.as_str()),
             ("status", "200"),
             ("le", "+Inf"),
         ],
@@ -1403,22 +1408,28 @@ async fn merkle_proofs_and_headers_check_as_a_light_client_would() {
     }
 
     // Headers from genesis, checked as a chain; a short run, and none past the tip.
-    let hexes: Vec<String> = app.get_ok("/headers?from=0").await;
+    let hexes: Vec<String> = app
+        .get_ok(&format!("{}?from=0", paths::peer::HEADERS))
+        .await;
     assert_eq!(hexes.len(), 5);
     let headers: Vec<Header> = hexes.iter().map(|h| decode_hex(h).unwrap()).collect();
     let mut light = HeaderChain::new(NETWORK.params());
     light.extend(0, &headers).unwrap();
     assert_eq!(light.tip(), mined.hash);
     assert_eq!(light.header(4), Some(&header));
-    let two: Vec<String> = app.get_ok("/headers?from=3&count=2").await;
+    let two: Vec<String> = app
+        .get_ok(&format!("{}?from=3&count=2", paths::peer::HEADERS))
+        .await;
     assert_eq!(two, hexes[3..5]);
-    let none: Vec<String> = app.get_ok("/headers?from=5").await;
+    let none: Vec<String> = app
+        .get_ok(&format!("{}?from=5", paths::peer::HEADERS))
+        .await;
     assert!(none.is_empty());
 
     // Bad input, each a clear 4xx.
     let before = app.snapshot().await;
     assert_error(
-        app.get("/transactions/zz/merkle-proof").await,
+        app.get(&paths::peer::merkle_proof_raw("zz")).await,
         400,
         "invalid_hash",
     )
@@ -1446,7 +1457,12 @@ async fn merkle_proofs_and_headers_check_as_a_light_client_would() {
         "unconfirmed_transaction",
     )
     .await;
-    assert_error(app.get("/blocks/xyz/header").await, 400, "invalid_hash").await;
+    assert_error(
+        app.get(&paths::peer::block_header_raw("xyz")).await,
+        400,
+        "invalid_hash",
+    )
+    .await;
     let no_block = BlockHash([9; 32]);
     assert_error(
         app.get(&paths::peer::block_header_raw(&no_block.to_string()))
@@ -1539,14 +1555,20 @@ async fn an_address_history_lists_each_payment_once_with_its_effect() {
     // Pages of one, each after the last: every transaction once.
     let miner = address(9);
     let all: Vec<AddressTxView> = app
-        .get_ok(&format!("/addresses/{miner}/transactions?limit=100"))
+        .get_ok(&format!(
+            "{}?limit=100",
+            paths::peer::address_transactions(&miner)
+        ))
         .await;
     assert_eq!(all.len(), 2);
     let mut paged = Vec::new();
     let mut after = String::new();
     loop {
         let page: Vec<AddressTxView> = app
-            .get_ok(&format!("/addresses/{miner}/transactions?limit=1{after}"))
+            .get_ok(&format!(
+                "{}?limit=1{after}",
+                paths::peer::address_transactions(&miner)
+            ))
             .await;
         let Some(last) = page.last() else { break };
         after = format!("&after_txid={}", last.txid);
@@ -1556,32 +1578,45 @@ async fn an_address_history_lists_each_payment_once_with_its_effect() {
 
     // Bad input, each a clear 4xx, nothing changed.
     let before = app.snapshot().await;
-    assert_error(app.get("/addresses/nope").await, 400, "invalid_address").await;
     assert_error(
-        app.get("/addresses/nope/transactions").await,
+        app.get(&paths::peer::address_raw("nope")).await,
+        400,
+        "invalid_address",
+    )
+    .await;
+    assert_error(
+        app.get(&paths::peer::address_transactions_raw("nope"))
+            .await,
         400,
         "invalid_address",
     )
     .await;
     for query in ["limit=0", "limit=101", "limit=x"] {
         assert_error(
-            app.get(&format!("/addresses/{a}/transactions?{query}"))
-                .await,
+            app.get(&format!(
+                "{}?{query}",
+                paths::peer::address_transactions(&a)
+            ))
+            .await,
             400,
             "invalid_query",
         )
         .await;
     }
     assert_error(
-        app.get(&format!("/addresses/{a}/transactions?after_txid=zz"))
-            .await,
+        app.get(&format!(
+            "{}?after_txid=zz",
+            paths::peer::address_transactions(&a)
+        ))
+        .await,
         400,
         "invalid_hash",
     )
     .await;
     assert_error(
         app.get(&format!(
-            "/addresses/{a}/transactions?after_txid={}",
+            "{}?after_txid={}",
+            paths::peer::address_transactions(&a),
             Txid([3; 32])
         ))
         .await,
@@ -1626,9 +1661,14 @@ async fn block_lookups_refuse_bad_hashes_and_heights() {
         )
         .await;
     }
-    assert_error(app.get("/blocks/height/3").await, 404, "unknown_block").await;
     assert_error(
-        app.get("/blocks/height/4294967295").await,
+        app.get(&paths::peer::block_at(3)).await,
+        404,
+        "unknown_block",
+    )
+    .await;
+    assert_error(
+        app.get(&paths::peer::block_at(u32::MAX)).await,
         404,
         "unknown_block",
     )
@@ -1642,16 +1682,26 @@ async fn block_lookups_refuse_bad_hashes_and_heights() {
         )
         .await;
     }
-    let beyond: Vec<BlockView> = app.get_ok("/blocks?from=100").await;
+    let beyond: Vec<BlockView> = app
+        .get_ok(&format!("{}?from=100", paths::peer::BLOCKS))
+        .await;
     assert!(beyond.is_empty());
-    let none: Vec<BlockView> = app.get_ok("/blocks?from=0&count=0").await;
+    let none: Vec<BlockView> = app
+        .get_ok(&format!("{}?from=0&count=0", paths::peer::BLOCKS))
+        .await;
     assert!(none.is_empty());
-    let huge_from: Vec<BlockView> = app.get_ok("/blocks?from=4294967295&count=500").await;
+    let huge_from: Vec<BlockView> = app
+        .get_ok(&format!(
+            "{}?from=4294967295&count=500",
+            paths::peer::BLOCKS
+        ))
+        .await;
     assert!(huge_from.is_empty());
 
     assert_error(app.get(paths::peer::TEMPLATE).await, 400, "invalid_query").await;
     assert_error(
-        app.get("/blocks/template?address=nope").await,
+        app.get(&format!("{}?address=nope", paths::peer::TEMPLATE))
+            .await,
         400,
         "invalid_address",
     )
@@ -1712,14 +1762,16 @@ async fn address_endpoints_refuse_bad_addresses() {
     for what in ["utxos", "balance"] {
         for bad in ["nope", "0OIl", &corrupted, &"1".repeat(200)] {
             assert_error(
-                app.get(&format!("/addresses/{bad}/{what}")).await,
+                app.get(&format!("{}/{what}", paths::peer::address_raw(bad)))
+                    .await,
                 400,
                 "invalid_address",
             )
             .await;
         }
         assert_error(
-            app.get(&format!("/addresses/{demo}/{what}")).await,
+            app.get(&format!("{}/{what}", paths::peer::address_raw(&demo)))
+                .await,
             400,
             "wrong_network",
         )
@@ -2027,7 +2079,7 @@ async fn the_batch_address_endpoint_agrees_with_the_single_ones() {
             .get_ok(&paths::peer::balance_raw(&asked.to_string()))
             .await;
         assert_eq!((&found.utxos, &found.balance), (&utxos, &balance));
-        let info: Value = app.get_ok(&format!("/addresses/{asked}")).await;
+        let info: Value = app.get_ok(&paths::peer::address_raw(asked)).await;
         assert_eq!(
             found.used,
             info["chain_stats"]["tx_count"].as_u64().unwrap() > 0,
@@ -2208,10 +2260,16 @@ async fn a_long_poll_on_the_chain_answers_when_the_tip_moves() {
     let app = spawn_app().await;
     let genesis = app.chain().await;
     let other = "00".repeat(32);
-    let at_once: ChainInfo = app.get_ok(&format!("/chain?wait_tip={other}")).await;
+    let at_once: ChainInfo = app
+        .get_ok(&format!("{}?wait_tip={other}", paths::peer::CHAIN))
+        .await;
     assert_eq!(at_once.tip, genesis.tip);
 
-    let path = format!("/chain?wait_tip={}&wait_ms=30000", genesis.tip);
+    let path = format!(
+        "{}?wait_tip={}&wait_ms=30000",
+        paths::peer::CHAIN,
+        genesis.tip
+    );
     let waiting = app.get(&path);
     let mining = async {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -2223,7 +2281,11 @@ async fn a_long_poll_on_the_chain_answers_when_the_tip_moves() {
     assert_eq!(moved.height, 1);
     // The same tip again, with no wait: the answer comes after wait_ms with that tip.
     let same: ChainInfo = app
-        .get_ok(&format!("/chain?wait_tip={}&wait_ms=0", moved.tip))
+        .get_ok(&format!(
+            "{}?wait_tip={}&wait_ms=0",
+            paths::peer::CHAIN,
+            moved.tip
+        ))
         .await;
     assert_eq!(same.tip, moved.tip);
     assert!(same.tip_age_ms >= moved.tip_age_ms, "{same:?} {moved:?}");
@@ -2236,7 +2298,12 @@ async fn a_long_poll_on_the_chain_answers_when_the_tip_moves() {
         ("wait_ms=-1", "invalid_query"),
         ("wait_ms=soon", "invalid_query"),
     ] {
-        assert_error(app.get(&format!("/chain?{query}")).await, 400, code).await;
+        assert_error(
+            app.get(&format!("{}?{query}", paths::peer::CHAIN)).await,
+            400,
+            code,
+        )
+        .await;
     }
     app.assert_unchanged(&before).await;
 }

@@ -55,7 +55,7 @@ impl Stack {
     async fn new_address(&self) -> String {
         let response = self
             .http
-            .post(format!("{}/wallet/addresses", self.wallet))
+            .post(format!("{}{}", self.wallet, paths::wallet::ADDRESSES))
             .bearer_auth(self.token.expose_secret())
             .send()
             .await
@@ -69,7 +69,7 @@ impl Stack {
     /// `POST /wallet/send` with the stack's token.
     async fn send(&self, body: Value) -> reqwest::Response {
         self.http
-            .post(format!("{}/wallet/send", self.wallet))
+            .post(format!("{}{}", self.wallet, paths::wallet::SEND))
             .bearer_auth(self.token.expose_secret())
             .json(&body)
             .send()
@@ -90,7 +90,7 @@ impl Stack {
     async fn mine_to(&self, address: &str) -> MineResponse {
         let response = self
             .http
-            .post(format!("{}/mine", self.miner))
+            .post(format!("{}{}", self.miner, paths::miner::MINE))
             .bearer_auth(self.token.expose_secret())
             .json(&json!({ "address": address }))
             .send()
@@ -302,7 +302,7 @@ async fn the_books_walkthrough_mine_send_mine_check_the_wallet() {
     // The peer's own verdict, without submitting again.
     let verdict: Value = stack
         .http
-        .post(format!("{}/transactions/verify", stack.peer))
+        .post(format!("{}{}", stack.peer, paths::peer::VERIFY))
         .json(&json!({ "hex": info.hex }))
         .send()
         .await
@@ -603,7 +603,7 @@ async fn bad_input_is_4xx_in_the_error_shape_and_the_service_keeps_serving() {
     let send_raw = |body: String, token: Option<&str>| {
         let mut request = stack
             .http
-            .post(format!("{}/wallet/send", stack.wallet))
+            .post(format!("{}{}", stack.wallet, paths::wallet::SEND))
             .header("content-type", "application/json")
             .body(body);
         if let Some(token) = token {
@@ -721,7 +721,10 @@ async fn bad_input_is_4xx_in_the_error_shape_and_the_service_keeps_serving() {
         .await;
     }
     assert_eq!(
-        stack.get("/wallet/nothing").await.status(),
+        stack
+            .get(&format!("{}/nothing", paths::wallet::WALLET))
+            .await
+            .status(),
         StatusCode::NOT_FOUND
     );
 
@@ -746,11 +749,11 @@ async fn unreachable_services_are_503() {
     let wallet = spawn_wallet(&dir, closed_url(), closed_url(), token.clone()).await;
     let send = json!({ "to": address(1), "amount": 1, "fee": 0 });
     for request in [
-        http.get(format!("{wallet}/wallet")),
-        http.post(format!("{wallet}/wallet/addresses"))
+        http.get(format!("{wallet}{}", paths::wallet::WALLET)),
+        http.post(format!("{wallet}{}", paths::wallet::ADDRESSES))
             .bearer_auth(token.expose_secret()),
-        http.get(format!("{wallet}/wallet/history")),
-        http.post(format!("{wallet}/wallet/send"))
+        http.get(format!("{wallet}{}", paths::wallet::HISTORY)),
+        http.post(format!("{wallet}{}", paths::wallet::SEND))
             .bearer_auth(token.expose_secret())
             .json(&send),
     ] {
@@ -766,16 +769,16 @@ async fn unreachable_services_are_503() {
     let keys = spawn_keys(&dir, token.clone()).await;
     let wallet = spawn_wallet(&dir, closed_url(), keys, token.clone()).await;
     let response = http
-        .post(format!("{wallet}/wallet/addresses"))
+        .post(format!("{wallet}{}", paths::wallet::ADDRESSES))
         .bearer_auth(token.expose_secret())
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     for request in [
-        http.get(format!("{wallet}/wallet")),
-        http.get(format!("{wallet}/wallet/history")),
-        http.post(format!("{wallet}/wallet/send"))
+        http.get(format!("{wallet}{}", paths::wallet::WALLET)),
+        http.get(format!("{wallet}{}", paths::wallet::HISTORY)),
+        http.post(format!("{wallet}{}", paths::wallet::SEND))
             .bearer_auth(token.expose_secret())
             .json(&send),
     ] {
@@ -803,7 +806,7 @@ async fn a_keys_service_with_another_token_is_a_clear_502() {
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     // The wallet's own request for a key is refused by the keys service.
     let response = http
-        .post(format!("{wallet}/wallet/addresses"))
+        .post(format!("{wallet}{}", paths::wallet::ADDRESSES))
         .bearer_auth(wallet_token.expose_secret())
         .send()
         .await
@@ -811,7 +814,7 @@ async fn a_keys_service_with_another_token_is_a_clear_502() {
     assert_error(response, StatusCode::BAD_GATEWAY, "keys_refused_token").await;
     // A key made at the keys service itself, with its token, still shows in the wallet.
     let a: Value = http
-        .post(format!("{keys}/keys"))
+        .post(format!("{keys}{}", paths::keys::KEYS))
         .bearer_auth(keys_token.expose_secret())
         .send()
         .await
@@ -820,7 +823,7 @@ async fn a_keys_service_with_another_token_is_a_clear_502() {
         .await
         .unwrap();
     let response = http
-        .post(format!("{miner}/mine"))
+        .post(format!("{miner}{}", paths::miner::MINE))
         .bearer_auth(keys_token.expose_secret())
         .json(&json!({ "address": a["address"] }))
         .send()
@@ -829,7 +832,7 @@ async fn a_keys_service_with_another_token_is_a_clear_502() {
     assert_eq!(response.status(), StatusCode::OK);
     // Exactly the reward: no change key is needed, so signing is the first token use.
     let response = http
-        .post(format!("{wallet}/wallet/send"))
+        .post(format!("{wallet}{}", paths::wallet::SEND))
         .bearer_auth(wallet_token.expose_secret())
         .json(&json!({ "to": address(1), "amount": REWARD - 10, "fee": 10 }))
         .send()
@@ -1065,7 +1068,7 @@ async fn a_foreign_host_is_misdirected() {
     let port = stack.wallet.rsplit(':').next().unwrap().to_owned();
     let read = stack
         .http
-        .get(format!("{}/wallet", stack.wallet))
+        .get(format!("{}{}", stack.wallet, paths::wallet::WALLET))
         .header("host", format!("evil.example:{port}"))
         .send()
         .await
@@ -1073,7 +1076,7 @@ async fn a_foreign_host_is_misdirected() {
     assert_error(read, StatusCode::MISDIRECTED_REQUEST, "misdirected_host").await;
     let write = stack
         .http
-        .post(format!("{}/wallet/addresses", stack.wallet))
+        .post(format!("{}{}", stack.wallet, paths::wallet::ADDRESSES))
         .header("host", format!("evil.example:{port}"))
         .bearer_auth(stack.token.expose_secret())
         .send()
@@ -1083,7 +1086,7 @@ async fn a_foreign_host_is_misdirected() {
     assert!(stack.view().await.unused_keys.is_empty(), "no key made");
     let ok = stack
         .http
-        .get(format!("{}/wallet", stack.wallet))
+        .get(format!("{}{}", stack.wallet, paths::wallet::WALLET))
         .header("host", format!("localhost:{port}"))
         .send()
         .await

@@ -5,24 +5,21 @@
 //! `mycoin` (`cargo test --workspace` builds both; alone, run `cargo build -p mycoind` first).
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-/// A `mycoind` process with its ports (peer, keys, wallet, miner) and data directory.
+use mycoin_test_support::{Launch, Mycoind};
+// Each test binary uses a part of this module.
+#[allow(unused_imports)]
+pub use mycoin_test_support::{eventually, free_ports};
+
+/// A `mycoind` process with its ports (peer, keys, wallet, miner) and data directory; dropped,
+/// the process is killed.
 pub struct Node {
-    child: Child,
+    process: Mycoind,
     pub ports: [u16; 4],
     pub dir: tempfile::TempDir,
     data_dir: PathBuf,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The `mycoin` binary under test.
@@ -38,18 +35,6 @@ fn mycoind_bin() -> PathBuf {
         path.display()
     );
     path
-}
-
-/// Four ports the system just had free, held together so none repeats.
-pub fn free_ports() -> [u16; 4] {
-    let held: Vec<TcpListener> = (0..4)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    let ports: Vec<u16> = held
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect();
-    [ports[0], ports[1], ports[2], ports[3]]
 }
 
 /// What one run of `mycoin` did.
@@ -84,53 +69,21 @@ impl Node {
         ports: [u16; 4],
         peers: &[String],
     ) -> Node {
-        let log = std::fs::File::create(dir.path().join("mycoind.log")).unwrap();
-        let child = Command::new(mycoind_bin())
-            .args([
-                "--network",
-                "regtest",
-                "--threads",
-                "1",
-                "--sync-interval-ms",
-                "200",
-            ])
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .args(peers.iter().flat_map(|peer| ["--peer", peer.as_str()]))
-            .args(["--peer-port", &ports[0].to_string()])
-            .args(["--keys-port", &ports[1].to_string()])
-            .args(["--wallet-port", &ports[2].to_string()])
-            .args(["--miner-port", &ports[3].to_string()])
-            .env_remove("MYCOIN_DATABASE_URL")
-            .env_remove("MYCOIN_PEERS")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start mycoind");
-        let node = Node {
-            child,
+        let mut launch = Launch::new(
+            mycoind_bin(),
+            "regtest",
+            ports,
+            &data_dir,
+            dir.path().join("mycoind.log"),
+        );
+        launch.peers = peers.to_vec();
+        let process = launch.start();
+        Node {
+            process,
             ports,
             dir,
             data_dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        for probe in [
-            &["chain"][..],
-            &["key", "list"],
-            &["wallet"],
-            &["miner", "status"],
-        ] {
-            while node.mycoin(probe).code != 0 {
-                assert!(
-                    Instant::now() < deadline,
-                    "mycoind did not start: {}",
-                    node.log()
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
         }
-        node
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -138,11 +91,11 @@ impl Node {
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("mycoind.log")).unwrap_or_default()
+        self.process.log()
     }
 
     pub fn url(&self, service: usize) -> String {
-        format!("http://127.0.0.1:{}", self.ports[service])
+        mycoin_test_support::url(self.ports[service])
     }
 
     /// The environment that points `mycoin` at this node, as a user would set it.
@@ -195,15 +148,6 @@ pub fn run_mycoin(env: &[(&str, String)], args: &[&str], stdin: Option<&str>) ->
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-/// Runs `check` until it holds, for up to 60 seconds.
-pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

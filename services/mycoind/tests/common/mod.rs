@@ -5,18 +5,13 @@
 #![allow(dead_code)]
 
 use mycoin_api::paths;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mycoin_api::peer::ChainInfo;
+use mycoin_test_support::{Launch, Mycoind};
 use serde_json::{Value, json};
 
-pub const PEER: usize = 0;
-pub const KEYS: usize = 1;
-pub const WALLET: usize = 2;
-pub const MINER: usize = 3;
+pub use mycoin_test_support::{KEYS, MINER, PEER, WALLET, free_ports};
 
 /// Sync period of the nodes under test.
 pub const SYNC_MS: &str = "200";
@@ -25,7 +20,7 @@ pub const CONVERGE: Duration = Duration::from_secs(60);
 
 /// A running `mycoind` with its ports, data directory and log file.
 pub struct Stack {
-    pub child: Option<Child>,
+    pub process: Option<Mycoind>,
     pub network: &'static str,
     pub sync_ms: &'static str,
     pub ports: [u16; 4], // peer, keys, wallet, miner
@@ -45,30 +40,8 @@ impl Drop for Stack {
     }
 }
 
-/// Four free ports for a stack's services, none handed out before in this test process. The
-/// listeners are held until all four are found: bound and dropped one at a time, the system may
-/// give the same port twice.
-pub fn free_ports() -> [u16; 4] {
-    static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
-    let mut handed_out = HANDED_OUT
-        .lock()
-        .unwrap_or_else(|poison| poison.into_inner());
-    let mut held = Vec::new();
-    let mut ports = Vec::new();
-    while ports.len() < 4 {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        if !handed_out.contains(&port) {
-            handed_out.push(port);
-            ports.push(port);
-        }
-        held.push(listener);
-    }
-    [ports[0], ports[1], ports[2], ports[3]]
-}
-
 pub fn peer_url(ports: &[u16; 4]) -> String {
-    format!("http://127.0.0.1:{}", ports[PEER])
+    mycoin_test_support::url(ports[PEER])
 }
 
 impl Stack {
@@ -109,7 +82,7 @@ impl Stack {
         subdir: Option<&'static str>,
     ) -> Stack {
         let mut stack = Stack {
-            child: None,
+            process: None,
             network,
             sync_ms,
             ports,
@@ -128,35 +101,24 @@ impl Stack {
         stack
     }
 
-    /// Starts the process (again) on the same data directory and ports.
+    /// Starts the process (again) on the same data directory and ports, and waits until its
+    /// four services answer.
     pub async fn spawn(&mut self, peers: &[String]) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.data_dir.path().join("mycoind.log"))
-            .unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_mycoind"));
-        command
-            .args(["--network", self.network, "--threads", "1"])
-            .arg("--data-dir")
-            .arg(self.data_path())
-            .args(["--peer-port", &self.ports[0].to_string()])
-            .args(["--keys-port", &self.ports[1].to_string()])
-            .args(["--wallet-port", &self.ports[2].to_string()])
-            .args(["--miner-port", &self.ports[3].to_string()])
-            .args(["--sync-interval-ms", self.sync_ms])
-            .args(&self.extra_args)
-            .env_remove("MYCOIN_DATABASE_URL")
-            .env_remove("MYCOIN_PEERS")
-            .env("RUST_LOG", "debug")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        for peer in peers {
-            command.args(["--peer", peer]);
-        }
-        self.child = Some(command.spawn().expect("start mycoind"));
-        self.wait_healthy().await;
+        let mut launch = Launch::new(
+            env!("CARGO_BIN_EXE_mycoind"),
+            self.network,
+            self.ports,
+            self.data_path(),
+            self.log_path(),
+        );
+        launch.sync_ms = self.sync_ms.to_owned();
+        launch.peers = peers.to_vec();
+        launch.extra_args = self.extra_args.clone();
+        launch.rust_log = Some("debug".to_owned());
+        let process = tokio::task::spawn_blocking(move || launch.start())
+            .await
+            .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
+        self.process = Some(process);
         self.token = std::fs::read_to_string(self.data_path().join("api-token"))
             .unwrap()
             .trim()
@@ -172,41 +134,17 @@ impl Stack {
     }
 
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(mut process) = self.process.take() {
+            process.stop();
         }
     }
 
-    pub async fn wait_healthy(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        for port in self.ports {
-            loop {
-                let url = format!("http://127.0.0.1:{port}/healthz");
-                if self
-                    .client
-                    .get(&url)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
-                {
-                    break;
-                }
-                if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                    panic!("mycoind exited early ({status}): {}", self.log());
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "mycoind not healthy: {}",
-                    self.log()
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
+    fn log_path(&self) -> std::path::PathBuf {
+        self.data_dir.path().join("mycoind.log")
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.data_dir.path().join("mycoind.log")).unwrap_or_default()
+        mycoin_test_support::read_log(&self.log_path())
     }
 
     pub fn peer_url(&self) -> String {

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use mycoin_api::paths;
 use mycoin_api::peer::ChainInfo;
 use mycoin_core::validation::check_proof_of_work;
 use mycoin_core::{
@@ -471,7 +472,11 @@ impl ServiceProcess {
     }
 
     pub async fn chain(&self, http: &reqwest::Client) -> Option<ChainInfo> {
-        let response = http.get(format!("{}/chain", self.base)).send().await.ok()?;
+        let response = http
+            .get(format!("{}{}", self.base, paths::peer::CHAIN))
+            .send()
+            .await
+            .ok()?;
         response.json().await.ok()
     }
 
