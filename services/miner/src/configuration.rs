@@ -234,7 +234,9 @@ mod tests {
 
     #[test]
     fn the_backend_is_measured_unless_forced() {
-        let auto = Command::try_parse_from(["mycoin-miner"]).unwrap();
+        // A token given: otherwise the settings would create one under ./data.
+        let auto = Command::try_parse_from(["mycoin-miner", "--api-token", "0123456789abcdef0123"])
+            .unwrap();
         assert_eq!(auto.search.backend, BackendSetting::Auto);
         assert_eq!(
             Settings::from_command(&auto).unwrap().backend.forced(),
