@@ -19,18 +19,14 @@ pub struct AddressTx {
     /// The transaction's position in its block (the coinbase is 0).
     pub position: u32,
     pub txid: Txid,
-    /// What its outputs pay the address, and how many outputs do.
-    pub received: u64,
-    pub funded: u32,
-    /// What its inputs take from the address (the coins they spend), and how many inputs do.
-    pub sent: u64,
-    pub spent: u32,
+    /// What it does to the address.
+    pub effect: Effect,
     /// The transaction's fee (0 for a coinbase).
     pub fee: u64,
 }
 
 /// What one transaction does to one address.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Effect {
     /// What its outputs pay the address, and how many outputs do.
     pub received: u64,
@@ -38,17 +34,6 @@ pub struct Effect {
     /// What its inputs take from the address (the coins they spend), and how many inputs do.
     pub sent: u64,
     pub spent: u32,
-}
-
-impl AddressTx {
-    pub fn effect(&self) -> Effect {
-        Effect {
-            received: self.received,
-            funded: self.funded,
-            sent: self.sent,
-            spent: self.spent,
-        }
-    }
 }
 
 /// Totals of an address's history (Esplora's `chain_stats` and `mempool_stats`).
@@ -120,10 +105,7 @@ pub fn address_history(block: &Block, height: u32, undo: &BlockUndo) -> Vec<Addr
             height,
             position: position as u32,
             txid,
-            received: effect.received,
-            funded: effect.funded,
-            sent: effect.sent,
-            spent: effect.spent,
+            effect,
             fee,
         }));
     }

@@ -15,7 +15,7 @@ use crate::address::PubKeyHash;
 use crate::block::{Block, Header};
 use crate::encoding::{DecodeError, Encode, deserialize};
 use crate::hash::{BlockHash, Txid};
-use crate::history::{AddressStats, AddressTx};
+use crate::history::{AddressStats, AddressTx, Effect};
 use crate::transaction::OutPoint;
 use crate::utxo::{BlockUndo, Coin};
 
@@ -320,7 +320,7 @@ impl ChainStore for MemoryStore {
         Ok(self.with(|m| {
             let mut stats = AddressStats::default();
             for (_, _, _, row) in m.history.iter().filter(|r| r.0 == *pubkey_hash) {
-                stats.add(&row.effect());
+                stats.add(&row.effect);
             }
             stats
         }))
@@ -341,6 +341,25 @@ impl ChainStore for MemoryStore {
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+impl Backend {
+    /// The backend of an open connection.
+    fn of(conn: &AnyConnection) -> Backend {
+        if conn.backend_name() == "PostgreSQL" {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
+    /// The statement of the two written for this backend, where their SQL differs.
+    fn sql(self, sqlite: &'static str, postgres: &'static str) -> &'static str {
+        match self {
+            Backend::Sqlite => sqlite,
+            Backend::Postgres => postgres,
+        }
+    }
 }
 
 /// A connection pool to the stack's database, SQLite or PostgreSQL by URL.
@@ -608,56 +627,80 @@ async fn apply_update(conn: &mut AnyConnection, update: &ChainUpdate) -> Result<
 
 /// A block adds a row per transaction and address to the address history index: bound one value
 /// at a time, through the `Any` driver, they cost about 55 µs a row, more than the rest of a
-/// block's writes. So rows go as one JSON array a statement, one bound parameter, unpacked by the
-/// database (9× faster).
+/// block's writes. So a statement gets its rows as one bound value, [`HistoryRecords`], which
+/// the database cuts apart itself.
 const HISTORY_ROWS_PER_STATEMENT: usize = 10_000;
 
-/// `rows` as a JSON array of arrays, one per row, in the columns' order; hex strings and
-/// integers only, so it is built by hand.
-fn history_json<'a>(rows: impl ExactSizeIterator<Item = &'a AddressTx>) -> String {
-    use std::fmt::Write;
-    let mut json = String::with_capacity(rows.len() * 160);
-    json.push('[');
-    for (i, row) in rows.enumerate() {
-        if i > 0 {
-            json.push(',');
+/// Rows of the address history index packed into one blob of fixed-width records, for the
+/// database to cut apart with `substr` and `CAST`: the public key hash (20 bytes) and the txid
+/// (32) as they are, then the height, position, received, funded, sent, spent and fee as
+/// zero-padded ASCII digits (10 for a `u32`, 20 for a `u64`). Byte offsets in a record:
+///
+/// | pubkey_hash | txid | height | position | received | funded | sent | spent | fee |
+/// |---|---|---|---|---|---|---|---|---|
+/// | 0 | 20 | 52 | 62 | 72 | 92 | 102 | 122 | 132 |
+///
+/// Unlike the JSON array this replaced, there is nothing to parse but the digits, and nothing
+/// to decode from hex; the statements below name these offsets (1-based, as `substr` counts).
+struct HistoryRecords;
+
+impl HistoryRecords {
+    /// Bytes of one record.
+    const LEN: usize = 152;
+
+    fn pack<'a>(rows: impl ExactSizeIterator<Item = &'a AddressTx>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(rows.len() * Self::LEN);
+        for row in rows {
+            out.extend_from_slice(&row.pubkey_hash.0);
+            out.extend_from_slice(&row.txid.0);
+            push_digits(&mut out, u64::from(row.height), 10);
+            push_digits(&mut out, u64::from(row.position), 10);
+            push_digits(&mut out, row.effect.received, 20);
+            push_digits(&mut out, u64::from(row.effect.funded), 10);
+            push_digits(&mut out, row.effect.sent, 20);
+            push_digits(&mut out, u64::from(row.effect.spent), 10);
+            push_digits(&mut out, row.fee, 20);
         }
-        json.push_str("[\"");
-        push_hex(&mut json, &row.pubkey_hash.0);
-        // Writing to a String cannot fail.
-        let _ = write!(json, "\",{},{},\"", row.height, row.position);
-        push_hex(&mut json, &row.txid.0);
-        let _ = write!(
-            json,
-            "\",{},{},{},{},{}]",
-            row.received, row.funded, row.sent, row.spent, row.fee
-        );
+        debug_assert_eq!(out.len() % Self::LEN, 0);
+        out
     }
-    json.push(']');
-    json
 }
 
-fn push_hex(out: &mut String, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+/// `n` in decimal, zero-padded to `width` digits (enough for any `n` given).
+fn push_digits(out: &mut Vec<u8>, mut n: u64, width: usize) {
+    let start = out.len();
+    out.resize(start + width, b'0');
+    for digit in out[start..].iter_mut().rev() {
+        *digit = b'0' + (n % 10) as u8;
+        n /= 10;
     }
+}
+
+/// Public key hashes packed into one blob, 20 bytes each, for the database to cut apart.
+fn pack_pubkey_hashes(pubkey_hashes: &[PubKeyHash]) -> Vec<u8> {
+    pubkey_hashes.iter().flat_map(|pkh| pkh.0).collect()
 }
 
 /// Removes `rows` from the address history index, by key.
 async fn delete_history(conn: &mut AnyConnection, rows: &[AddressTx]) -> Result<(), StoreError> {
-    let sql = if conn.backend_name() == "PostgreSQL" {
-        "DELETE FROM chain_address_txs USING jsonb_array_elements($1::jsonb) AS row \
-         WHERE pubkey_hash = decode(row->>0, 'hex') AND height = (row->>1)::bigint \
-         AND position = (row->>2)::bigint"
-    } else {
-        "DELETE FROM chain_address_txs WHERE (pubkey_hash, height, position) IN \
-         (SELECT unhex(value->>0), value->>1, value->>2 FROM json_each($1))"
-    };
+    let sql = Backend::of(conn).sql(
+        "WITH RECURSIVE record(i) AS (SELECT 0 WHERE length($1) >= 152 \
+         UNION ALL SELECT i + 1 FROM record WHERE i + 1 < length($1) / 152) \
+         DELETE FROM chain_address_txs WHERE (pubkey_hash, height, position) IN \
+         (SELECT substr($1, i * 152 + 1, 20), CAST(substr($1, i * 152 + 53, 10) AS INTEGER), \
+         CAST(substr($1, i * 152 + 63, 10) AS INTEGER) FROM record)",
+        "DELETE FROM chain_address_txs USING \
+         (SELECT substring($1 FROM i * 152 + 1 FOR 20) AS pubkey_hash, \
+         convert_from(substring($1 FROM i * 152 + 53 FOR 10), 'UTF8')::bigint AS height, \
+         convert_from(substring($1 FROM i * 152 + 63 FOR 10), 'UTF8')::bigint AS position \
+         FROM generate_series(0, length($1) / 152 - 1) AS i) AS record \
+         WHERE chain_address_txs.pubkey_hash = record.pubkey_hash \
+         AND chain_address_txs.height = record.height \
+         AND chain_address_txs.position = record.position",
+    );
     for chunk in rows.chunks(HISTORY_ROWS_PER_STATEMENT) {
         sqlx::query(sql)
-            .bind(history_json(chunk.iter()))
+            .bind(HistoryRecords::pack(chunk.iter()))
             .execute(&mut *conn)
             .await?;
     }
@@ -670,30 +713,41 @@ async fn insert_history(
     rows: &[AddressTx],
     height: u32,
 ) -> Result<(), StoreError> {
-    let sql = if conn.backend_name() == "PostgreSQL" {
+    let sql = Backend::of(conn).sql(
+        // `OR IGNORE` rather than an upsert's `DO NOTHING`: with nothing left that could abort
+        // the statement halfway, SQLite keeps no statement journal of the pages it changes.
+        "WITH RECURSIVE record(i) AS (SELECT 0 WHERE length($1) >= 152 \
+         UNION ALL SELECT i + 1 FROM record WHERE i + 1 < length($1) / 152) \
+         INSERT OR IGNORE INTO chain_address_txs \
+         (pubkey_hash, height, position, txid, received, funded, sent, spent, fee) \
+         SELECT substr($1, i * 152 + 1, 20), CAST(substr($1, i * 152 + 53, 10) AS INTEGER), \
+         CAST(substr($1, i * 152 + 63, 10) AS INTEGER), substr($1, i * 152 + 21, 32), \
+         CAST(substr($1, i * 152 + 73, 20) AS INTEGER), \
+         CAST(substr($1, i * 152 + 93, 10) AS INTEGER), \
+         CAST(substr($1, i * 152 + 103, 20) AS INTEGER), \
+         CAST(substr($1, i * 152 + 123, 10) AS INTEGER), \
+         CAST(substr($1, i * 152 + 133, 20) AS INTEGER) FROM record",
         "INSERT INTO chain_address_txs \
          (pubkey_hash, height, position, txid, received, funded, sent, spent, fee) \
-         SELECT decode(value->>0, 'hex'), (value->>1)::bigint, (value->>2)::bigint, \
-         decode(value->>3, 'hex'), (value->>4)::bigint, (value->>5)::bigint, \
-         (value->>6)::bigint, (value->>7)::bigint, (value->>8)::bigint \
-         FROM jsonb_array_elements($1::jsonb) \
-         ON CONFLICT (pubkey_hash, height, position) DO NOTHING"
-    } else {
-        // `WHERE true`: SQLite's upsert after a SELECT needs it, to parse.
-        "INSERT INTO chain_address_txs \
-         (pubkey_hash, height, position, txid, received, funded, sent, spent, fee) \
-         SELECT unhex(value->>0), value->>1, value->>2, unhex(value->>3), value->>4, \
-         value->>5, value->>6, value->>7, value->>8 \
-         FROM json_each($1) WHERE true \
-         ON CONFLICT (pubkey_hash, height, position) DO NOTHING"
-    };
+         SELECT substring($1 FROM i * 152 + 1 FOR 20), \
+         convert_from(substring($1 FROM i * 152 + 53 FOR 10), 'UTF8')::bigint, \
+         convert_from(substring($1 FROM i * 152 + 63 FOR 10), 'UTF8')::bigint, \
+         substring($1 FROM i * 152 + 21 FOR 32), \
+         convert_from(substring($1 FROM i * 152 + 73 FOR 20), 'UTF8')::bigint, \
+         convert_from(substring($1 FROM i * 152 + 93 FOR 10), 'UTF8')::bigint, \
+         convert_from(substring($1 FROM i * 152 + 103 FOR 20), 'UTF8')::bigint, \
+         convert_from(substring($1 FROM i * 152 + 123 FOR 10), 'UTF8')::bigint, \
+         convert_from(substring($1 FROM i * 152 + 133 FOR 20), 'UTF8')::bigint \
+         FROM generate_series(0, length($1) / 152 - 1) AS i \
+         ON CONFLICT (pubkey_hash, height, position) DO NOTHING",
+    );
     // In the table's key order, each row lands beside the one before: a block's rows are
     // scattered over as many addresses, and a sync batch's rows over few pages per address.
     let mut sorted: Vec<&AddressTx> = rows.iter().collect();
     sorted.sort_unstable_by_key(|row| (row.pubkey_hash, row.height, row.position));
     for chunk in sorted.chunks(HISTORY_ROWS_PER_STATEMENT) {
         sqlx::query(sql)
-            .bind(history_json(chunk.iter().copied()))
+            .bind(HistoryRecords::pack(chunk.iter().copied()))
             .execute(&mut *conn)
             .await?;
     }
@@ -709,12 +763,8 @@ async fn insert_history(
 
 /// A row of `chain_address_txs`.
 fn address_tx(row: &sqlx::any::AnyRow) -> Result<AddressTx, StoreError> {
-    let int = |name: &str| -> Result<u64, StoreError> {
-        u64::try_from(row.try_get::<i64, _>(name)?)
-            .map_err(|_| StoreError::Corrupt(format!("negative {name} in the address index")))
-    };
     let small = |name: &str| -> Result<u32, StoreError> {
-        u32::try_from(int(name)?)
+        u32::try_from(count(row, name)?)
             .map_err(|_| StoreError::Corrupt(format!("{name} out of range in the address index")))
     };
     Ok(AddressTx {
@@ -722,12 +772,20 @@ fn address_tx(row: &sqlx::any::AnyRow) -> Result<AddressTx, StoreError> {
         height: small("height")?,
         position: small("position")?,
         txid: Txid(blob(row.try_get("txid")?, "txid")?),
-        received: int("received")?,
-        funded: small("funded")?,
-        sent: int("sent")?,
-        spent: small("spent")?,
-        fee: int("fee")?,
+        effect: Effect {
+            received: count(row, "received")?,
+            funded: small("funded")?,
+            sent: count(row, "sent")?,
+            spent: small("spent")?,
+        },
+        fee: count(row, "fee")?,
     })
+}
+
+/// Column `name` of an address index row or total, which is never negative.
+fn count(row: &sqlx::any::AnyRow, name: &str) -> Result<u64, StoreError> {
+    u64::try_from(row.try_get::<i64, _>(name)?)
+        .map_err(|_| StoreError::Corrupt(format!("negative {name} in the address index")))
 }
 
 impl SqlStore {
@@ -904,29 +962,21 @@ impl ChainStore for SqlStore {
         &self,
         pubkey_hashes: &[PubKeyHash],
     ) -> Result<HashSet<PubKeyHash>, StoreError> {
-        // One bound JSON array of hex strings, as the index is written; one seek per address.
-        let sql = if self.db.backend() == Backend::Postgres {
-            "SELECT decode(k, 'hex') AS pubkey_hash FROM jsonb_array_elements_text($1::jsonb) AS k \
-             WHERE EXISTS (SELECT 1 FROM chain_address_txs WHERE pubkey_hash = decode(k, 'hex'))"
-        } else {
-            "SELECT unhex(value) AS pubkey_hash FROM json_each($1) \
-             WHERE EXISTS (SELECT 1 FROM chain_address_txs WHERE pubkey_hash = unhex(value))"
-        };
+        // One bound blob of 20-byte keys, as the index is written; one seek per address.
+        let sql = self.db.backend().sql(
+            "WITH RECURSIVE record(i) AS (SELECT 0 WHERE length($1) >= 20 \
+             UNION ALL SELECT i + 1 FROM record WHERE i + 1 < length($1) / 20) \
+             SELECT substr($1, i * 20 + 1, 20) AS pubkey_hash FROM record \
+             WHERE EXISTS (SELECT 1 FROM chain_address_txs \
+             WHERE pubkey_hash = substr($1, i * 20 + 1, 20))",
+            "SELECT k AS pubkey_hash FROM (SELECT substring($1 FROM i * 20 + 1 FOR 20) AS k \
+             FROM generate_series(0, length($1) / 20 - 1) AS i) AS keys \
+             WHERE EXISTS (SELECT 1 FROM chain_address_txs WHERE pubkey_hash = k)",
+        );
         let mut used = HashSet::new();
         for chunk in pubkey_hashes.chunks(HISTORY_ROWS_PER_STATEMENT) {
-            let mut json = String::with_capacity(chunk.len() * 43 + 2);
-            json.push('[');
-            for (i, pkh) in chunk.iter().enumerate() {
-                if i > 0 {
-                    json.push(',');
-                }
-                json.push('"');
-                push_hex(&mut json, &pkh.0);
-                json.push('"');
-            }
-            json.push(']');
             for row in sqlx::query(sql)
-                .bind(json)
+                .bind(pack_pubkey_hashes(chunk))
                 .fetch_all(self.db.pool())
                 .await?
             {
@@ -950,16 +1000,12 @@ impl ChainStore for SqlStore {
         .bind(pubkey_hash.0.to_vec())
         .fetch_one(self.db.pool())
         .await?;
-        let int = |name: &str| -> Result<u64, StoreError> {
-            u64::try_from(row.try_get::<i64, _>(name)?)
-                .map_err(|_| StoreError::Corrupt(format!("negative {name} in the address index")))
-        };
         Ok(AddressStats {
-            tx_count: int("txs")?,
-            funded_txo_count: int("funded")?,
-            funded_txo_sum: int("received")?,
-            spent_txo_count: int("spent")?,
-            spent_txo_sum: int("sent")?,
+            tx_count: count(&row, "txs")?,
+            funded_txo_count: count(&row, "funded")?,
+            funded_txo_sum: count(&row, "received")?,
+            spent_txo_count: count(&row, "spent")?,
+            spent_txo_sum: count(&row, "sent")?,
         })
     }
 

@@ -5,10 +5,10 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use common::*;
-use mycoin_core::history::{AddressStats, AddressTx};
+use mycoin_core::history::{AddressStats, AddressTx, Effect};
 use mycoin_core::store::ChainStore;
 use mycoin_core::{
     Block, BlockHash, Chain, Database, Network, OutPoint, Policy, PubKeyHash, SqlStore, TxIn, TxOut,
@@ -39,10 +39,7 @@ fn expected_index(active: &[Block]) -> BTreeMap<PubKeyHash, Vec<AddressTx>> {
                 height: height as u32,
                 position: position as u32,
                 txid,
-                received: 0,
-                funded: 0,
-                sent: 0,
-                spent: 0,
+                effect: Effect::default(),
                 fee: 0,
             };
             let (mut paid_in, mut paid_out) = (0, 0);
@@ -51,8 +48,8 @@ fn expected_index(active: &[Block]) -> BTreeMap<PubKeyHash, Vec<AddressTx>> {
                     let output = outputs.remove(prevout).expect("spends a known output");
                     let pkh = output.pubkey_hash;
                     let row = effects.entry(pkh).or_insert_with(|| blank(pkh));
-                    row.sent += output.amount.units();
-                    row.spent += 1;
+                    row.effect.sent += output.amount.units();
+                    row.effect.spent += 1;
                     paid_in += output.amount.units();
                 }
             }
@@ -60,8 +57,8 @@ fn expected_index(active: &[Block]) -> BTreeMap<PubKeyHash, Vec<AddressTx>> {
                 outputs.insert(OutPoint::new(txid, vout as u32), *output);
                 let pkh = output.pubkey_hash;
                 let row = effects.entry(pkh).or_insert_with(|| blank(pkh));
-                row.received += output.amount.units();
-                row.funded += 1;
+                row.effect.received += output.amount.units();
+                row.effect.funded += 1;
                 paid_out += output.amount.units();
             }
             let fee = if tx.is_coinbase() {
@@ -96,7 +93,7 @@ async fn assert_index_is_fresh<S: ChainStore>(chain: &Chain<S>) {
         let want = expected.get(&pkh(i)).cloned().unwrap_or_default();
         assert_eq!(rows, want, "history of key {i} at tip {}", chain.tip().hash);
         let mut stats = AddressStats::default();
-        want.iter().for_each(|row| stats.add(&row.effect()));
+        want.iter().for_each(|row| stats.add(&row.effect));
         assert_eq!(chain.store().address_stats(&pkh(i)).await.unwrap(), stats);
     }
 }
@@ -176,7 +173,8 @@ proptest! {
 }
 
 /// Pages of any size, each starting after the last of the one before, return every
-/// transaction of the address exactly once, newest first.
+/// transaction of the address exactly once, newest first; the used addresses are those with a
+/// transaction.
 async fn paging_returns_each_once<S: ChainStore>(store: S) {
     let mut f = Fixture::with_store(Network::Regtest.params(), store).await;
     // Key 1 receives one coinbase in every block, and spends some.
@@ -217,6 +215,13 @@ async fn paging_returns_each_once<S: ChainStore>(store: S) {
         }
         assert_eq!(seen, all, "pages of {limit}");
     }
+    // Which keys have a transaction, asked all at once: key 3 never had one.
+    let asked = [pkh(3), pkh(1), pkh(2), pkh(3)];
+    assert_eq!(
+        store.used_addresses(&asked).await.unwrap(),
+        HashSet::from([pkh(1), pkh(2)])
+    );
+    assert!(store.used_addresses(&[]).await.unwrap().is_empty());
 }
 
 #[tokio::test]

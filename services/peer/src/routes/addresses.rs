@@ -279,7 +279,7 @@ pub async fn get_address_transactions(
                     tx_view(
                         row.txid,
                         confirmed(&state, row.height),
-                        &row.effect(),
+                        &row.effect,
                         row.fee,
                     )
                 }),
