@@ -384,8 +384,9 @@ impl PeerClient {
     /// `GET /blocks/{hash}/header`, decoded.
     pub async fn block_header(&self, hash: &BlockHash) -> Result<Header, ClientError> {
         let path = paths::peer::block_header(hash);
-        let hex: String = self.rest.get_json(&path).await?;
-        decode_hex(&hex).map_err(|err| bad_body(&self.rest, &path, err))
+        // The peer answers the hex as plain text, not as a JSON string.
+        let hex = self.rest.get_text(&path).await?;
+        decode_hex(hex.trim()).map_err(|err| bad_body(&self.rest, &path, err))
     }
 
     /// `GET /headers?from=&count=`: headers of the active chain, decoded.

@@ -341,12 +341,7 @@ impl RestClient {
             .query(query)
             // A stream lasts as long as it lasts: a year stands for no limit.
             .timeout(Duration::from_secs(365 * 24 * 3600));
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token.expose_secret());
-        }
-        if !self.headers.is_empty() {
-            request = request.headers(self.headers.clone());
-        }
+        request = self.authorize(request);
         let response = request
             .send()
             .await
@@ -367,6 +362,40 @@ impl RestClient {
         })
     }
 
+    /// `GET base_url + path`, the answer as text (a raw header in hex, say).
+    pub async fn get_text(&self, path: &str) -> Result<String, ClientError> {
+        let url = self.url(path);
+        let request = self.authorize(self.http.get(&url));
+        let response = request
+            .send()
+            .await
+            .map_err(|err| self.transport_error(&url, err))?;
+        let status = response.status();
+        let body = self.read_capped(&url, response).await?;
+        if !status.is_success() {
+            return Err(ClientError::Status {
+                url,
+                status: status.as_u16(),
+                body: serde_json::from_slice(&body).ok(),
+            });
+        }
+        String::from_utf8(body).map_err(|err| ClientError::BadBody {
+            url,
+            reason: err.to_string(),
+        })
+    }
+
+    /// `request` with the token and the extra headers of this client.
+    fn authorize(&self, mut request: RequestBuilder) -> RequestBuilder {
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token.expose_secret());
+        }
+        if !self.headers.is_empty() {
+            request = request.headers(self.headers.clone());
+        }
+        request
+    }
+
     fn url(&self, path: &str) -> String {
         if path.starts_with('/') {
             format!("{}{path}", self.base_url)
@@ -380,12 +409,7 @@ impl RestClient {
         url: String,
         mut request: RequestBuilder,
     ) -> Result<T, ClientError> {
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token.expose_secret());
-        }
-        if !self.headers.is_empty() {
-            request = request.headers(self.headers.clone());
-        }
+        request = self.authorize(request);
         let response = request
             .send()
             .await

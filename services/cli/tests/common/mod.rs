@@ -101,6 +101,8 @@ impl Node {
             .args(["--keys-port", &ports[1].to_string()])
             .args(["--wallet-port", &ports[2].to_string()])
             .args(["--miner-port", &ports[3].to_string()])
+            // The explorer is not under test here: any free port.
+            .args(["--explorer-port", "0"])
             .env_remove("MYCOIN_DATABASE_URL")
             .env_remove("MYCOIN_PEERS")
             .stdin(Stdio::null())

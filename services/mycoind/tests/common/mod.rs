@@ -29,6 +29,8 @@ pub struct Stack {
     pub network: &'static str,
     pub sync_ms: &'static str,
     pub ports: [u16; 4], // peer, keys, wallet, miner
+    /// The explorer's port (0: any free one, for the tests that do not look at it).
+    pub explorer_port: u16,
     /// More command-line arguments, e.g. `--mine`.
     pub extra_args: Vec<String>,
     pub data_dir: tempfile::TempDir,
@@ -113,6 +115,7 @@ impl Stack {
             network,
             sync_ms,
             ports,
+            explorer_port: 0,
             extra_args,
             data_dir: tempfile::tempdir().unwrap(),
             data_subdir: None,
@@ -124,6 +127,20 @@ impl Stack {
             token: String::new(),
         };
         stack.data_subdir = subdir;
+        stack.spawn(peers).await;
+        stack
+    }
+
+    /// Starts a stack whose explorer listens on `explorer_port`.
+    pub async fn start_with_explorer(
+        network: &'static str,
+        ports: [u16; 4],
+        explorer_port: u16,
+        peers: &[String],
+    ) -> Stack {
+        let mut stack = Stack::start_in(network, SYNC_MS, ports, peers, Vec::new(), None).await;
+        stack.stop();
+        stack.explorer_port = explorer_port;
         stack.spawn(peers).await;
         stack
     }
@@ -144,6 +161,7 @@ impl Stack {
             .args(["--keys-port", &self.ports[1].to_string()])
             .args(["--wallet-port", &self.ports[2].to_string()])
             .args(["--miner-port", &self.ports[3].to_string()])
+            .args(["--explorer-port", &self.explorer_port.to_string()])
             .args(["--sync-interval-ms", self.sync_ms])
             .args(&self.extra_args)
             .env_remove("MYCOIN_DATABASE_URL")
