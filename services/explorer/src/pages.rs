@@ -603,7 +603,7 @@ pub fn transaction(lang: Lang, here: &Here, page: &TxPage) -> Markup {
                     ol.proof {
                         @for step in &proof.steps {
                             li {
-                                (if step.node_on_the_right { "H(" } else { "H(" })
+                                "H("
                                 @if step.node_on_the_right {
                                     span.sibling title=(t.proof_sibling) { code { (short(&step.sibling.to_string())) } } " ‖ "
                                     span.node { code { (short(&step.node.to_string())) } }
