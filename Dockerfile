@@ -1,5 +1,5 @@
-# The mycoin image: the four service binaries (mycoin-peer, mycoin-keys, mycoin-wallet,
-# mycoin-miner) and mycoin-healthcheck, run as an unprivileged user with /data as the data
+# The mycoin image: the five service binaries (mycoin-peer, mycoin-keys, mycoin-wallet,
+# mycoin-miner, mycoin-explorer) and mycoin-healthcheck, run as an unprivileged user with /data as the data
 # directory. docker-compose.yml runs two users' stacks from it.
 #
 # With internet access:   docker build -t mycoin:latest .
@@ -14,10 +14,10 @@ WORKDIR /src
 COPY . .
 RUN cargo build --release --locked \
       --bin mycoin-peer --bin mycoin-keys --bin mycoin-wallet --bin mycoin-miner \
-      --bin mycoin-healthcheck \
+      --bin mycoin-explorer --bin mycoin-healthcheck \
  && mkdir /out \
  && cd target/release \
- && for bin in mycoin-peer mycoin-keys mycoin-wallet mycoin-miner mycoin-healthcheck; do \
+ && for bin in mycoin-peer mycoin-keys mycoin-wallet mycoin-miner mycoin-explorer mycoin-healthcheck; do \
       strip --strip-debug -o "/out/$bin" "$bin"; \
     done
 

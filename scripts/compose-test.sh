@@ -3,10 +3,11 @@
 # as users run it, on the image scripts/docker-image.sh builds offline (tagged for the test only).
 #
 #   1. build the image (release binaries on the host, FROM scratch), `compose up -d`, wait until
-#      the eight containers are healthy;
+#      the ten containers are healthy;
 #   2. step 7: user1 mines, pays user2 through its wallet; the payment reaches user2 by gossip,
 #      user1 mines it and user2's wallet shows the coins;
-#   3. step 8: both miners race for two seconds, then stop; both peers hold one tip;
+#   3. step 8: both miners race for two seconds, then stop; both peers hold one tip, and each
+#      user's explorer race page shows its own tip and its peer's;
 #   4. user2's four containers stop, user1 mines on, then user1's peer stops too; user2's start
 #      again and, with no peer to learn from, show what their volume kept: the same tip height,
 #      the same keys, still decrypting under the passphrase (user2 signs a payment); then user1's
@@ -44,13 +45,14 @@ build_secs=$((SECONDS - started))
 # Free host ports, random tokens, regtest, no mining until asked.
 read -r -a ports < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(8)]
+socks = [socket.socket() for _ in range(10)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))')
 export MYCOIN_USER1_PEER_PORT=${ports[0]} MYCOIN_USER1_KEYS_PORT=${ports[1]}
 export MYCOIN_USER1_WALLET_PORT=${ports[2]} MYCOIN_USER1_MINER_PORT=${ports[3]}
 export MYCOIN_USER2_PEER_PORT=${ports[4]} MYCOIN_USER2_KEYS_PORT=${ports[5]}
 export MYCOIN_USER2_WALLET_PORT=${ports[6]} MYCOIN_USER2_MINER_PORT=${ports[7]}
+export MYCOIN_USER1_EXPLORER_PORT=${ports[8]} MYCOIN_USER2_EXPLORER_PORT=${ports[9]}
 token1=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 token2=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 export MYCOIN_USER1_API_TOKEN=$token1 MYCOIN_USER2_API_TOKEN=$token2
@@ -63,6 +65,7 @@ peer1=127.0.0.1:$MYCOIN_USER1_PEER_PORT keys1=127.0.0.1:$MYCOIN_USER1_KEYS_PORT
 wallet1=127.0.0.1:$MYCOIN_USER1_WALLET_PORT miner1=127.0.0.1:$MYCOIN_USER1_MINER_PORT
 peer2=127.0.0.1:$MYCOIN_USER2_PEER_PORT keys2=127.0.0.1:$MYCOIN_USER2_KEYS_PORT
 wallet2=127.0.0.1:$MYCOIN_USER2_WALLET_PORT miner2=127.0.0.1:$MYCOIN_USER2_MINER_PORT
+explorer1=127.0.0.1:$MYCOIN_USER1_EXPLORER_PORT explorer2=127.0.0.1:$MYCOIN_USER2_EXPLORER_PORT
 user2_services=(user2-peer user2-keys user2-wallet user2-miner)
 
 cleanup() {
@@ -106,14 +109,19 @@ same_tip() { [ "$(get "$peer1/chain" | json '["tip"]')" = "$(get "$peer2/chain" 
 in_mempool() { local body; body=$(get "$1/mempool") && [[ $body == *"$2"* ]]; }
 confirmed_on() { local body; body=$(get "$1/transactions/$2") && [[ $body == *'"state":"confirmed"'* ]]; }
 height() { get "$1/chain" | json '["height"]'; }
+# `shows_tips EXPLORER OWN_TIP PEER_TIP`: the race page shows this node's tip and the peer's.
+shows_tips() {
+  local body; body=$(get "$1/?lang=en") &&
+    [[ $body == *"id=\"tip-hash\""*"$2"* ]] && [[ $body == *"class=\"peer-tip\""*"title=\"$3\""* ]]
+}
 key_list() { get "$1/keys" | python3 -c 'import json,sys; print(sorted(k["address"] for k in json.load(sys.stdin)))'; }
 
-all=(user1-peer user1-keys user1-wallet user1-miner "${user2_services[@]}")
+all=(user1-peer user1-keys user1-wallet user1-miner user1-explorer "${user2_services[@]}" user2-explorer)
 started=$SECONDS
 echo "== ${compose_cmd[*]} -p $project up -d (host ports ${ports[*]})"
 quiet compose up -d
 wait_for 90 "healthy containers" all_healthy "${all[@]}"
-echo "   all eight containers healthy after $((SECONDS - started))s"
+echo "   all ten containers healthy after $((SECONDS - started))s"
 [ -z "$(docker image inspect -f '{{json .Config.Env}}' "$image" | grep -i 'token\|passphrase')" ] ||
   fail "the image holds a secret"
 
@@ -162,7 +170,11 @@ echo "   'mined a block' lines in the logs: user1-miner $logged1, user2-miner $l
 wait_for 30 "single tip after the race" same_tip
 before=$(height "$peer2")
 keys_before=$(key_list "$keys2")
-echo "   one tip at height $before: $(get "$peer2/chain" | json '["tip"]')"
+tip=$(get "$peer2/chain" | json '["tip"]')
+echo "   one tip at height $before: $tip"
+wait_for 30 "user1's explorer shows both tips" shows_tips "$explorer1" "$tip" "$tip"
+wait_for 30 "user2's explorer shows both tips" shows_tips "$explorer2" "$tip" "$tip"
+echo "   each user's explorer race page shows its own tip and its peer's"
 
 echo "== user2's stack stops; user1 mines on, then its peer stops; user2's stack starts again"
 quiet compose stop "${user2_services[@]}"

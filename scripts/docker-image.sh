@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tag=${1:-mycoin:latest}
-bins=(mycoin-peer mycoin-keys mycoin-wallet mycoin-miner mycoin-healthcheck)
+bins=(mycoin-peer mycoin-keys mycoin-wallet mycoin-miner mycoin-explorer mycoin-healthcheck)
 
 # MYCOIN_IMAGE_PROFILE=test takes the binaries `cargo test` built (optimised, no second
 # build): the README's test command uses it; users get the release profile.

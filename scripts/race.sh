@@ -160,7 +160,7 @@ race_mycoind() {
     local o=$(((n - 1) * 4)) other=$(((2 - n) * 4))
     MYCOIN_PASSPHRASE="user$n race passphrase" target/release/mycoind --user "$n" --network demo \
       --data-dir "$dir/user$n" --peer-port "${ports[o]}" --keys-port "${ports[o + 1]}" \
-      --wallet-port "${ports[o + 2]}" --miner-port "${ports[o + 3]}" \
+      --wallet-port "${ports[o + 2]}" --miner-port "${ports[o + 3]}" --explorer-port 0 \
       --peer "http://127.0.0.1:${ports[other]}" --threads "$threads" --mine \
       >"$dir/user$n.log" 2>&1 &
     pids+=($!)

@@ -3,7 +3,9 @@
 #
 # It starts a throwaway PostgreSQL 15 cluster (trust auth, a temporary directory, a free port on
 # 127.0.0.1) so that the store tests run against a real server as well as against SQLite files,
-# then runs rustfmt, clippy and the whole test suite, and removes the cluster on exit.
+# then runs rustfmt, clippy and the whole test suite, and removes the cluster on exit. The
+# explorer's browser test needs Debian's chromium and chromium-driver: installed here when
+# missing; without them that test fails (it is never skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,17 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 if [ ! -x "$PG_BIN/initdb" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "== installing PostgreSQL 15 from the Debian packages"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
+fi
+
+if ! command -v chromedriver >/dev/null && [ ! -x /usr/lib/chromium/chromedriver ] \
+  && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "== installing chromium and chromium-driver from the Debian packages (the browser test)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    chromium chromium-driver fonts-ipafont-gothic >/dev/null
+fi
+if ! command -v chromedriver >/dev/null && [ ! -x /usr/lib/chromium/chromedriver ]; then
+  echo "== chromium-driver is missing and cannot be installed here: the explorer's browser" \
+    "test will fail (apt-get install chromium chromium-driver)" >&2
 fi
 
 pg_dir=""

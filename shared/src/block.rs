@@ -100,6 +100,21 @@ pub fn merkle_root(leaves: &[[u8; 32]]) -> (MerkleRoot, bool) {
     (MerkleRoot(level[0]), mutated)
 }
 
+/// Every level of [`merkle_root`]'s tree over `leaves`, the leaves first and the root last
+/// (nothing for no leaves): for drawing the tree. An odd level's last node is paired with itself,
+/// as the root is computed.
+pub fn merkle_levels(leaves: &[[u8; 32]]) -> Vec<Vec<[u8; 32]>> {
+    if leaves.is_empty() {
+        return Vec::new();
+    }
+    let mut levels = vec![leaves.to_vec()];
+    while levels.last().is_some_and(|level| level.len() > 1) {
+        let below = levels.last().expect("non-empty").clone();
+        levels.push(parent_level(below));
+    }
+    levels
+}
+
 /// A block: a header and its transactions, the coinbase first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
@@ -173,6 +188,24 @@ mod tests {
         let mut bytes: [u8; 32] = hex::decode(display_hex).unwrap().try_into().unwrap();
         bytes.reverse();
         bytes
+    }
+
+    #[test]
+    fn merkle_levels_climb_to_the_root_pairing_an_odd_last_node_with_itself() {
+        assert!(merkle_levels(&[]).is_empty());
+        for count in 1..=9u8 {
+            let leaves: Vec<[u8; 32]> = (0..count).map(|i| [i; 32]).collect();
+            let levels = merkle_levels(&leaves);
+            assert_eq!(levels[0], leaves);
+            assert_eq!(levels.last().unwrap(), &vec![merkle_root(&leaves).0.0]);
+            for pair in levels.windows(2) {
+                assert_eq!(pair[1].len(), pair[0].len().div_ceil(2));
+                // The last parent: of the last two nodes, or of an odd last node with itself.
+                let last = pair[0].len() - 1;
+                let left = pair[0][last - last % 2];
+                assert_eq!(*pair[1].last().unwrap(), hash_pair(&left, &pair[0][last]));
+            }
+        }
     }
 
     /// Bitcoin's genesis header, fed to mycoin's header code, hashes to Bitcoin's genesis hash.

@@ -16,8 +16,9 @@
 
 use mycoin_core::{Address, Amount, Block, BlockHash, Header, Transaction, Txid};
 pub use mycoin_web::client::DEFAULT_TIMEOUT;
-pub use mycoin_web::{ClientError, RestClient};
+pub use mycoin_web::{ByteStream, ClientError, RestClient};
 
+use crate::events::{EventsQuery, PeerEvent, SseDecoder};
 use crate::keys::{ImportRequest, KeyInfo, NewKey, SignRequest, SignResponse, WifResponse};
 use crate::miner::{MineRequest, MineResponse, MinerStatus};
 use crate::paths;
@@ -263,7 +264,80 @@ fn bad_body(client: &RestClient, path: &str, reason: impl std::fmt::Display) -> 
     }
 }
 
+/// `GET /events` as it comes: [`PeerClient::events`].
+#[derive(Debug)]
+pub struct EventStream {
+    body: ByteStream,
+    decoder: SseDecoder,
+    pending: std::collections::VecDeque<String>,
+    /// Bytes of a UTF-8 character split across chunks.
+    partial: Vec<u8>,
+}
+
+impl EventStream {
+    /// The next event, or `None` when the peer ended the stream (it stopped).
+    pub async fn next_event(&mut self) -> Option<Result<PeerEvent, ClientError>> {
+        loop {
+            if let Some(data) = self.pending.pop_front() {
+                return Some(
+                    serde_json::from_str(&data).map_err(|err| ClientError::BadBody {
+                        url: self.body.url().to_owned(),
+                        reason: err.to_string(),
+                    }),
+                );
+            }
+            let chunk = match self.body.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => return None,
+                Err(err) => return Some(Err(err)),
+            };
+            self.partial.extend_from_slice(&chunk);
+            let valid = match std::str::from_utf8(&self.partial) {
+                Ok(text) => text.len(),
+                Err(err) if err.error_len().is_none() => err.valid_up_to(),
+                Err(err) => {
+                    return Some(Err(ClientError::BadBody {
+                        url: self.body.url().to_owned(),
+                        reason: err.to_string(),
+                    }));
+                }
+            };
+            let rest = self.partial.split_off(valid);
+            let text = String::from_utf8(std::mem::replace(&mut self.partial, rest))
+                .expect("checked as UTF-8 above");
+            self.pending.extend(self.decoder.feed(&text));
+        }
+    }
+}
+
 impl PeerClient {
+    /// `GET /events?types=`: the node's changes from now on, as they happen (all kinds when
+    /// `kinds` is `None`). Returns once the peer has subscribed this client: every change after
+    /// that is in the stream.
+    pub async fn events(&self, kinds: Option<&[&str]>) -> Result<EventStream, ClientError> {
+        let query = EventsQuery {
+            types: kinds.map(|kinds| kinds.join(",")),
+        };
+        let mut body = self.rest.get_stream(paths::peer::EVENTS, &query).await?;
+        // The peer opens the stream with a comment once it has subscribed this client.
+        let mut decoder = SseDecoder::default();
+        let mut pending = std::collections::VecDeque::new();
+        let mut opened = Vec::new();
+        while !opened.ends_with(b"\n\n") {
+            match body.chunk().await? {
+                Some(chunk) => opened.extend_from_slice(&chunk),
+                None => break,
+            }
+        }
+        pending.extend(decoder.feed(&String::from_utf8_lossy(&opened)));
+        Ok(EventStream {
+            body,
+            decoder,
+            pending,
+            partial: Vec::new(),
+        })
+    }
+
     /// `GET /chain`: the tip, its height and work.
     pub async fn chain(&self) -> Result<ChainInfo, ClientError> {
         self.rest.get_json(paths::peer::CHAIN).await
@@ -310,8 +384,9 @@ impl PeerClient {
     /// `GET /blocks/{hash}/header`, decoded.
     pub async fn block_header(&self, hash: &BlockHash) -> Result<Header, ClientError> {
         let path = paths::peer::block_header(hash);
-        let hex: String = self.rest.get_json(&path).await?;
-        decode_hex(&hex).map_err(|err| bad_body(&self.rest, &path, err))
+        // The peer answers the hex as plain text, not as a JSON string.
+        let hex = self.rest.get_text(&path).await?;
+        decode_hex(hex.trim()).map_err(|err| bad_body(&self.rest, &path, err))
     }
 
     /// `GET /headers?from=&count=`: headers of the active chain, decoded.

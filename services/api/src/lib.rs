@@ -5,6 +5,7 @@
 //! core types live beside the DTOs; the canonical bytes stay in mycoin-core.
 
 pub mod client;
+pub mod events;
 pub mod keys;
 pub mod miner;
 pub mod paths;

@@ -1,4 +1,4 @@
-//! The REST paths of the four services, written once.
+//! The REST paths of the four services, and the explorer's pages, written once.
 //!
 //! Every caller outside this crate builds a path with these constants and functions (the
 //! typed clients of [`crate::client`] do; tests sending deliberately bad bodies use them with a
@@ -212,5 +212,58 @@ mod tests {
             assert_eq!(raw, expected);
         }
         assert_eq!(peer::block_raw("xyz"), "/blocks/xyz");
+    }
+
+    // The event stream (issue 15).
+    /// `GET /events`: Server-Sent Events of the node's changes.
+    pub const EVENTS: &str = "/events";
+}
+
+/// The explorer's pages (issue 15): HTML, not a REST API, but named once here all the same.
+pub mod explorer {
+    use super::*;
+
+    /// The race (home page).
+    pub const RACE: &str = "/";
+    /// The race's live part, as an HTML fragment.
+    pub const RACE_LIVE: &str = "/race/live";
+    /// The peer's events relayed to the browser (Server-Sent Events).
+    pub const LIVE: &str = "/live";
+    /// The mempool page.
+    pub const MEMPOOL: &str = "/mempool";
+    /// The peers page.
+    pub const PEERS: &str = "/peers";
+    /// The chart of difficulty and block interval.
+    pub const CHART: &str = "/chart";
+    /// `GET /search?q=`: a height, block hash, txid or address.
+    pub const SEARCH: &str = "/search";
+    /// The explorer's own script (the live parts).
+    pub const SCRIPT: &str = "/static/live.js";
+    /// The explorer's style sheet.
+    pub const STYLE: &str = "/static/style.css";
+
+    /// A block's page.
+    pub fn block(hash: &BlockHash) -> String {
+        block_raw(&hash.to_string())
+    }
+    /// A block's page with any text in place of the hash.
+    pub fn block_raw(hash: &str) -> String {
+        format!("/blocks/{hash}")
+    }
+    /// A transaction's page.
+    pub fn transaction(txid: &Txid) -> String {
+        transaction_raw(&txid.to_string())
+    }
+    /// A transaction's page with any text in place of the txid.
+    pub fn transaction_raw(txid: &str) -> String {
+        format!("/transactions/{txid}")
+    }
+    /// An address's page.
+    pub fn address(address: &Address) -> String {
+        address_raw(&address.to_string())
+    }
+    /// An address's page with any text in place of the address.
+    pub fn address_raw(address: &str) -> String {
+        format!("/addresses/{address}")
     }
 }

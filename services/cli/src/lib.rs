@@ -311,6 +311,7 @@ impl Services {
             ServiceKind::Keys => &self.global.keys_url,
             ServiceKind::Wallet => &self.global.wallet_url,
             ServiceKind::Miner => &self.global.miner_url,
+            ServiceKind::Explorer => &None,
         };
         explicit.clone().unwrap_or_else(|| {
             format!(

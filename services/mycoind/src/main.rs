@@ -1,12 +1,13 @@
 //! `mycoind`: one user's services in one process, each on its own port, talking to each other
-//! over HTTP exactly as they do when run apart (the book's mycoind.py, with `--mine`).
+//! over HTTP exactly as they do when run apart (the book's mycoind.py, with `--mine`), and
+//! the explorer's web pages over them.
 //!
 use std::io;
 
 use clap::Parser;
 use mycoin_web::{CommonArgs, ServiceKind, init_tracing};
 
-/// Runs one mycoin user's stack: the peer, keys, wallet and miner services.
+/// Runs one mycoin user's stack: the peer, keys, wallet and miner services, and the explorer.
 #[derive(Debug, Parser)]
 #[command(name = "mycoind", version, about)]
 struct Cli {
@@ -49,6 +50,8 @@ async fn main() -> io::Result<()> {
     let miner_settings =
         mycoin_miner::Settings::from_cli(&miner_cli)?.with_backend(cli.search.backend);
     let miner = mycoin_miner::build(miner_settings).await?;
+    let explorer =
+        mycoin_explorer::build(mycoin_explorer::Settings::from_common(&cli.common)?).await?;
     tracing::info!(
         user = cli.common.user,
         network = cli.common.network.as_str(),
@@ -56,13 +59,15 @@ async fn main() -> io::Result<()> {
         keys = cli.common.port(ServiceKind::Keys),
         wallet = cli.common.port(ServiceKind::Wallet),
         miner = cli.common.port(ServiceKind::Miner),
+        explorer = cli.common.port(ServiceKind::Explorer),
         "mycoind is up"
     );
     tokio::try_join!(
         peer.run_until_stopped(),
         keys.run_until_stopped(),
         wallet.run_until_stopped(),
-        miner.run_until_stopped()
+        miner.run_until_stopped(),
+        explorer.run_until_stopped()
     )?;
     Ok(())
 }

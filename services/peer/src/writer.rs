@@ -12,15 +12,19 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use mycoin_api::events::{EvictionReason, PeerEvent};
 use mycoin_core::validation::{verify_signatures_into, verify_transaction_signatures_into};
 use mycoin_core::{
     Admitted, Block, BlockAccepted, BlockHash, Chain, ChainError, ChainState, Params, SqlStore,
     Transaction, TxRefused,
 };
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 /// How many changes may wait for the writer at once.
 pub const WRITER_QUEUE: usize = 64;
+/// How many events a subscriber may fall behind before it loses the oldest ones (it is then
+/// told how many it lost: the writer never waits for a subscriber).
+pub const EVENTS_BUFFER: usize = 1024;
 
 /// The active chain's tip and when this node took it: what a long poll on the tip waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +69,7 @@ pub struct ChainWriter {
     commands: mpsc::Sender<Command>,
     state: watch::Receiver<Arc<ChainState>>,
     tip: watch::Receiver<TipSeen>,
+    events: broadcast::Sender<PeerEvent>,
     params: Params,
     hook: OnceLock<VerificationHook>,
 }
@@ -81,6 +86,12 @@ impl std::fmt::Debug for ChainWriter {
 impl ChainWriter {
     /// Starts the writer task (on the current Tokio runtime), which owns `chain` from now on.
     pub fn spawn(chain: Chain<SqlStore>) -> ChainWriter {
+        ChainWriter::spawn_with_events(chain, EVENTS_BUFFER)
+    }
+
+    /// [`ChainWriter::spawn`], with room for `buffer` events per subscriber (at least 1).
+    pub fn spawn_with_events(chain: Chain<SqlStore>, buffer: usize) -> ChainWriter {
+        let (events, _) = broadcast::channel(buffer.max(1));
         let params = chain.params().clone();
         let (commands, queue) = mpsc::channel(WRITER_QUEUE);
         let (publish, state) = watch::channel(Arc::new(chain.snapshot()));
@@ -88,11 +99,12 @@ impl ChainWriter {
             hash: state.borrow().tip().hash,
             since: Instant::now(),
         });
-        tokio::spawn(run(chain, queue, publish, publish_tip));
+        tokio::spawn(run(chain, queue, publish, publish_tip, events.clone()));
         ChainWriter {
             commands,
             state,
             tip,
+            events,
             params,
             hook: OnceLock::new(),
         }
@@ -107,6 +119,12 @@ impl ChainWriter {
     /// change that leaves the tip where it was wakes no one).
     pub fn tip(&self) -> watch::Receiver<TipSeen> {
         self.tip.clone()
+    }
+
+    /// The events of every change from now on ([`PeerEvent`]); a subscriber that falls more
+    /// than the buffer behind loses the oldest (its `recv` says how many).
+    pub fn subscribe(&self) -> broadcast::Receiver<PeerEvent> {
+        self.events.subscribe()
     }
 
     /// Changes waiting in the writer's queue.
@@ -208,7 +226,15 @@ async fn run(
     mut queue: mpsc::Receiver<Command>,
     publish: watch::Sender<Arc<ChainState>>,
     publish_tip: watch::Sender<TipSeen>,
+    events: broadcast::Sender<PeerEvent>,
 ) {
+    // Sends never wait: a subscriber that lags loses the oldest events. Nothing is computed
+    // while no one listens.
+    let emit = |list: Vec<PeerEvent>| {
+        for event in list {
+            let _ = events.send(event);
+        }
+    };
     // The snapshot first, then the tip: whoever wakes on the tip reads the chain that has it.
     let publish_blocks = |chain: &Chain<SqlStore>| {
         let state = Arc::new(chain.snapshot());
@@ -228,22 +254,122 @@ async fn run(
     while let Some(command) = queue.recv().await {
         match command {
             Command::Block { block, now, reply } => {
+                let before = publish.borrow().clone();
+                let hash = block.block_hash();
                 let outcome = chain.submit_block(block, now).await;
                 publish_blocks(&chain);
+                if events.receiver_count() > 0 {
+                    let sides = match &outcome {
+                        Ok(BlockAccepted::SideChain) => vec![hash],
+                        _ => Vec::new(),
+                    };
+                    let after = publish.borrow().clone();
+                    emit(block_events(&before, &after, &sides));
+                }
                 let _ = reply.send(outcome);
             }
             Command::Blocks { blocks, now, reply } => {
+                let before = publish.borrow().clone();
+                let hashes: Vec<BlockHash> = blocks.iter().map(Block::block_hash).collect();
                 let outcome = chain.submit_blocks(blocks, now).await;
                 publish_blocks(&chain);
+                if events.receiver_count() > 0 {
+                    let sides: Vec<BlockHash> = outcome
+                        .0
+                        .iter()
+                        .zip(&hashes)
+                        .filter(|(accepted, _)| matches!(accepted, BlockAccepted::SideChain))
+                        .map(|(_, hash)| *hash)
+                        .collect();
+                    let after = publish.borrow().clone();
+                    emit(block_events(&before, &after, &sides));
+                }
                 let _ = reply.send(outcome);
             }
             Command::Transaction { tx, now, reply } => {
                 let outcome = chain.submit_transaction(tx, now);
-                if outcome.is_ok() {
+                if let Ok(admitted) = &outcome {
                     publish.send_replace(Arc::new(chain.snapshot()));
+                    emit(transaction_events(admitted));
                 }
                 let _ = reply.send(outcome);
             }
         }
     }
+}
+
+/// The events of a change of the block tree from `before` to `after`, in which the blocks
+/// `sides` were stored on side branches: the reorganisation and the blocks it disconnected,
+/// the blocks connected, the new tip, the side blocks, and the transactions a reorganisation
+/// returned to the mempool. O(blocks moved), whatever the chain's length.
+pub fn block_events(
+    before: &ChainState,
+    after: &ChainState,
+    sides: &[BlockHash],
+) -> Vec<PeerEvent> {
+    let mut list = Vec::new();
+    let (old_tip, new_tip) = (before.tip(), after.tip());
+    if old_tip.hash != new_tip.hash {
+        // The highest height at which both active chains hold the same block.
+        let mut fork = old_tip.height.min(new_tip.height);
+        while fork > 0 && before.hash_at(fork) != after.hash_at(fork) {
+            fork -= 1;
+        }
+        if old_tip.height > fork {
+            list.push(PeerEvent::Reorganisation {
+                old_tip: old_tip.hash,
+                new_tip: new_tip.hash,
+                fork_height: fork,
+                depth: old_tip.height - fork,
+            });
+            for height in (fork + 1..=old_tip.height).rev() {
+                if let Some(hash) = before.hash_at(height) {
+                    list.push(PeerEvent::BlockDisconnected { hash, height });
+                }
+            }
+        }
+        for height in fork + 1..=new_tip.height {
+            if let Some(hash) = after.hash_at(height) {
+                list.push(PeerEvent::BlockConnected { hash, height });
+            }
+        }
+        list.push(PeerEvent::TipChanged {
+            hash: new_tip.hash,
+            height: new_tip.height,
+        });
+        if old_tip.height > fork {
+            // Transactions of the disconnected blocks that are back in the mempool.
+            for entry in after.mempool().iter() {
+                if !before.mempool().contains(&entry.txid) {
+                    list.push(PeerEvent::TxAccepted {
+                        txid: entry.txid,
+                        fee: entry.fee.units(),
+                    });
+                }
+            }
+        }
+    }
+    for hash in sides {
+        if let Some(entry) = after.entry(hash) {
+            list.push(PeerEvent::SideBlock {
+                hash: *hash,
+                height: entry.height,
+                parent: entry.header.prev_hash,
+            });
+        }
+    }
+    list
+}
+
+/// The events of a transaction the mempool admitted: it, and those it evicted.
+pub fn transaction_events(admitted: &Admitted) -> Vec<PeerEvent> {
+    std::iter::once(PeerEvent::TxAccepted {
+        txid: admitted.txid,
+        fee: admitted.fee.units(),
+    })
+    .chain(admitted.evicted.iter().map(|txid| PeerEvent::TxEvicted {
+        txid: *txid,
+        reason: EvictionReason::MempoolFull,
+    }))
+    .collect()
 }

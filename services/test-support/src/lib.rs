@@ -73,6 +73,9 @@ pub struct Launch {
     pub extra_args: Vec<String>,
     /// `RUST_LOG` of the process, when set.
     pub rust_log: Option<String>,
+    /// `--explorer-port` (0, the default: any free port, for the tests that do not look at
+    /// it; parallel stacks would otherwise collide on the user's 804N).
+    pub explorer_port: u16,
 }
 
 impl Launch {
@@ -95,6 +98,7 @@ impl Launch {
             peers: Vec::new(),
             extra_args: Vec::new(),
             rust_log: None,
+            explorer_port: 0,
         }
     }
 
@@ -114,6 +118,7 @@ impl Launch {
             .args(["--keys-port", &self.ports[KEYS].to_string()])
             .args(["--wallet-port", &self.ports[WALLET].to_string()])
             .args(["--miner-port", &self.ports[MINER].to_string()])
+            .args(["--explorer-port", &self.explorer_port.to_string()])
             .args(["--sync-interval-ms", &self.sync_ms])
             .args(self.peers.iter().flat_map(|peer| ["--peer", peer.as_str()]))
             .args(&self.extra_args)

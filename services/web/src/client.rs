@@ -42,6 +42,29 @@ pub struct RestClient {
     headers: reqwest::header::HeaderMap,
 }
 
+/// An open answer read as it comes: [`RestClient::get_stream`].
+#[derive(Debug)]
+pub struct ByteStream {
+    url: String,
+    response: Response,
+    client: RestClient,
+}
+
+impl ByteStream {
+    /// The next chunk of the body, or `None` when the service ended it.
+    pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>, ClientError> {
+        match self.response.chunk().await {
+            Ok(chunk) => Ok(chunk.map(|bytes| bytes.to_vec())),
+            Err(err) => Err(self.client.transport_error(&self.url, err)),
+        }
+    }
+
+    /// The URL this stream comes from.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
 /// Why a call to another service failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -303,6 +326,76 @@ impl RestClient {
         self.execute(url, request).await
     }
 
+    /// `GET base_url + path ? query` for an answer that stays open (Server-Sent Events): the
+    /// status is checked as for JSON, then the body is read chunk by chunk with
+    /// [`ByteStream::chunk`] for as long as the service sends it. Only connecting is bounded by
+    /// the timeout.
+    pub async fn get_stream<Q>(&self, path: &str, query: &Q) -> Result<ByteStream, ClientError>
+    where
+        Q: Serialize + ?Sized,
+    {
+        let url = self.url(path);
+        let mut request = self
+            .http
+            .get(&url)
+            .query(query)
+            // A stream lasts as long as it lasts: a year stands for no limit.
+            .timeout(Duration::from_secs(365 * 24 * 3600));
+        request = self.authorize(request);
+        let response = request
+            .send()
+            .await
+            .map_err(|err| self.transport_error(&url, err))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = self.read_capped(&url, response).await?;
+            return Err(ClientError::Status {
+                url,
+                status: status.as_u16(),
+                body: serde_json::from_slice(&body).ok(),
+            });
+        }
+        Ok(ByteStream {
+            url,
+            response,
+            client: self.clone(),
+        })
+    }
+
+    /// `GET base_url + path`, the answer as text (a raw header in hex, say).
+    pub async fn get_text(&self, path: &str) -> Result<String, ClientError> {
+        let url = self.url(path);
+        let request = self.authorize(self.http.get(&url));
+        let response = request
+            .send()
+            .await
+            .map_err(|err| self.transport_error(&url, err))?;
+        let status = response.status();
+        let body = self.read_capped(&url, response).await?;
+        if !status.is_success() {
+            return Err(ClientError::Status {
+                url,
+                status: status.as_u16(),
+                body: serde_json::from_slice(&body).ok(),
+            });
+        }
+        String::from_utf8(body).map_err(|err| ClientError::BadBody {
+            url,
+            reason: err.to_string(),
+        })
+    }
+
+    /// `request` with the token and the extra headers of this client.
+    fn authorize(&self, mut request: RequestBuilder) -> RequestBuilder {
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token.expose_secret());
+        }
+        if !self.headers.is_empty() {
+            request = request.headers(self.headers.clone());
+        }
+        request
+    }
+
     fn url(&self, path: &str) -> String {
         if path.starts_with('/') {
             format!("{}{path}", self.base_url)
@@ -316,12 +409,7 @@ impl RestClient {
         url: String,
         mut request: RequestBuilder,
     ) -> Result<T, ClientError> {
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token.expose_secret());
-        }
-        if !self.headers.is_empty() {
-            request = request.headers(self.headers.clone());
-        }
+        request = self.authorize(request);
         let response = request
             .send()
             .await

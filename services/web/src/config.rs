@@ -58,7 +58,7 @@ impl fmt::Display for NetworkName {
     }
 }
 
-/// The four services of a stack.
+/// The five services of a stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ServiceKind {
     /// Chain, validation, mempool, peers.
@@ -69,30 +69,41 @@ pub enum ServiceKind {
     Wallet,
     /// Block templates, nonce search.
     Miner,
+    /// Web pages over the other four: the race, blocks, transactions, addresses.
+    Explorer,
 }
 
 impl ServiceKind {
-    /// All four, in the order of their ports.
-    pub const ALL: [Self; 4] = [Self::Peer, Self::Keys, Self::Wallet, Self::Miner];
+    /// All five, in the order of their ports.
+    pub const ALL: [Self; 5] = [
+        Self::Peer,
+        Self::Keys,
+        Self::Wallet,
+        Self::Miner,
+        Self::Explorer,
+    ];
 
-    /// `peer`, `keys`, `wallet` or `miner`: the name in `/healthz` and `openapi/<name>.json`.
+    /// `peer`, `keys`, `wallet`, `miner` or `explorer`: the name in `/healthz` and
+    /// `openapi/<name>.json`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Peer => "peer",
             Self::Keys => "keys",
             Self::Wallet => "wallet",
             Self::Miner => "miner",
+            Self::Explorer => "explorer",
         }
     }
 
     /// The default port of this service for user `user` (1 to 9): peer 8000+N, keys 8010+N,
-    /// wallet 8020+N, miner 8030+N.
+    /// wallet 8020+N, miner 8030+N, explorer 8040+N.
     pub fn default_port(self, user: u16) -> u16 {
         let base: u16 = match self {
             Self::Peer => 8000,
             Self::Keys => 8010,
             Self::Wallet => 8020,
             Self::Miner => 8030,
+            Self::Explorer => 8040,
         };
         base.saturating_add(user)
     }
@@ -170,6 +181,10 @@ pub struct CommonArgs {
     /// Port of the miner service [default: 8030+N].
     #[arg(long, env = "MYCOIN_MINER_PORT", value_name = "PORT")]
     pub miner_port: Option<u16>,
+
+    /// Port of the explorer (web pages) [default: 8040+N].
+    #[arg(long, env = "MYCOIN_EXPLORER_PORT", value_name = "PORT")]
+    pub explorer_port: Option<u16>,
 
     /// URL of this stack's peer service, when it runs elsewhere [default: http://127.0.0.1:PEER_PORT].
     #[arg(long, env = "MYCOIN_PEER_URL", value_name = "URL", value_parser = parse_service_url)]
@@ -258,6 +273,7 @@ impl CommonArgs {
             ServiceKind::Keys => self.keys_port,
             ServiceKind::Wallet => self.wallet_port,
             ServiceKind::Miner => self.miner_port,
+            ServiceKind::Explorer => self.explorer_port,
         };
         explicit.unwrap_or_else(|| service.default_port(self.user))
     }
@@ -270,6 +286,8 @@ impl CommonArgs {
             ServiceKind::Keys => &self.keys_url,
             ServiceKind::Wallet => &self.wallet_url,
             ServiceKind::Miner => &self.miner_url,
+            // Nothing calls the explorer: it needs no URL flag.
+            ServiceKind::Explorer => &None,
         };
         if let Some(url) = explicit {
             return url.clone();
@@ -327,6 +345,7 @@ impl fmt::Debug for CommonArgs {
             .field("keys_port", &self.keys_port)
             .field("wallet_port", &self.wallet_port)
             .field("miner_port", &self.miner_port)
+            .field("explorer_port", &self.explorer_port)
             .field("peer_url", &self.peer_url)
             .field("keys_url", &self.keys_url)
             .field("wallet_url", &self.wallet_url)
@@ -383,7 +402,7 @@ mod tests {
         assert_eq!(args.network, NetworkName::Demo);
         assert_eq!(args.bind, "127.0.0.1");
         let ports = ServiceKind::ALL.map(|service| args.port(service));
-        assert_eq!(ports, [8002, 8012, 8022, 8032]);
+        assert_eq!(ports, [8002, 8012, 8022, 8032, 8042]);
         assert_eq!(args.data_dir(), PathBuf::from("./data/user2"));
         assert_eq!(
             args.database_url(),

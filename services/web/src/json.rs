@@ -134,7 +134,8 @@ pub async fn route_not_found(req: HttpRequest) -> HttpResponse {
 
 /// Middleware that rewrites any error response (4xx, 5xx) whose body is not JSON into the
 /// error shape, e.g. actix's own 405 or a 404 from the Swagger UI files. JSON error bodies pass
-/// unchanged, so the errors of handlers keep their codes and messages.
+/// unchanged, so the errors of handlers keep their codes and messages; so do HTML ones, the
+/// error pages of the explorer.
 pub fn error_normalizer<B: MessageBody + 'static>() -> ErrorHandlers<B> {
     ErrorHandlers::new().default_handler(normalize_error)
 }
@@ -146,7 +147,11 @@ fn normalize_error<B: MessageBody + 'static>(
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/json") || value.contains("+json"));
+        .is_some_and(|value| {
+            value.starts_with("application/json")
+                || value.contains("+json")
+                || value.starts_with("text/html")
+        });
     if is_json {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }

@@ -68,7 +68,7 @@ pub mod server;
 pub mod telemetry;
 
 pub use auth::{ApiToken, Authorized, InvalidApiToken};
-pub use client::{ClientError, RestClient};
+pub use client::{ByteStream, ClientError, RestClient};
 pub use config::{CommonArgs, NetworkName, ServiceKind};
 pub use error::{ApiError, ErrorBody};
 pub use json::{DEFAULT_BODY_LIMIT, JsonObject};

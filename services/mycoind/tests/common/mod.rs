@@ -24,6 +24,8 @@ pub struct Stack {
     pub network: &'static str,
     pub sync_ms: &'static str,
     pub ports: [u16; 4], // peer, keys, wallet, miner
+    /// The explorer's port (0: any free one, for the tests that do not look at it).
+    pub explorer_port: u16,
     /// More command-line arguments, e.g. `--mine`.
     pub extra_args: Vec<String>,
     pub data_dir: tempfile::TempDir,
@@ -86,6 +88,7 @@ impl Stack {
             network,
             sync_ms,
             ports,
+            explorer_port: 0,
             extra_args,
             data_dir: tempfile::tempdir().unwrap(),
             data_subdir: None,
@@ -97,6 +100,20 @@ impl Stack {
             token: String::new(),
         };
         stack.data_subdir = subdir;
+        stack.spawn(peers).await;
+        stack
+    }
+
+    /// Starts a stack whose explorer listens on `explorer_port`.
+    pub async fn start_with_explorer(
+        network: &'static str,
+        ports: [u16; 4],
+        explorer_port: u16,
+        peers: &[String],
+    ) -> Stack {
+        let mut stack = Stack::start_in(network, SYNC_MS, ports, peers, Vec::new(), None).await;
+        stack.stop();
+        stack.explorer_port = explorer_port;
         stack.spawn(peers).await;
         stack
     }
@@ -115,6 +132,7 @@ impl Stack {
         launch.peers = peers.to_vec();
         launch.extra_args = self.extra_args.clone();
         launch.rust_log = Some("debug".to_owned());
+        launch.explorer_port = self.explorer_port;
         let process = tokio::task::spawn_blocking(move || launch.start())
             .await
             .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));

@@ -3,6 +3,7 @@
 pub mod addresses;
 pub mod blocks;
 pub mod chain;
+pub mod events;
 pub mod headers;
 pub mod mempool;
 pub mod peers;
@@ -28,6 +29,7 @@ use crate::node::Node;
     ),
     paths(
         chain::get_chain,
+        events::get_events,
         blocks::list_blocks,
         blocks::submit_block,
         blocks::block_template,
@@ -95,6 +97,7 @@ impl BodyLimits {
 pub fn configure(cfg: &mut web::ServiceConfig, node: web::Data<Node>, limits: BodyLimits) {
     cfg.app_data(node)
         .service(web::resource("/chain").route(web::get().to(chain::get_chain)))
+        .service(web::resource("/events").route(web::get().to(events::get_events)))
         // Fixed paths before `/blocks/{hash}`, which would match them too.
         .service(web::resource("/blocks/template").route(web::get().to(blocks::block_template)))
         .service(
