@@ -114,6 +114,8 @@ pub mod peer {
     pub const ADDRESSES_UTXOS: &str = "/addresses/utxos";
     /// `GET /peers` and `POST /peers`.
     pub const PEERS: &str = "/peers";
+    /// `GET /events`: Server-Sent Events of the node's changes.
+    pub const EVENTS: &str = "/events";
 
     builders! {
         /// `GET /blocks/{hash}`.
@@ -213,10 +215,6 @@ mod tests {
         }
         assert_eq!(peer::block_raw("xyz"), "/blocks/xyz");
     }
-
-    // The event stream (issue 15).
-    /// `GET /events`: Server-Sent Events of the node's changes.
-    pub const EVENTS: &str = "/events";
 }
 
 /// The explorer's pages (issue 15): HTML, not a REST API, but named once here all the same.
@@ -242,28 +240,12 @@ pub mod explorer {
     /// The explorer's style sheet.
     pub const STYLE: &str = "/static/style.css";
 
-    /// A block's page.
-    pub fn block(hash: &BlockHash) -> String {
-        block_raw(&hash.to_string())
-    }
-    /// A block's page with any text in place of the hash.
-    pub fn block_raw(hash: &str) -> String {
-        format!("/blocks/{hash}")
-    }
-    /// A transaction's page.
-    pub fn transaction(txid: &Txid) -> String {
-        transaction_raw(&txid.to_string())
-    }
-    /// A transaction's page with any text in place of the txid.
-    pub fn transaction_raw(txid: &str) -> String {
-        format!("/transactions/{txid}")
-    }
-    /// An address's page.
-    pub fn address(address: &Address) -> String {
-        address_raw(&address.to_string())
-    }
-    /// An address's page with any text in place of the address.
-    pub fn address_raw(address: &str) -> String {
-        format!("/addresses/{address}")
+    builders! {
+        /// A block's page.
+        block, block_raw(hash: &BlockHash) => "/blocks/{hash}";
+        /// A transaction's page.
+        transaction, transaction_raw(txid: &Txid) => "/transactions/{txid}";
+        /// An address's page.
+        address, address_raw(address: &Address) => "/addresses/{address}";
     }
 }
