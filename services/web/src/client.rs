@@ -335,26 +335,13 @@ impl RestClient {
         Q: Serialize + ?Sized,
     {
         let url = self.url(path);
-        let mut request = self
+        let request = self
             .http
             .get(&url)
             .query(query)
             // A stream lasts as long as it lasts: a year stands for no limit.
             .timeout(Duration::from_secs(365 * 24 * 3600));
-        request = self.authorize(request);
-        let response = request
-            .send()
-            .await
-            .map_err(|err| self.transport_error(&url, err))?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = self.read_capped(&url, response).await?;
-            return Err(ClientError::Status {
-                url,
-                status: status.as_u16(),
-                body: serde_json::from_slice(&body).ok(),
-            });
-        }
+        let response = self.send(&url, request).await?;
         Ok(ByteStream {
             url,
             response,
@@ -365,23 +352,31 @@ impl RestClient {
     /// `GET base_url + path`, the answer as text (a raw header in hex, say).
     pub async fn get_text(&self, path: &str) -> Result<String, ClientError> {
         let url = self.url(path);
-        let request = self.authorize(self.http.get(&url));
-        let response = request
-            .send()
-            .await
-            .map_err(|err| self.transport_error(&url, err))?;
-        let status = response.status();
+        let response = self.send(&url, self.http.get(&url)).await?;
         let body = self.read_capped(&url, response).await?;
-        if !status.is_success() {
-            return Err(ClientError::Status {
-                url,
-                status: status.as_u16(),
-                body: serde_json::from_slice(&body).ok(),
-            });
-        }
         String::from_utf8(body).map_err(|err| ClientError::BadBody {
             url,
             reason: err.to_string(),
+        })
+    }
+
+    /// Sends `request` with the token and extra headers. An answer that is no success is an
+    /// error with its status and its body (read within the size limit, kept if JSON).
+    async fn send(&self, url: &str, request: RequestBuilder) -> Result<Response, ClientError> {
+        let response = self
+            .authorize(request)
+            .send()
+            .await
+            .map_err(|err| self.transport_error(url, err))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let body = self.read_capped(url, response).await?;
+        Err(ClientError::Status {
+            url: url.to_owned(),
+            status: status.as_u16(),
+            body: serde_json::from_slice(&body).ok(),
         })
     }
 
@@ -407,23 +402,10 @@ impl RestClient {
     async fn execute<T: DeserializeOwned>(
         &self,
         url: String,
-        mut request: RequestBuilder,
+        request: RequestBuilder,
     ) -> Result<T, ClientError> {
-        request = self.authorize(request);
-        let response = request
-            .send()
-            .await
-            .map_err(|err| self.transport_error(&url, err))?;
-        let status = response.status();
+        let response = self.send(&url, request).await?;
         let body = self.read_capped(&url, response).await?;
-
-        if !status.is_success() {
-            return Err(ClientError::Status {
-                url,
-                status: status.as_u16(),
-                body: serde_json::from_slice(&body).ok(),
-            });
-        }
         let body: &[u8] = if body.is_empty() { b"null" } else { &body };
         serde_json::from_slice(body).map_err(|err| ClientError::BadBody {
             url,
