@@ -55,24 +55,14 @@ pub fn draw(lang: Lang, points: &[Point]) -> Result<String, String> {
         let last = points.last().map_or(1, |p| p.height).max(first + 1);
 
         let max_difficulty = points.iter().map(|p| p.difficulty).fold(1.0_f64, f64::max);
-        let mut chart = ChartBuilder::on(&top)
-            .caption(t.difficulty, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(70)
-            .build_cartesian_2d(first..last, 0.0..max_difficulty * 1.1)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc(t.height)
-            .draw()
-            .map_err(|e| e.to_string())?;
-        chart
-            .draw_series(LineSeries::new(
-                points.iter().map(|p| (p.height, p.difficulty)),
-                &BLUE,
-            ))
-            .map_err(|e| e.to_string())?;
+        line_chart(
+            &top,
+            t.difficulty,
+            t.height,
+            (first..last, 0.0..max_difficulty * 1.1),
+            points.iter().map(|p| (p.height, p.difficulty)).collect(),
+            &BLUE,
+        )?;
 
         let intervals: Vec<(u32, f64)> = points
             .iter()
@@ -80,23 +70,43 @@ pub fn draw(lang: Lang, points: &[Point]) -> Result<String, String> {
             .collect();
         let max_interval = intervals.iter().map(|p| p.1).fold(1.0_f64, f64::max);
         let min_interval = intervals.iter().map(|p| p.1).fold(0.0_f64, f64::min);
-        let caption = format!("{} ({})", t.interval, t.seconds);
-        let mut chart = ChartBuilder::on(&bottom)
-            .caption(caption, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(70)
-            .build_cartesian_2d(first..last, min_interval..max_interval * 1.1)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc(t.height)
-            .draw()
-            .map_err(|e| e.to_string())?;
-        chart
-            .draw_series(LineSeries::new(intervals, &RED))
-            .map_err(|e| e.to_string())?;
+        line_chart(
+            &bottom,
+            &format!("{} ({})", t.interval, t.seconds),
+            t.height,
+            (first..last, min_interval..max_interval * 1.1),
+            intervals,
+            &RED,
+        )?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)
+}
+
+/// One line over heights in `area`, captioned, with its axes and mesh: what the two charts
+/// share.
+fn line_chart(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    caption: &str,
+    x_desc: &str,
+    (x, y): (std::ops::Range<u32>, std::ops::Range<f64>),
+    line: Vec<(u32, f64)>,
+    color: &RGBColor,
+) -> Result<(), String> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x, y)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    chart
+        .draw_series(LineSeries::new(line, color))
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
