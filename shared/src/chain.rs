@@ -311,7 +311,7 @@ impl<S: ChainStore> Chain<S> {
                 hash: genesis.block_hash(),
                 header: genesis.header,
                 height: 0,
-                chain_work: work_for_target(chain.state.params.pow_limit_target()),
+                chain_work: work_for_target(chain.state.params.genesis_target()),
             };
             // The genesis block's outputs are not spendable: it connects with no coins.
             let update = ChainUpdate {

@@ -136,11 +136,11 @@ async fn time_not_after_the_median_of_the_previous_eleven() {
     );
 }
 
-/// Demo's future limit is 12 spacings (60 s), not Bitcoin's flat two hours: a block dated 61 s
+/// Demo's future limit is 12 spacings (60 s) (on demo started at the limit, for cheap blocks), not Bitcoin's flat two hours: a block dated 61 s
 /// ahead of the clock waits; one dated exactly 60 s ahead is accepted.
 #[tokio::test]
 async fn demo_time_more_than_twelve_spacings_ahead() {
-    let mut f = Fixture::new(Network::Demo.params()).await;
+    let mut f = Fixture::new(demo_from_the_limit()).await;
     assert_eq!(f.params.max_future_block_time(), 60);
     let mut block = f.block_with(vec![], 0);
     block.header.time = f.now + 61;
@@ -158,11 +158,33 @@ async fn demo_time_more_than_twelve_spacings_ahead() {
     assert!(matches!(outcome, BlockAccepted::NewTip { height: 1, .. }));
 }
 
-/// Block 2 of demo, its parent one second after genesis: the window asks for a target 5 times
-/// smaller, the clamp allows 4. A block claiming the unclamped bits is refused.
+/// Demo starts at its genesis bits (2^26 hashes a block), not at the limit (2^16): block 1
+/// claiming the limit's bits is refused `wrong_bits`, however good its hash for those bits.
+#[tokio::test]
+async fn demo_block_one_carries_the_genesis_bits() {
+    let mut f = Fixture::new(Network::Demo.params()).await;
+    let genesis = f.chain.tip().hash;
+    assert_eq!(
+        f.chain.header_context(&genesis).unwrap().expected_bits,
+        f.params.genesis_bits
+    );
+    assert_eq!(f.chain.tip().header.bits, f.params.genesis_bits);
+    let mut block = f.chain.block_template(pkh(0), f.now, 0);
+    assert_eq!(block.header.bits, f.params.genesis_bits);
+    block.header.bits = f.params.pow_limit;
+    solve(&mut block, &f.params);
+    let expected = BlockError::WrongBits {
+        found: f.params.pow_limit,
+        expected: f.params.genesis_bits,
+    };
+    expect_block_error(&mut f, block, expected).await;
+}
+
+/// Block 2 of demo (started at the limit), its parent one second after genesis: the window
+/// asks for a target 5 times smaller, the clamp allows 4. A block claiming the unclamped bits is refused.
 #[tokio::test]
 async fn demo_bits_past_the_fourfold_clamp() {
-    let mut f = Fixture::new(Network::Demo.params()).await;
+    let mut f = Fixture::new(demo_from_the_limit()).await;
     f.now = f.params.genesis_time + 1;
     let block = f.block_with(vec![], 0);
     f.chain.submit_block(block, f.now).await.unwrap();

@@ -5,12 +5,12 @@ mod common;
 use common::*;
 use mycoin_core::{BlockAccepted, Network};
 
-/// On demo, blocks one second apart make the retarget raise the difficulty, blocks 100 s apart
-/// keep it at the limit. A 3-block branch of hard blocks outweighs a 6-block branch of easy ones:
+/// On demo (started at the limit, for cheap blocks), blocks one second apart make the retarget
+/// raise the difficulty, blocks 100 s apart keep it at the limit. A 3-block branch of hard blocks outweighs a 6-block branch of easy ones:
 /// the node follows work, not length.
 #[tokio::test]
 async fn the_branch_with_more_work_wins_even_when_shorter() {
-    let mut f = Fixture::new(Network::Demo.params()).await;
+    let mut f = Fixture::new(demo_from_the_limit()).await;
     let genesis = f.chain.tip().hash;
     let t0 = f.params.genesis_time;
 

@@ -189,7 +189,7 @@ fn forged_proofs_are_refused() {
 /// apart lower it) checks as a headers-only chain; its headers taken apart and forged do not.
 #[tokio::test]
 async fn a_header_chain_checks_links_work_retarget_and_time() {
-    let params = Network::Demo.params();
+    let params = demo_from_the_limit();
     let mut f = Fixture::new(params.clone()).await;
     let t0 = params.genesis_time;
     for i in 1..=36u32 {

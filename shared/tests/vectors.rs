@@ -202,7 +202,7 @@ fn a_pinned_high_s_signature_is_rejected() {
 fn genesis_blocks_are_pinned() {
     assert_eq!(
         Network::Demo.params().genesis_hash().to_string(),
-        "00004a097027072e6c44e20746951417efe553c816d83dbaff9849c771ed17a5"
+        "00000024479ca7b013c0bc7ccc1d8a73bba24566d716f6326764f578fb068f78"
     );
     assert_eq!(
         Network::Regtest.params().genesis_hash().to_string(),

@@ -11,9 +11,10 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use mycoin_api::peer::{BlockView, ChainInfo};
-use mycoin_core::validation::check_proof_of_work;
 use mycoin_core::{Block, BlockAccepted, Chain, MemoryStore, Network, PubKeyHash};
+use mycoin_miner::search::{NONCE_SPACE, Outcome, Target, default_threads, search};
 use serde_json::{Value, json};
+use std::sync::atomic::AtomicBool;
 
 use common::*;
 
@@ -455,22 +456,30 @@ async fn the_daemon_race_ends_on_one_tip_holding_exactly_the_subsidy() {
     assert_eq!(total, subsidy, "height {}", chain.height);
 }
 
-/// Mines `count` demo blocks on `chain` (in this process), dated `spacing` seconds apart after
-/// the tip, and returns them. Close dates raise the difficulty of the next blocks; dates
-/// `target_spacing` apart or more keep it at the proof-of-work limit.
+/// Mines `count` demo blocks on `chain` (in this process, with the miner's search on every
+/// core), dated `spacing` seconds apart after the tip, and returns them. Close dates raise the
+/// difficulty of the next blocks; dates far apart lower it, down to the proof-of-work limit.
 async fn mine_demo_branch(
     chain: &mut Chain<MemoryStore>,
     count: usize,
     spacing: u32,
 ) -> Vec<Block> {
-    let params = chain.params().clone();
     let mut blocks = Vec::new();
     for i in 0..count {
         let time = chain.tip().header.time + spacing;
         let mut block = chain.block_template(PubKeyHash([7; 20]), time, i as u64);
-        while check_proof_of_work(&block, &params).is_err() {
-            block.header.nonce += 1;
-        }
+        let header = block.header;
+        let outcome = tokio::task::spawn_blocking(move || {
+            let target = Target::from_bits(header.bits).unwrap();
+            let stop = AtomicBool::new(false);
+            search(&header, target, NONCE_SPACE, default_threads(), &stop, &[])
+        })
+        .await
+        .unwrap();
+        let Outcome::Found { nonce, .. } = outcome else {
+            panic!("no nonce for block {i}: {outcome:?}");
+        };
+        block.header.nonce = nonce;
         let accepted = chain.submit_block(block.clone(), time).await.unwrap();
         assert!(
             matches!(accepted, BlockAccepted::NewTip { .. }),
@@ -496,8 +505,12 @@ fn work(chain: &ChainInfo) -> u128 {
 }
 
 /// On the demo network, where the difficulty follows the block dates: a short branch of
-/// closely dated (harder) blocks holds more work than a longer branch at the easiest
-/// difficulty. Both nodes end on the short one: most work wins, not most blocks.
+/// closely dated (harder) blocks holds more work than a longer branch of blocks dated far
+/// apart (easier). Both nodes end on the short one: most work wins, not most blocks.
+///
+/// The cheapest such pair from demo's genesis (block 1 at the genesis bits, 2^26 hashes): two
+/// blocks a second apart (the second four times harder: 5 × 2^26 in all) against three a
+/// minute apart (the second and third four times easier: 1.5 × 2^26).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_branch_with_more_work_wins_over_a_longer_one() {
     let (ports_a, ports_b) = (free_ports(), free_ports());
@@ -506,8 +519,8 @@ async fn the_branch_with_more_work_wins_over_a_longer_one() {
 
     let open = || Chain::open(Network::Demo.params(), MemoryStore::default());
     let (mut short, mut long) = (open().await.unwrap(), open().await.unwrap());
-    let heavy = mine_demo_branch(&mut short, 4, 1).await;
-    let light = mine_demo_branch(&mut long, 8, 60).await;
+    let heavy = mine_demo_branch(&mut short, 2, 1).await;
+    let light = mine_demo_branch(&mut long, 3, 60).await;
     submit_blocks(&a, &heavy).await;
     submit_blocks(&b, &light).await;
     let (a_chain, b_chain) = (a.chain().await, b.chain().await);
@@ -522,13 +535,13 @@ async fn the_branch_with_more_work_wins_over_a_longer_one() {
         chain.tip, a_chain.tip,
         "the shorter branch with more work won"
     );
-    assert_eq!(chain.height, 4);
+    assert_eq!(chain.height, 2);
     assert_eq!(chain.total_work, a_chain.total_work);
     // B keeps the longer branch as a side chain, and did not penalise A.
     let side = b
         .get(PEER, &paths::peer::block_raw(&b_chain.tip.to_string()))
         .await;
-    assert_eq!(side["height"], 8, "{side}");
+    assert_eq!(side["height"], 3, "{side}");
     assert_eq!(side["in_active_chain"], false, "{side}");
     assert_eq!(b.peer_state(&a.peer_url()).await["penalty"], 0);
 }

@@ -9,9 +9,20 @@ use mycoin_core::store::ChainStore;
 use mycoin_core::utxo::Coin;
 use mycoin_core::validation::check_proof_of_work;
 use mycoin_core::{
-    Amount, Block, MemoryStore, OutPoint, Params, Policy, PrivateKey, PubKeyHash, Signature,
-    Transaction, TxError, TxIn, TxOut, TxRefused, Txid,
+    Amount, Block, MemoryStore, Network, OutPoint, Params, Policy, PrivateKey, PubKeyHash,
+    Signature, Transaction, TxError, TxIn, TxOut, TxRefused, Txid,
 };
+
+/// Demo's parameters with the genesis block at the proof-of-work limit, as demo's was before
+/// issue 18: the retarget and every other demo rule, but first blocks that cost 2^16 hashes
+/// rather than 2^26, for tests that mine their way through the retarget.
+pub fn demo_from_the_limit() -> Params {
+    let demo = Network::Demo.params();
+    Params {
+        genesis_bits: demo.pow_limit,
+        ..demo
+    }
+}
 
 /// Key number `i`, the same in every run.
 pub fn key(i: u8) -> PrivateKey {
