@@ -16,8 +16,9 @@
 # rate, sampled each second), its share of the two, its share of the blocks of the active chain
 # (by the coinbase's address: each background miner pays one fresh key), the seconds per block
 # the miner hashed on a parent its peer had already left (stale) and hashed nothing between
-# searches (idle) (GET /miner's stale_seconds and idle_seconds, over the measured window), and
-# the exact two-sided binomial test's p-value of the block count against the hash share.
+# searches (idle) (GET /miner's stale_seconds and idle_seconds, over the measured window), the
+# relay delay of its blocks to the other user's peer (from both peers' GET /events), and the
+# exact two-sided binomial test's p-value of the block count against the hash share.
 # Target: p >= 0.01, and stale + idle <= 2 % of the mean block interval.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +47,7 @@ wait_up() {
 # `measure LABEL PEER1 MINER1 PEER2 MINER2`: waits for the warm-up, measures `blocks` blocks.
 measure() {
   python3 - "$@" "$warmup" "$blocks" <<'PY'
-import json, math, os, sys, time, urllib.request
+import json, math, os, statistics, sys, threading, time, urllib.request
 
 label, peer1, miner1, peer2, miner2 = sys.argv[1:6]
 warmup, blocks = int(sys.argv[6]), int(sys.argv[7])
@@ -63,6 +64,25 @@ def miners():
 
 def load():
     return os.getloadavg()[0]
+
+# When each peer first heard of each block (connected or stored on a side branch), from its
+# GET /events: the relay delay of a block is the time from its finder's peer to the other.
+seen = [{}, {}]
+
+def follow(i, peer):
+    url = peer + "/events?types=block_connected,side_block"
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as stream:
+                for raw in stream:
+                    line = raw.decode().strip()
+                    if line.startswith("data:"):
+                        seen[i].setdefault(json.loads(line[5:])["hash"], time.monotonic())
+        except Exception:
+            time.sleep(0.2)
+
+for i, peer in enumerate([peer1, peer2]):
+    threading.Thread(target=follow, args=(i, peer), daemon=True).start()
 
 start = warmup
 while height() < start:
@@ -97,16 +117,18 @@ for _ in range(100):
     time.sleep(0.2)
 payee = [before[0].get("address"), before[1].get("address")]
 found = [0, 0]
+relay = [[], []]
 other = 0
 h = start + 1
 while h <= end:
     page = get(f"{peer1}/blocks?from={h}&count={min(500, end - h + 1)}")
     for view in page:
         address = view["transactions"][0]["outputs"][0]["address"]
-        if address == payee[0]:
-            found[0] += 1
-        elif address == payee[1]:
-            found[1] += 1
+        if address in payee:
+            u = payee.index(address)
+            found[u] += 1
+            if view["hash"] in seen[u] and view["hash"] in seen[1 - u]:
+                relay[u].append(seen[1 - u][view["hash"]] - seen[u][view["hash"]])
         else:
             other += 1
     h += len(page)
@@ -139,6 +161,12 @@ for i in range(2):
     print(f"   user{i + 1} {mean_rate[i] / 1e6:>9.2f}M/s {share[i]:>10.3f} {found[i]:>6} "
           f"{found[i] / max(n, 1):>11.3f} {stale:>11.4f} {idle:>10.4f} "
           f"{(stale + idle) / interval:>20.2%}")
+for i in range(2):
+    if relay[i]:
+        r = sorted(relay[i])
+        print(f"   user{i + 1}'s blocks reached user{2 - i}'s peer after {statistics.median(r) * 1000:.1f} ms "
+              f"(median of {len(r)}; p95 {r[int(0.95 * (len(r) - 1))] * 1000:.1f} ms, "
+              f"{statistics.median(r) / interval:.2%} of the interval)")
 print(f"   binomial test (user1's {found[0]} of {n} against a hash share of {share[0]:.3f}): "
       f"p = {pvalue:.3g}  -> {'fair (p >= 0.01)' if pvalue >= 0.01 else 'UNFAIR (p < 0.01)'}")
 PY

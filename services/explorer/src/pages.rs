@@ -298,8 +298,9 @@ pub fn fork_tree(lang: Lang, blocks: &[TreeBlock]) -> Markup {
                             @if !block.active { " · " (t.legend_side) }
                         }
                         rect x=(x(block.height)) y=(y(rows[&block.hash])) width=(BOX_W) height=(BOX_H) rx="4" {}
+                        // The hash's last digits: its first ones are the proof of work's zeros.
                         text x=(x(block.height) + BOX_W / 2) y=(y(rows[&block.hash]) + 16) text-anchor="middle" {
-                            (block.hash.to_string()[..4])
+                            (block.hash.to_string()[60..])
                         }
                     }
                 }
