@@ -236,7 +236,12 @@ async fn scheduled_get(
             } else if err.is_connect() {
                 "cannot connect".to_owned()
             } else {
-                format!("{err}")
+                // The innermost cause says most (a reset or closed connection...), not the URL.
+                let mut cause: &dyn std::error::Error = &err;
+                while let Some(inner) = cause.source() {
+                    cause = inner;
+                }
+                cause.to_string()
             };
             *outcomes.unanswered.entry(why).or_default() += 1;
         }
