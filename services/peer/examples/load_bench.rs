@@ -1097,7 +1097,11 @@ async fn main() {
     rows.push(Row {
         measure: "5xx answers / requests without an answer".into(),
         idle: format!("{idle_5xx} / {idle_unanswered}"),
-        load: format!("{} / {}", load_5xx + flood_5xx, load_unanswered + flood_failures),
+        load: format!(
+            "{} / {}",
+            load_5xx + flood_5xx,
+            load_unanswered + flood_failures
+        ),
         ratio: f64::NAN,
         target: "0",
         met: Some(server_errors == 0 && no_answer == 0),
