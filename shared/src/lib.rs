@@ -40,6 +40,6 @@ pub use chain::{
     Admitted, BlockAccepted, Chain, ChainError, ChainState, TxLocation, TxRefused, Verification,
 };
 pub use policy::{FeeRate, Policy, PolicyError};
-pub use store::{ChainStore, Database, MemoryStore, SqlStore, StoreError};
+pub use store::{ChainStore, Database, MemoryStore, SqlStore, StoreError, is_pool_timeout};
 pub use utxo::UnspentOutputs;
 pub use validation::{BlockError, TxError};

@@ -30,6 +30,19 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether the store was only busy: every connection of the pool stayed in use for the
+    /// pool's whole wait (an overload that passes, not a failure of the store).
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Database(err) if is_pool_timeout(err))
+    }
+}
+
+/// Whether `err` is a pool's wait for a connection running out: see [`StoreError::is_busy`].
+pub fn is_pool_timeout(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::PoolTimedOut)
+}
+
 impl From<DecodeError> for StoreError {
     fn from(e: DecodeError) -> Self {
         StoreError::Corrupt(e.to_string())

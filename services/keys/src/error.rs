@@ -1,5 +1,6 @@
 //! The keys service's errors as HTTP answers.
 
+use mycoin_core::is_pool_timeout;
 use mycoin_web::ApiError;
 
 use crate::keystore::KeyStoreError;
@@ -7,7 +8,8 @@ use crate::seed::SeedError;
 
 /// A failure of the key store is never the client's fault: a 500 whose detail goes to the log
 /// (no variant of [`KeyStoreError`] carries a secret), except a restore into a store that holds
-/// keys (409 `wallet_not_empty`) and a chain with no index left (409 `chain_exhausted`).
+/// keys (409 `wallet_not_empty`), a chain with no index left (409 `chain_exhausted`) and a
+/// store only busy under load (503 `busy` with `Retry-After`: its pool's wait ran out).
 impl From<KeyStoreError> for ApiError {
     fn from(err: KeyStoreError) -> Self {
         match err {
@@ -17,9 +19,17 @@ impl From<KeyStoreError> for ApiError {
             KeyStoreError::ChainExhausted(_) => {
                 ApiError::conflict("chain_exhausted", err.to_string())
             }
+            KeyStoreError::Store(ref store) if store.is_busy() => busy(&err),
+            KeyStoreError::Database(ref db) if is_pool_timeout(db) => busy(&err),
             other => ApiError::internal(other),
         }
     }
+}
+
+/// 503 `busy`: the key store's connections all stayed in use for its pool's whole wait.
+fn busy(err: &KeyStoreError) -> ApiError {
+    tracing::warn!(error = %err, "the key store is busy: answering 503");
+    ApiError::busy("the key store is busy: try again shortly")
 }
 
 /// 400 `invalid_mnemonic`: the words are not a BIP39 mnemonic. The message never repeats them.
@@ -95,4 +105,23 @@ pub fn invalid_wif(reason: impl std::fmt::Display) -> ApiError {
 /// At most 100 characters of the client's input, for an error message.
 fn echo(input: &str) -> String {
     input.chars().take(100).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mycoin_core::StoreError;
+
+    #[test]
+    fn a_busy_store_is_503_busy_and_a_broken_one_500() {
+        for busy in [
+            KeyStoreError::Database(sqlx::Error::PoolTimedOut),
+            KeyStoreError::Store(StoreError::Database(sqlx::Error::PoolTimedOut)),
+        ] {
+            let api = ApiError::from(busy);
+            assert_eq!((api.status().as_u16(), api.code()), (503, "busy"));
+        }
+        let broken = ApiError::from(KeyStoreError::Database(sqlx::Error::RowNotFound));
+        assert_eq!((broken.status().as_u16(), broken.code()), (500, "internal"));
+    }
 }

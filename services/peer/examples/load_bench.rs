@@ -8,26 +8,32 @@
 //! (holding `LOAD_WALLET_KEYS` keys), `mycoin-wallet` and `mycoin-miner` on the source, and
 //! fresh `mycoin-peer`s that sync from the source.
 //!
-//! 1. **Idle**: one client at a time measures `GET /healthz`, `GET /chain`,
-//!    `GET /blocks/height/{h}`, `GET /addresses/{a}/utxos` (the chain's keys) on the source and
-//!    `GET /wallet`; then a fresh peer syncs the chain from the idle source.
-//! 2. **Index**: `GET /addresses/{a}/utxos` (an address with no coins, so that the answer's size
-//!    is the same) and `GET /wallet` (the same keys) against a peer of 10 + N blocks ÷ the same
-//!    against a peer of 10 + `INDEX_SMALL_BLOCKS` blocks (medians).
+//! 1. **Index** (the source quiet: no miner, no readers): `GET /addresses/{a}/utxos` (addresses
+//!    with no coins, so that the answer's size is the same) and `GET /wallet` (the same keys)
+//!    against the source, 10 + N blocks, and against a peer of 10 + `INDEX_SMALL_BLOCKS`
+//!    blocks with its own wallet service, in alternating rounds; medians, large ÷ small.
+//! 2. **Idle**: `LOAD_READERS` open-loop readers (the four reads, round robin by reader), each
+//!    sending at the moments of a Poisson process of `LOAD_READER_RATE` a second
+//!    (`LOAD_WALLET_RATE` for `GET /wallet`) whether or not its earlier requests have been
+//!    answered, and `GET /healthz` every 20 ms, against the source alone for
+//!    `LOAD_IDLE_SECONDS`. A latency runs from the request's scheduled moment, so that a
+//!    stalled node (or a stalled load generator) shows. The CPU the readers cost is printed.
+//!    Then a fresh peer syncs the chain from the source, nothing else running.
 //! 3. **Load**: the miner starts on the source; a fresh peer syncs from it; meanwhile a client
 //!    floods the source with `LOAD_JUNK` junk transactions (bad hex, not JSON, bad signatures,
 //!    missing inputs, truncated), `LOAD_VALID` valid ones (spending the chain's outputs with the
-//!    generator's keys) and `LOAD_BAD_POW` blocks whose proof of work fails; `LOAD_READERS`
-//!    readers (the four reads, round robin by reader) and a `/healthz` probe run until the sync
-//!    and the flood are done, or `LOAD_MAX_SECONDS`.
+//!    generator's keys) and `LOAD_BAD_POW` blocks whose proof of work fails; the same readers
+//!    as in 2 run until the sync and the flood are done, or `LOAD_MAX_SECONDS`.
 //!
 //! Settings (environment): `LOAD_BLOCKS` (N, default 10000), `LOAD_JUNK` (20000), `LOAD_VALID`
 //! (5000, at most the chain's spendable outputs), `LOAD_BAD_POW` (2000), `LOAD_READERS` (32),
-//! `LOAD_WALLET_KEYS` (5000), `LOAD_MAX_SECONDS` (900), `LOAD_IDLE_REQUESTS` (200 of each quick
-//! read), `LOAD_IDLE_WALLET` (5 wallet reads), `INDEX_SMALL_BLOCKS` (100), `LOAD_FLOODERS`
-//! (concurrent flood connections, 8), `BENCH_LOG` (the services' `RUST_LOG`, default `warn`),
-//! `LOAD_MIN_SECONDS` (30: a shorter load is stretched, readers and miner going on),
-//! `LOAD_BENCH_KEEP=1` (keep the run's directory and logs).
+//! `LOAD_READER_RATE` (5 requests a second per reader), `LOAD_WALLET_RATE` (0.2 a second per
+//! `GET /wallet` reader), `LOAD_IDLE_SECONDS` (60), `LOAD_WALLET_KEYS` (5000),
+//! `LOAD_MAX_SECONDS` (900), `LOAD_INDEX_ROUNDS` (10), `LOAD_INDEX_UTXOS` (20 look-ups a round
+//! and peer), `LOAD_INDEX_WALLET` (2 a round and peer), `INDEX_SMALL_BLOCKS` (100),
+//! `LOAD_FLOODERS` (concurrent flood connections, 8), `BENCH_LOG` (the services' `RUST_LOG`,
+//! default `warn`), `LOAD_MIN_SECONDS` (30: a shorter load is stretched, readers and miner
+//! going on), `LOAD_BENCH_KEEP=1` (keep the run's directory and logs).
 //!
 //! ```sh
 //! cargo build --release -p mycoin-peer -p mycoin-keys -p mycoin-wallet -p mycoin-miner \
@@ -39,13 +45,13 @@ mod bench;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bench::{
-    KEYS, Latencies, NETWORK, Request, ServiceProcess, bad_pow_blocks, cached_chain, get_json, key,
-    sample_healthz, send_all, setting, spend_to, timed_get,
+    KEYS, Latencies, NETWORK, Request, ServiceProcess, bad_pow_blocks, cached_chain,
+    cpu_seconds_of, get_json, key, send_all, setting, spend_to, timed_get,
 };
 use mycoin_api::keys::NewKey;
 use mycoin_api::miner::MinerStatus;
@@ -108,7 +114,7 @@ impl Targets {
     }
 }
 
-/// `count` requests of `read`, one after another.
+/// `count` requests of `read`, one after another (the index benchmark's look-ups).
 async fn sequential(
     http: &reqwest::Client,
     targets: &Targets,
@@ -120,6 +126,282 @@ async fn sequential(
         timed_get(http, &targets.url(read, n), &mut latencies).await;
     }
     latencies
+}
+
+/// How a paced reader spaces the moments it sends at.
+#[derive(Debug, Clone, Copy)]
+enum Pace {
+    /// A Poisson process of this many requests a second: independent users arriving.
+    Poisson(f64),
+    /// One request every this long (the `/healthz` probe).
+    Every(Duration),
+}
+
+/// A small deterministic generator (SplitMix64) for the Poisson gaps: each reader has its own
+/// seed, so that a run's schedule is the same in the idle and the load phase.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in (0, 1].
+    fn unit(&mut self) -> f64 {
+        ((self.next() >> 11) as f64 + 1.0) / (1u64 << 53) as f64
+    }
+}
+
+impl Pace {
+    /// The gap before the next send.
+    fn gap(self, random: &mut SplitMix) -> Duration {
+        match self {
+            Pace::Poisson(rate) => Duration::from_secs_f64(-random.unit().ln() / rate),
+            Pace::Every(every) => every,
+        }
+    }
+}
+
+/// What one kind of read got: latencies (from each request's *scheduled* moment to the end of
+/// its answer), and the answers that were not 2xx by status and error code, and the requests
+/// that got no answer by why.
+#[derive(Debug, Default, Clone)]
+struct Outcomes {
+    latencies: Latencies,
+    /// (status, the body's `error` code) of each 4xx and 5xx answer.
+    errors: BTreeMap<(u16, String), u64>,
+    /// Why requests got no answer (a timeout, a refused connection...).
+    unanswered: BTreeMap<String, u64>,
+}
+
+impl Outcomes {
+    fn merge(&mut self, other: Outcomes) {
+        self.latencies.merge(other.latencies);
+        for (key, count) in other.errors {
+            *self.errors.entry(key).or_default() += count;
+        }
+        for (key, count) in other.unanswered {
+            *self.unanswered.entry(key).or_default() += count;
+        }
+    }
+}
+
+/// Requests a reader may have waiting for their answers at once; past this, its next request
+/// goes out when one answers (its latency still counted from its scheduled moment).
+const MAX_IN_FLIGHT: usize = 64;
+/// How long the requests in flight are given when the readers stop.
+const GRACE: Duration = Duration::from_secs(30);
+
+/// GET `url`, timed from `scheduled` (so that a request the node kept waiting, or that the
+/// reader could not send on time, counts all its delay: no coordinated omission).
+async fn scheduled_get(
+    http: &reqwest::Client,
+    url: &str,
+    scheduled: Instant,
+    into: &Mutex<Outcomes>,
+) {
+    let answer = match http.get(url).send().await {
+        Ok(response) => {
+            let status = response.status();
+            response.bytes().await.map(|body| (status, body))
+        }
+        Err(err) => Err(err),
+    };
+    let elapsed_ms = scheduled.elapsed().as_secs_f64() * 1000.0;
+    let mut outcomes = into.lock().expect("the outcomes");
+    match answer {
+        Ok((status, body)) => {
+            outcomes.latencies.ms.push(elapsed_ms);
+            if status.is_client_error() || status.is_server_error() {
+                if status.is_server_error() {
+                    outcomes.latencies.server_errors += 1;
+                } else {
+                    outcomes.latencies.client_errors += 1;
+                }
+                let code = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                *outcomes.errors.entry((status.as_u16(), code)).or_default() += 1;
+            }
+        }
+        Err(err) => {
+            outcomes.latencies.failures += 1;
+            let why = if err.is_timeout() {
+                "client timeout (120 s)".to_owned()
+            } else if err.is_connect() {
+                "cannot connect".to_owned()
+            } else {
+                // The innermost cause says most (a reset or closed connection...), not the URL.
+                let mut cause: &dyn std::error::Error = &err;
+                while let Some(inner) = cause.source() {
+                    cause = inner;
+                }
+                cause.to_string()
+            };
+            *outcomes.unanswered.entry(why).or_default() += 1;
+        }
+    }
+}
+
+/// An open-loop reader: requests of `read` sent at the moments of `pace`, whether or not the
+/// earlier ones have been answered, until `stop`; then the requests in flight are given
+/// [`GRACE`] (those still without an answer are counted so).
+async fn paced_reader(
+    http: reqwest::Client,
+    targets: Arc<Targets>,
+    read: Read,
+    pace: Pace,
+    seed: u64,
+    stop: Arc<AtomicBool>,
+) -> (Read, Outcomes) {
+    let outcomes = Arc::new(Mutex::new(Outcomes::default()));
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+    let mut random = SplitMix(seed);
+    // The readers start spread over one gap, not all at once.
+    let mut next = tokio::time::Instant::now() + pace.gap(&mut random);
+    let mut n = seed as usize;
+    loop {
+        // Wake at least every 100 ms to see `stop` (a wallet reader's gaps are seconds long).
+        while tokio::time::Instant::now() < next && !stop.load(Ordering::Relaxed) {
+            let wake = tokio::time::Instant::now() + Duration::from_millis(100);
+            tokio::time::sleep_until(next.min(wake)).await;
+        }
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let scheduled = next.into_std();
+        let permit = in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        let (http, url, outcomes) = (http.clone(), targets.url(read, n), outcomes.clone());
+        tokio::spawn(async move {
+            scheduled_get(&http, &url, scheduled, &outcomes).await;
+            drop(permit);
+        });
+        n += 1;
+        next += pace.gap(&mut random);
+    }
+    let all = u32::try_from(MAX_IN_FLIGHT).expect("a small number");
+    let abandoned = match tokio::time::timeout(GRACE, in_flight.acquire_many(all)).await {
+        Ok(_) => 0,
+        Err(_) => MAX_IN_FLIGHT - in_flight.available_permits(),
+    };
+    let mut result = outcomes.lock().expect("the outcomes").clone();
+    if abandoned > 0 {
+        result.latencies.failures += abandoned as u64;
+        *result
+            .unanswered
+            .entry(format!(
+                "no answer {} s after the readers stopped",
+                GRACE.as_secs()
+            ))
+            .or_default() += abandoned as u64;
+    }
+    (read, result)
+}
+
+/// The paces of the load's readers: [`Read::READERS`] round robin, the wallet's at
+/// `wallet_rate`, the others at `rate` (each a second), and the `/healthz` probe every 20 ms.
+fn reader_paces(readers: usize, rate: f64, wallet_rate: f64) -> Vec<(Read, Pace)> {
+    let mut paces: Vec<(Read, Pace)> = (0..readers)
+        .map(|r| {
+            let read = Read::READERS[r % Read::READERS.len()];
+            let rate = if read == Read::Wallet {
+                wallet_rate
+            } else {
+                rate
+            };
+            (read, Pace::Poisson(rate))
+        })
+        .collect();
+    paces.push((Read::Healthz, Pace::Every(Duration::from_millis(20))));
+    paces
+}
+
+/// Starts the paced readers of `paces` against `targets`; each stops at `stop`.
+fn start_readers(
+    http: &reqwest::Client,
+    targets: &Arc<Targets>,
+    paces: &[(Read, Pace)],
+    stop: &Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<(Read, Outcomes)>> {
+    paces
+        .iter()
+        .enumerate()
+        .map(|(r, &(read, pace))| {
+            tokio::spawn(paced_reader(
+                http.clone(),
+                targets.clone(),
+                read,
+                pace,
+                r as u64 * 1000 + 1,
+                stop.clone(),
+            ))
+        })
+        .collect()
+}
+
+/// Waits for the readers (each gives its requests in flight [`GRACE`]), their outcomes by read.
+async fn collect_readers(
+    tasks: Vec<tokio::task::JoinHandle<(Read, Outcomes)>>,
+) -> BTreeMap<Read, Outcomes> {
+    let mut by_read: BTreeMap<Read, Outcomes> = BTreeMap::new();
+    for task in tasks {
+        let (read, outcomes) = task.await.expect("a reader");
+        by_read.entry(read).or_default().merge(outcomes);
+    }
+    by_read
+}
+
+/// Prints the answers that were not 2xx, and the requests without one, by read and status.
+fn report_errors(phase: &str, by_read: &BTreeMap<Read, Outcomes>) {
+    for (read, outcomes) in by_read {
+        for ((status, code), count) in &outcomes.errors {
+            eprintln!(
+                "  {phase}: {} answered {status} {code} × {count}",
+                read.label()
+            );
+        }
+        for (why, count) in &outcomes.unanswered {
+            eprintln!(
+                "  {phase}: {} got no answer ({why}) × {count}",
+                read.label()
+            );
+        }
+    }
+}
+
+/// CPU time of the whole machine from `/proc/stat`: (busy, total) in ticks, all cores.
+fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").expect("/proc/stat");
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .expect("the cpu line")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let total: u64 = fields.iter().take(8).sum();
+    // idle and iowait are the 4th and 5th.
+    let idle = fields[3] + fields.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
+/// CPU seconds (user + system) of this process, all its threads: the load generator.
+fn own_cpu_seconds() -> f64 {
+    cpu_seconds_of(&std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat"))
+}
+
+fn cores() -> f64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) as f64
 }
 
 /// Starts a fresh peer syncing from `source`, and waits until it holds `height` blocks.
@@ -276,24 +558,6 @@ fn flood_items(
     placed.into_iter().map(|(_, item)| item).collect()
 }
 
-/// A reader: requests of `read`, one after another, until `stop` (at most `limit`).
-async fn reader(
-    http: reqwest::Client,
-    targets: Arc<Targets>,
-    read: Read,
-    offset: usize,
-    limit: usize,
-    stop: Arc<AtomicBool>,
-) -> (Read, Latencies) {
-    let mut latencies = Latencies::default();
-    let mut n = offset;
-    while !stop.load(Ordering::Relaxed) && n < offset + limit {
-        timed_get(&http, &targets.url(read, n), &mut latencies).await;
-        n += 1;
-    }
-    (read, latencies)
-}
-
 /// The miner's `blocks_found`, when it answers.
 async fn blocks_found(http: &reqwest::Client, miner: &str) -> Option<u64> {
     let response = http
@@ -379,6 +643,30 @@ fn ms(value: f64) -> String {
     format!("{value:.2} ms")
 }
 
+/// Requests a second of each reader of `GET /chain`, `/blocks/height/{h}` and
+/// `/addresses/{a}/utxos` (`LOAD_READER_RATE`).
+const DEFAULT_READER_RATE: f64 = 5.0;
+/// Requests a second of each `GET /wallet` reader (`LOAD_WALLET_RATE`).
+const DEFAULT_WALLET_RATE: f64 = 0.2;
+
+/// A rate (requests a second, > 0) from the environment, or its default.
+fn rate_setting(name: &str, default: f64) -> f64 {
+    match std::env::var(name) {
+        Ok(value) => match value.trim().parse::<f64>() {
+            Ok(rate) if rate > 0.0 && rate.is_finite() => rate,
+            _ => panic!("{name}={value} is not a positive number"),
+        },
+        Err(_) => default,
+    }
+}
+
+/// The share of all cores that was busy between two [`machine_ticks`] readings, in percent.
+fn busy_share(before: (u64, u64), after: (u64, u64)) -> f64 {
+    let busy = after.0.saturating_sub(before.0) as f64;
+    let total = after.1.saturating_sub(before.1).max(1) as f64;
+    busy / total * 100.0
+}
+
 #[tokio::main]
 async fn main() {
     let full_blocks = setting("LOAD_BLOCKS", 10_000) as u32;
@@ -388,8 +676,12 @@ async fn main() {
     let readers = setting("LOAD_READERS", 32) as usize;
     let wallet_keys = setting("LOAD_WALLET_KEYS", 5_000);
     let max_seconds = setting("LOAD_MAX_SECONDS", 900);
-    let idle_requests = setting("LOAD_IDLE_REQUESTS", 200);
-    let idle_wallet = setting("LOAD_IDLE_WALLET", 5).max(1);
+    let reader_rate = rate_setting("LOAD_READER_RATE", DEFAULT_READER_RATE);
+    let wallet_rate = rate_setting("LOAD_WALLET_RATE", DEFAULT_WALLET_RATE);
+    let idle_seconds = setting("LOAD_IDLE_SECONDS", 60).max(1);
+    let index_rounds = setting("LOAD_INDEX_ROUNDS", 10).max(1);
+    let index_utxos = setting("LOAD_INDEX_UTXOS", 20).max(1);
+    let index_wallet = setting("LOAD_INDEX_WALLET", 2).max(1);
     let small_blocks = setting("INDEX_SMALL_BLOCKS", 100) as u32;
     let flooders = setting("LOAD_FLOODERS", 8).max(1) as usize;
     let min_seconds = setting("LOAD_MIN_SECONDS", 30);
@@ -401,6 +693,9 @@ async fn main() {
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(120))
+        // As the services' own clients: an idle connection is dropped before the server's
+        // keep-alive closes it, so that a request never races that close.
+        .pool_idle_timeout(mycoin_web::client::POOL_IDLE_TIMEOUT)
         .build()
         .expect("an HTTP client");
 
@@ -516,39 +811,126 @@ async fn main() {
     .await;
     let template: Block = decode_hex(&template.hex).expect("a template block");
 
-    let targets = Targets {
+    // The index first, while the source is quiet: the miner has not started, and nothing
+    // polls the source that does not poll the small peer too (each has one wallet service,
+    // over the same keys service, and nothing else).
+    eprintln!(
+        "== index: {height} blocks against 10 + {small_blocks}, {index_rounds} alternating rounds =="
+    );
+    let empty_addresses: Vec<String> = wallet_addresses.iter().skip(1).take(16).cloned().collect();
+    let empty_addresses = if empty_addresses.is_empty() {
+        vec![Address::new(NETWORK, mycoin_core::PubKeyHash([7; 20])).to_string()]
+    } else {
+        empty_addresses
+    };
+    let index_targets = |peer: &str, wallet: &str| Targets {
+        peer: peer.to_owned(),
+        wallet: wallet.to_owned(),
+        heights: 1,
+        addresses: empty_addresses.clone(),
+    };
+    let ((big_utxos, big_wallet), (small_utxos, small_wallet)) = {
+        let mut small = ServiceProcess::start("small", &copy_chain(&small_dir, "small"), &[]);
+        small.wait_ready(&http).await;
+        let mut small_wallet = start_wallet(
+            &run.path().join("wallet-small"),
+            "wallet-small",
+            &small.base,
+            &keys.base,
+            token,
+        );
+        small_wallet.wait_healthy(&http).await;
+        let sides = [
+            index_targets(&source.base, &wallet.base),
+            index_targets(&small.base, &small_wallet.base),
+        ];
+        // One round of each, not counted: connections opened, caches warm on both sides.
+        for side in &sides {
+            sequential(&http, side, Read::Utxos, index_utxos).await;
+            sequential(&http, side, Read::Wallet, 1).await;
+        }
+        let mut measured = [
+            (Latencies::default(), Latencies::default()),
+            (Latencies::default(), Latencies::default()),
+        ];
+        for _ in 0..index_rounds {
+            for (side, (utxos, wallet)) in sides.iter().zip(measured.iter_mut()) {
+                utxos.merge(sequential(&http, side, Read::Utxos, index_utxos).await);
+                wallet.merge(sequential(&http, side, Read::Wallet, index_wallet).await);
+            }
+        }
+        let [big, small] = measured;
+        (big, small)
+    };
+    eprintln!(
+        "  utxos median {} vs {}, wallet median {} vs {} (large vs small)",
+        ms(big_utxos.median()),
+        ms(small_utxos.median()),
+        ms(big_wallet.median()),
+        ms(small_wallet.median())
+    );
+
+    let targets = Arc::new(Targets {
         peer: source.base.clone(),
         wallet: wallet.base.clone(),
         heights: height,
         addresses: chain_addresses.clone(),
-    };
+    });
+    let paces = reader_paces(readers, reader_rate, wallet_rate);
 
-    eprintln!("== idle: one client at a time ==");
-    let mut idle = BTreeMap::new();
-    for read in [
-        Read::Healthz,
-        Read::Chain,
-        Read::BlockAtHeight,
-        Read::Utxos,
-        Read::Wallet,
-    ] {
-        let count = if read == Read::Wallet {
-            idle_wallet
-        } else {
-            idle_requests
-        };
-        let started = Instant::now();
-        let latencies = sequential(&http, &targets, read, count).await;
+    eprintln!(
+        "== idle: {readers} paced readers ({reader_rate}/s each, the wallet's {wallet_rate}/s) \
+         and /healthz every 20 ms, {idle_seconds} s, on the source alone =="
+    );
+    let stop_idle = Arc::new(AtomicBool::new(false));
+    let cpu_before = (
+        source.cpu_seconds(),
+        wallet.cpu_seconds(),
+        keys.cpu_seconds(),
+        own_cpu_seconds(),
+        machine_ticks(),
+    );
+    let idle_started = Instant::now();
+    let idle_tasks = start_readers(&http, &targets, &paces, &stop_idle);
+    tokio::time::sleep(Duration::from_secs(idle_seconds)).await;
+    stop_idle.store(true, Ordering::Relaxed);
+    let idle_elapsed = idle_started.elapsed().as_secs_f64();
+    let cpu_after = (
+        source.cpu_seconds(),
+        wallet.cpu_seconds(),
+        keys.cpu_seconds(),
+        own_cpu_seconds(),
+        machine_ticks(),
+    );
+    let idle = collect_readers(idle_tasks).await;
+    let share = |before: f64, after: f64| (after - before) / (idle_elapsed * cores()) * 100.0;
+    let (peer_share, wallet_share, keys_share, driver_share) = (
+        share(cpu_before.0, cpu_after.0),
+        share(cpu_before.1, cpu_after.1),
+        share(cpu_before.2, cpu_after.2),
+        share(cpu_before.3, cpu_after.3),
+    );
+    let readers_share = peer_share + wallet_share + keys_share + driver_share;
+    let machine_share = busy_share(cpu_before.4, cpu_after.4);
+    eprintln!(
+        "  the readers' load cost {readers_share:.0}% of the machine's {} cores (source peer \
+         {peer_share:.0}%, wallet {wallet_share:.0}%, keys {keys_share:.0}%, load generator \
+         {driver_share:.0}%); the machine was {machine_share:.0}% busy (anything else running \
+         included)",
+        cores()
+    );
+    for (read, outcomes) in &idle {
         eprintln!(
-            "  {}: {count} in {:.1} s, p99 {}",
+            "  {}: {} answers, median {}, p99 {}",
             read.label(),
-            started.elapsed().as_secs_f64(),
-            ms(latencies.p99())
+            outcomes.latencies.ms.len(),
+            ms(outcomes.latencies.median()),
+            ms(outcomes.latencies.p99())
         );
-        idle.insert(read, latencies);
     }
+    report_errors("idle", &idle);
 
-    eprintln!("== idle: a fresh peer syncs {height} blocks ==");
+    eprintln!("== idle: a fresh peer syncs {height} blocks, nothing else running ==");
     let deadline = Instant::now() + Duration::from_secs(max_seconds);
     let (idle_sync_s, idle_fresh) = sync_fresh(
         &http,
@@ -563,49 +945,8 @@ async fn main() {
     drop(idle_fresh);
     eprintln!("  {idle_sync_s:?} s");
 
-    eprintln!("== index: {height} blocks against 10 + {small_blocks} ==");
-    let empty_addresses: Vec<String> = wallet_addresses.iter().skip(1).take(16).cloned().collect();
-    let empty_addresses = if empty_addresses.is_empty() {
-        vec![Address::new(NETWORK, mycoin_core::PubKeyHash([7; 20])).to_string()]
-    } else {
-        empty_addresses
-    };
-    let index_targets = |peer: &str, wallet: &str| Targets {
-        peer: peer.to_owned(),
-        wallet: wallet.to_owned(),
-        heights: 1,
-        addresses: empty_addresses.clone(),
-    };
-    let big = index_targets(&source.base, &wallet.base);
-    let big_utxos = sequential(&http, &big, Read::Utxos, idle_requests).await;
-    let big_wallet = sequential(&http, &big, Read::Wallet, idle_wallet).await;
-    let (small_utxos, small_wallet) = {
-        let mut small = ServiceProcess::start("small", &copy_chain(&small_dir, "small"), &[]);
-        small.wait_ready(&http).await;
-        let mut small_wallet = start_wallet(
-            &run.path().join("wallet-small"),
-            "wallet-small",
-            &small.base,
-            &keys.base,
-            token,
-        );
-        small_wallet.wait_healthy(&http).await;
-        let targets = index_targets(&small.base, &small_wallet.base);
-        (
-            sequential(&http, &targets, Read::Utxos, idle_requests).await,
-            sequential(&http, &targets, Read::Wallet, idle_wallet).await,
-        )
-    };
     eprintln!(
-        "  utxos median {} vs {}, wallet median {} vs {}",
-        ms(big_utxos.median()),
-        ms(small_utxos.median()),
-        ms(big_wallet.median()),
-        ms(small_wallet.median())
-    );
-
-    eprintln!(
-        "== load: sync + flood of {} items + {readers} readers + miner ==",
+        "== load: sync + flood of {} items + the same {readers} readers + miner ==",
         junk + valid.min(coins.len() as u64) + bad_pow
     );
     let items = Arc::new(flood_items(
@@ -630,6 +971,8 @@ async fn main() {
     );
 
     let load_started = Instant::now();
+    let load_machine_before = machine_ticks();
+    let load_driver_before = own_cpu_seconds();
     let deadline = load_started + Duration::from_secs(max_seconds);
     let stop_readers = Arc::new(AtomicBool::new(false));
     let stop_flood = Arc::new(AtomicBool::new(false));
@@ -639,26 +982,7 @@ async fn main() {
         load_started,
         stop_readers.clone(),
     ));
-    let targets = Arc::new(targets);
-    let mut reader_tasks = Vec::new();
-    for r in 0..readers {
-        let read = Read::READERS[r % Read::READERS.len()];
-        reader_tasks.push(tokio::spawn(reader(
-            http.clone(),
-            targets.clone(),
-            read,
-            r * 1000,
-            1_000_000,
-            stop_readers.clone(),
-        )));
-    }
-    let probe = (http.clone(), source.base.clone(), stop_readers.clone());
-    reader_tasks.push(tokio::spawn(async move {
-        (
-            Read::Healthz,
-            sample_healthz(probe.0, probe.1, probe.2).await,
-        )
-    }));
+    let reader_tasks = start_readers(&http, &targets, &paces, &stop_readers);
     let flood_task = tokio::spawn(send_all(
         http.clone(),
         items.clone(),
@@ -687,36 +1011,24 @@ async fn main() {
     }
     let load_s = load_started.elapsed().as_secs_f64();
     stop_readers.store(true, Ordering::Relaxed);
-    let mut under_load: BTreeMap<Read, Latencies> = BTreeMap::new();
-    for task in reader_tasks {
-        // A reader in the middle of a slow request is abandoned after a grace period.
-        match tokio::time::timeout(Duration::from_secs(30), task).await {
-            Ok(Ok((read, latencies))) => under_load.entry(read).or_default().merge(latencies),
-            _ => eprintln!("  a reader did not finish its last request in 30 s"),
-        }
-    }
+    let load_machine_share = busy_share(load_machine_before, machine_ticks());
+    let load_driver_share = (own_cpu_seconds() - load_driver_before) / (load_s * cores()) * 100.0;
+    let under_load = collect_readers(reader_tasks).await;
     let samples = miner_samples.await.expect("the miner sampler");
     let thirds = blocks_by_third(&samples, load_s);
     let source_hwm = source.memory_kib().hwm;
     let fresh_hwm = load_fresh.memory_kib().hwm;
     let final_chain: Option<ChainInfo> = source.chain(&http).await;
     eprintln!(
-        "  load ran {load_s:.1} s; the source is at height {:?}",
+        "  load ran {load_s:.1} s; the source is at height {:?}; the machine was \
+         {load_machine_share:.0}% busy, the load generator {load_driver_share:.0}% of it",
         final_chain.map(|c| c.height)
     );
     eprintln!("  flood answers (kind, status, code, count), {flood_failures} without an answer:");
     for ((kind, status, code), count) in &flood_answers {
         eprintln!("    {kind:<26} {status} {code:<16} {count}");
     }
-    for (read, latencies) in idle.iter().chain(&under_load) {
-        if latencies.client_errors > 0 {
-            eprintln!(
-                "  {}: {} answers were 4xx",
-                read.label(),
-                latencies.client_errors
-            );
-        }
-    }
+    report_errors("load", &under_load);
     drop(load_fresh);
 
     if std::env::var_os("LOAD_BENCH_KEEP").is_some() {
@@ -732,14 +1044,17 @@ async fn main() {
         Read::Utxos,
         Read::Wallet,
     ] {
-        let (idle_p99, load) = (
-            idle[&read].p99(),
-            under_load.get(&read).cloned().unwrap_or_default(),
-        );
-        let ratio = load.p99() / idle_p99;
+        let idle = idle.get(&read).cloned().unwrap_or_default().latencies;
+        let load = under_load.get(&read).cloned().unwrap_or_default().latencies;
+        let ratio = load.p99() / idle.p99();
         rows.push(Row {
-            measure: format!("{} p99 ({} under load)", read.label(), load.ms.len()),
-            idle: ms(idle_p99),
+            measure: format!(
+                "{} p99 ({} idle, {} load)",
+                read.label(),
+                idle.ms.len(),
+                load.ms.len()
+            ),
+            idle: ms(idle.p99()),
             load: ms(load.p99()),
             ratio,
             target: "≤ 5",
@@ -749,7 +1064,7 @@ async fn main() {
     let rate = |s: Option<f64>| s.map_or(f64::NAN, |s| f64::from(height) / s);
     let sync_ratio = rate(load_sync_s) / rate(idle_sync_s);
     rows.push(Row {
-        measure: format!("sync of {height} blocks (blocks/s)"),
+        measure: format!("sync of {height} blocks (blocks/s; idle: no load)"),
         idle: format!("{:.1}", rate(idle_sync_s)),
         load: format!("{:.1}", rate(load_sync_s)),
         ratio: sync_ratio,
@@ -764,21 +1079,32 @@ async fn main() {
         target: "> 0 each",
         met: Some(thirds.iter().all(|&n| n > 0)),
     });
-    let server_errors: u64 = under_load.values().map(|l| l.server_errors).sum::<u64>()
-        + flood_answers
-            .iter()
-            .filter(|((_, status, _), _)| *status >= 500)
-            .map(|(_, count)| count)
-            .sum::<u64>()
-        + idle.values().map(|l| l.server_errors).sum::<u64>();
-    let no_answer: u64 = under_load.values().map(|l| l.failures).sum::<u64>() + flood_failures;
+    let reader_errors = |by_read: &BTreeMap<Read, Outcomes>| {
+        by_read
+            .values()
+            .map(|o| (o.latencies.server_errors, o.latencies.failures))
+            .fold((0, 0), |(a, b), (c, d)| (a + c, b + d))
+    };
+    let (idle_5xx, idle_unanswered) = reader_errors(&idle);
+    let (load_5xx, load_unanswered) = reader_errors(&under_load);
+    let flood_5xx: u64 = flood_answers
+        .iter()
+        .filter(|((_, status, _), _)| *status >= 500)
+        .map(|(_, count)| count)
+        .sum();
+    let server_errors = idle_5xx + load_5xx + flood_5xx;
+    let no_answer = idle_unanswered + load_unanswered + flood_failures;
     rows.push(Row {
-        measure: format!("5xx answers (and {no_answer} requests without an answer)"),
-        idle: "-".into(),
-        load: server_errors.to_string(),
+        measure: "5xx answers / requests without an answer".into(),
+        idle: format!("{idle_5xx} / {idle_unanswered}"),
+        load: format!(
+            "{} / {}",
+            load_5xx + flood_5xx,
+            load_unanswered + flood_failures
+        ),
         ratio: f64::NAN,
         target: "0",
-        met: Some(server_errors == 0),
+        met: Some(server_errors == 0 && no_answer == 0),
     });
     for (name, hwm) in [
         ("source peer", source_hwm),
@@ -818,6 +1144,15 @@ async fn main() {
         "load benchmark: {height} blocks × 10 tx, {} wallet keys, {readers} readers, flood of {} items, load {load_s:.0} s",
         wallet_addresses.len(),
         items.len()
+    );
+    println!(
+        "idle = the same {readers} open-loop readers ({reader_rate}/s each, GET /wallet's \
+         {wallet_rate}/s; Poisson, latency from the scheduled send) and GET /healthz every 20 ms \
+         on the source for {idle_seconds} s, with no sync, flood or miner (they cost \
+         {readers_share:.0}% of the {} cores); load = the same readers with the sync, flood and \
+         miner; the sync's idle is the same sync with nothing else running; index rows: \
+         large ÷ small peer, alternating rounds, source quiet",
+        cores()
     );
     println!(
         "{:<58} {:>12} {:>14} {:>8}  {:<10} met",

@@ -5,6 +5,7 @@
 //! | consensus rejection ([`TxError`], [`BlockError`]) | 422 | the rule's `code()` |
 //! | relay policy refusal ([`TxRefused::Policy`]) | 422 | the limit's `code()` |
 //! | store failure ([`StoreError`]) | 500 | `internal` (detail logged only) |
+//! | store busy ([`StoreError::is_busy`]: its pool's wait ran out) | 503 + `Retry-After` | `busy` |
 //! | the chain's writer stopped ([`WriterGone`]) | 503 | `shutting_down` |
 //! | bad hex / undecodable bytes | 400 | `invalid_hex` / `undecodable` |
 //! | bad hash, txid or address | 400 | `invalid_hash` / `invalid_address` / `wrong_network` |
@@ -41,8 +42,14 @@ pub fn writer_gone(err: WriterGone) -> ApiError {
     ApiError::service_unavailable("shutting_down", err.to_string())
 }
 
-/// A failure of the store: 500, the detail only in the log.
+/// A failure of the store: 500, the detail only in the log; but a store only busy (its pool's
+/// connections all in use for the pool's whole wait, under load) is 503 `busy` with
+/// `Retry-After`: nothing is broken.
 pub fn store_error(err: StoreError) -> ApiError {
+    if err.is_busy() {
+        tracing::warn!(error = %err, "the store is busy: answering 503");
+        return ApiError::busy("the node's database is busy: try again shortly");
+    }
     ApiError::internal(err)
 }
 
@@ -82,5 +89,20 @@ pub fn violation(err: &TxError) -> RuleViolation {
     RuleViolation {
         error: err.code().to_owned(),
         message: err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_store_is_503_busy_and_a_broken_one_500() {
+        let busy = store_error(StoreError::Database(sqlx::Error::PoolTimedOut));
+        assert_eq!((busy.status().as_u16(), busy.code()), (503, "busy"));
+        let broken = store_error(StoreError::Corrupt("a bad row".into()));
+        assert_eq!((broken.status().as_u16(), broken.code()), (500, "internal"));
+        let closed = store_error(StoreError::Database(sqlx::Error::PoolClosed));
+        assert_eq!(closed.status().as_u16(), 500);
     }
 }

@@ -3,7 +3,8 @@
 //! A peer or keys service that cannot be reached gives 503 `upstream_unavailable`, through
 //! mycoin-web's `From<ClientError> for ApiError`; their 4xx answers pass through unchanged
 //! (e.g. the peer's verdict on a transaction), except the keys service refusing the wallet's
-//! token, which is the stack's misconfiguration: 502 `keys_refused_token`.
+//! token, which is the stack's misconfiguration: 502 `keys_refused_token`. A database only
+//! busy under load (its pool's wait ran out) gives 503 `busy` with `Retry-After`.
 
 use actix_web::http::StatusCode;
 use mycoin_core::address::AddressError;
@@ -42,6 +43,10 @@ pub enum WalletError {
     /// The wallet's own table failed.
     #[error("wallet store: {0}")]
     Store(String),
+    /// The wallet's database was only busy: its pool's connections all stayed in use for the
+    /// pool's whole wait.
+    #[error("wallet store busy: {0}")]
+    Busy(String),
     /// A restore into a wallet that has keys or payments.
     #[error(
         "the wallet already has {keys} key(s) and {payments} payment(s): restore into a stack \
@@ -57,7 +62,11 @@ pub enum WalletError {
 
 impl From<sqlx::Error> for WalletError {
     fn from(err: sqlx::Error) -> Self {
-        WalletError::Store(err.to_string())
+        if mycoin_core::is_pool_timeout(&err) {
+            WalletError::Busy(err.to_string())
+        } else {
+            WalletError::Store(err.to_string())
+        }
     }
 }
 
@@ -84,7 +93,24 @@ impl From<WalletError> for ApiError {
                 ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", err.to_string())
             }
             WalletError::Store(_) => ApiError::internal(err),
+            WalletError::Busy(_) => {
+                tracing::warn!(error = %err, "the wallet's store is busy: answering 503");
+                ApiError::busy("the wallet's database is busy: try again shortly")
+            }
             WalletError::NotEmpty { .. } => ApiError::conflict("wallet_not_empty", err.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_store_is_503_busy_and_a_broken_one_500() {
+        let busy = ApiError::from(WalletError::from(sqlx::Error::PoolTimedOut));
+        assert_eq!((busy.status().as_u16(), busy.code()), (503, "busy"));
+        let broken = ApiError::from(WalletError::from(sqlx::Error::RowNotFound));
+        assert_eq!((broken.status().as_u16(), broken.code()), (500, "internal"));
     }
 }

@@ -22,10 +22,13 @@ use reqwest::{RequestBuilder, Response, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::server::KEEP_ALIVE;
 use crate::{ApiError, ApiToken, ErrorBody};
 
 /// Default limit for connecting and for a whole request: 5 seconds.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an idle pooled connection is kept: half the services' [`KEEP_ALIVE`].
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_millis(KEEP_ALIVE.as_millis() as u64 / 2);
 /// Default cap on the size of an answer: 16 MiB (a peer's whole demo chain fits).
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -153,7 +156,8 @@ impl ClientError {
 }
 
 /// How a failed call surfaces in the caller's own answer:
-/// - unreachable or too slow: 503 `upstream_unavailable`;
+/// - unreachable, too slow, or itself answering 503 (busy for now): 503
+///   `upstream_unavailable`, with `Retry-After` as every 503;
 /// - a 4xx with an error body: the same status and body (e.g. the peer's verdict on a
 ///   transaction that the wallet forwarded);
 /// - anything else the callee got wrong: 502 `upstream_error`;
@@ -163,7 +167,13 @@ impl ClientError {
 impl From<ClientError> for ApiError {
     fn from(err: ClientError) -> Self {
         match err {
-            ClientError::Unreachable { ref url, .. } | ClientError::Timeout { ref url, .. } => {
+            ClientError::Unreachable { ref url, .. }
+            | ClientError::Timeout { ref url, .. }
+            | ClientError::Status {
+                status: 503,
+                ref url,
+                ..
+            } => {
                 tracing::warn!(error = %err, "a service this one needs is unavailable");
                 ApiError::service_unavailable(
                     "upstream_unavailable",
@@ -239,6 +249,10 @@ impl RestClient {
         let http = reqwest::Client::builder()
             .connect_timeout(timeout)
             .timeout(timeout)
+            // Drop an idle connection well before the server does (its keep-alive): reused
+            // just as the server closes it, a request fails with "connection closed before
+            // message completed", and the caller would answer 503 for a service that is up.
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             // Services reach each other directly; a proxy from the environment would only get
             // in the way (and could see the API token).
             .no_proxy()
@@ -527,5 +541,15 @@ mod tests {
         let api = ApiError::from(slow);
         assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(api.message().contains("http://127.0.0.1:8001"));
+
+        // A callee busy for now (503 `busy`) is unavailable for now, not broken: 503.
+        let busy = ClientError::Status {
+            url: "http://127.0.0.1:8001/items".into(),
+            status: 503,
+            body: Some(ApiError::busy("overloaded").body()),
+        };
+        let api = ApiError::from(busy);
+        assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(api.code(), "upstream_unavailable");
     }
 }

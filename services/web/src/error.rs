@@ -22,6 +22,10 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// The `Retry-After` of every 503 answer, in seconds: what is unavailable (an overloaded
+/// service, a service this one needs) is expected back within moments.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
 /// The JSON body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
@@ -106,6 +110,13 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
     }
 
+    /// 503 `busy`: this service is overloaded for now (e.g. every connection of its database
+    /// pool stayed busy for the pool's whole wait); the client may try again after
+    /// [`RETRY_AFTER_SECONDS`]. Not a 500: nothing is broken.
+    pub fn busy(message: impl Into<String>) -> Self {
+        Self::service_unavailable("busy", message)
+    }
+
     /// 500: a bug or a failure the client can do nothing about.
     ///
     /// `detail` is logged with `tracing::error!` and never sent: the client gets
@@ -167,6 +178,10 @@ impl ResponseError for ApiError {
             // RFC 6750: tell the client which scheme is expected.
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // RFC 9110 §10.2.3: a 503 says when to try again.
+            response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+        }
         response.json(self.body())
     }
 }
@@ -199,10 +214,34 @@ mod tests {
             (ApiError::payload_too_large("a", "b"), 413),
             (ApiError::unprocessable("a", "b"), 422),
             (ApiError::service_unavailable("a", "b"), 503),
+            (ApiError::busy("b"), 503),
         ];
         for (err, status) in cases {
             assert_eq!(err.status().as_u16(), status, "{err}");
             assert_eq!(err.error_response().status().as_u16(), status);
+        }
+    }
+
+    #[test]
+    fn a_503_says_when_to_try_again_and_no_other_status_does() {
+        for err in [
+            ApiError::busy("overloaded"),
+            ApiError::service_unavailable("upstream_unavailable", "down"),
+        ] {
+            let response = err.error_response();
+            assert_eq!(
+                response.headers().get(header::RETRY_AFTER).unwrap(),
+                &RETRY_AFTER_SECONDS.to_string()
+            );
+        }
+        assert_eq!(ApiError::busy("overloaded").code(), "busy");
+        for err in [ApiError::internal("a bug"), ApiError::bad_request("a", "b")] {
+            assert!(
+                err.error_response()
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .is_none()
+            );
         }
     }
 }

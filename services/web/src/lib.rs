@@ -70,7 +70,7 @@ pub mod telemetry;
 pub use auth::{ApiToken, Authorized, InvalidApiToken};
 pub use client::{ByteStream, ClientError, RestClient};
 pub use config::{CommonArgs, NetworkName, ServiceKind};
-pub use error::{ApiError, ErrorBody};
+pub use error::{ApiError, ErrorBody, RETRY_AFTER_SECONDS};
 pub use json::{DEFAULT_BODY_LIMIT, JsonObject};
 pub use secret::SecretString;
 pub use server::{Application, ServerSettings};

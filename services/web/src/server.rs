@@ -36,6 +36,10 @@ pub const DEFAULT_WORKERS: usize = 2;
 /// How long a stopping server waits for requests in flight.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long the services keep an idle client connection open (actix's default, named so that
+/// [`crate::RestClient`] can stay below it).
+pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Where and how a service listens.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
@@ -182,6 +186,7 @@ impl Application {
                 .default_service(web::to(json::route_not_found))
         })
         .workers(settings.workers)
+        .keep_alive(KEEP_ALIVE)
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .listen(listener)?
         .run();
