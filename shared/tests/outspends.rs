@@ -8,8 +8,8 @@ mod common;
 use common::*;
 use mycoin_core::store::ChainStore;
 use mycoin_core::{
-    Block, BlockAccepted, Database, MemoryStore, Network, OutPoint, Outspend, PubKeyHash,
-    SqlStore, TxLocation, Txid, chain::SPENDER_PAGE,
+    Block, BlockAccepted, Database, MemoryStore, Network, OutPoint, Outspend, PubKeyHash, SqlStore,
+    TxLocation, Txid, chain::SPENDER_PAGE,
 };
 
 async fn sql_store(url: &str) -> SqlStore {
@@ -27,7 +27,10 @@ async fn mine_to<S: ChainStore>(
     f.now += f.params.target_spacing;
     let block = f.block_on(f.chain.tip().hash, txs, 0, pay_to);
     let outcome = f.chain.submit_block(block.clone(), f.now).await.unwrap();
-    assert!(matches!(outcome, BlockAccepted::NewTip { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, BlockAccepted::NewTip { .. }),
+        "{outcome:?}"
+    );
     block
 }
 
@@ -99,11 +102,7 @@ async fn outspends_are_exact<S: ChainStore>(store: S) {
 
     // B spends one more coin of key 1 and A's first output (input 1), in the mempool.
     let last_coin = f.coinbase_at(coinbase_height(OTHER_SPENDS)).await;
-    let b = spend(
-        &[last_coin, OutPoint::new(a_id, 0)],
-        1,
-        &[(3_000, pkh(4))],
-    );
+    let b = spend(&[last_coin, OutPoint::new(a_id, 0)], 1, &[(3_000, pkh(4))]);
     let b_id = f.submit(b.clone()).unwrap();
     let d_spent = Outspend::Spent {
         txid: d_id,
@@ -147,10 +146,7 @@ async fn outspends_are_exact<S: ChainStore>(store: S) {
     f.chain.submit_block(side2.clone(), f.now).await.unwrap();
     assert_eq!(f.chain.tip().hash, side2.block_hash());
     assert!(f.chain.mempool().contains(&b_id));
-    assert_eq!(
-        outspends(&f, &a_id).await,
-        Some(vec![b_pending, d_spent])
-    );
+    assert_eq!(outspends(&f, &a_id).await, Some(vec![b_pending, d_spent]));
 }
 
 #[tokio::test]
