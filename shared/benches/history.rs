@@ -77,6 +77,14 @@ impl ChainStore for NoHistory {
     ) -> Result<Vec<AddressTx>, StoreError> {
         self.0.address_history(pubkey_hash, before, limit).await
     }
+    async fn spending_history(
+        &self,
+        pubkey_hash: &PubKeyHash,
+        after: (u32, u32),
+        limit: usize,
+    ) -> Result<Vec<AddressTx>, StoreError> {
+        self.0.spending_history(pubkey_hash, after, limit).await
+    }
     async fn address_stats(&self, pubkey_hash: &PubKeyHash) -> Result<AddressStats, StoreError> {
         self.0.address_stats(pubkey_hash).await
     }

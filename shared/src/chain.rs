@@ -81,6 +81,61 @@ pub enum TxLocation {
     },
 }
 
+/// What a leaf of the block tree is to this node: Bitcoin Core's `getchaintips` statuses, those
+/// that apply to a tree that keeps only blocks whose header and body passed their checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TipStatus {
+    /// The active chain's tip (Core's `active`).
+    Active,
+    /// Off the active chain, but its tip block was connected once, before a reorganisation
+    /// took it off: every transaction up to it was checked then (Core's `valid-fork`). Known
+    /// only of reorganisations since the node started.
+    ValidFork,
+    /// Off the active chain: headers, proof of work and bodies checked, transactions to be
+    /// checked only if the branch ever connects (Core's `valid-headers`).
+    ValidHeaders,
+}
+
+impl TipStatus {
+    /// Core's name for the status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TipStatus::Active => "active",
+            TipStatus::ValidFork => "valid-fork",
+            TipStatus::ValidHeaders => "valid-headers",
+        }
+    }
+}
+
+/// A leaf of the block tree (a row of Bitcoin Core's `getchaintips`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainTip {
+    pub hash: BlockHash,
+    pub height: u32,
+    /// Blocks from the fork point with the active chain up to this tip (0 for the active tip).
+    pub branch_len: u32,
+    pub status: TipStatus,
+}
+
+/// Where an output went (Esplora's `outspend`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outspend {
+    /// Not spent: in the unspent outputs (or an output of the mempool, or of the genesis block,
+    /// which is never spendable), and no mempool transaction spends it.
+    Unspent,
+    /// Spent by input `vin` of transaction `txid`, which is where `location` says.
+    Spent {
+        txid: Txid,
+        vin: u32,
+        location: TxLocation,
+    },
+}
+
+/// Rows of an address's history read at once when looking for the spender of an output.
+pub const SPENDER_PAGE: usize = 64;
+/// Blocks read at once when looking for the spender of an output.
+const SPENDER_BLOCKS_PER_READ: usize = 8;
+
 /// The book's verify.py on one transaction: the verdict on the whole (its fee, or the first rule
 /// it breaks) and each input's own verdict (the coin it spends, or the rule it breaks).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,8 +276,6 @@ impl Refused {
 pub struct Chain<S> {
     state: ChainState,
     store: S,
-    /// Blocks of the tree with no child: the candidates for the best chain.
-    leaves: HashSet<BlockHash>,
     invalid: Refused,
     orphans: OrphanPool,
     /// The node's clock at the latest change, Unix seconds: when a mempool trimmed during a
@@ -244,6 +297,12 @@ pub struct ChainState {
     policy: Policy,
     index: imbl::HashMap<BlockHash, BlockEntry>,
     active: imbl::Vector<BlockHash>,
+    /// Blocks of the tree with no child: the candidates for the best chain, and the tips of
+    /// [`ChainState::tips`].
+    leaves: imbl::HashSet<BlockHash>,
+    /// Blocks that a reorganisation took off the active chain since this node started: their
+    /// transactions were checked when they connected (a branch ending in one is a "valid fork").
+    once_connected: imbl::HashSet<BlockHash>,
     utxos: UnspentOutputs,
     mempool: Mempool,
     /// Signatures verified once (when their transaction entered the mempool, or before their
@@ -286,6 +345,8 @@ impl<S: ChainStore> Chain<S> {
                 policy,
                 index: imbl::HashMap::new(),
                 active: snapshot.active.into_iter().collect(),
+                leaves: imbl::HashSet::new(),
+                once_connected: imbl::HashSet::new(),
                 utxos: snapshot.utxos.into_iter().collect(),
                 mempool: Mempool::default(),
                 sigcache: Arc::new(SigCache::default()),
@@ -293,7 +354,6 @@ impl<S: ChainStore> Chain<S> {
                 orphan_bytes: 0,
             },
             store,
-            leaves: HashSet::new(),
             invalid,
             orphans: OrphanPool::new(policy.orphan_max_bytes),
             clock: 0,
@@ -786,8 +846,8 @@ impl<S: ChainStore> Chain<S> {
     fn add_to_tree(&mut self, entry: BlockEntry) {
         self.arrival.insert(entry.hash, self.arrival.len() as u64);
         self.state.index.insert(entry.hash, entry);
-        self.leaves.remove(&entry.header.prev_hash);
-        self.leaves.insert(entry.hash);
+        self.state.leaves.remove(&entry.header.prev_hash);
+        self.state.leaves.insert(entry.hash);
     }
 
     fn recompute_leaves(&mut self) {
@@ -797,12 +857,12 @@ impl<S: ChainStore> Chain<S> {
             .filter(|e| e.height > 0)
             .map(|e| e.header.prev_hash)
             .collect();
-        self.leaves = self
+        self.state.leaves = self
             .index
             .keys()
             .filter(|h| !parents.contains(*h))
             .copied()
-            .collect::<HashSet<_>>();
+            .collect();
     }
 
     /// The block with the most work among the tree's leaves. The current tip wins ties, then
@@ -876,6 +936,7 @@ impl<S: ChainStore> Chain<S> {
         for hash in doomed {
             self.store.mark_invalid(&hash).await?;
             self.state.index.remove(&hash);
+            self.state.once_connected.remove(&hash);
             self.arrival.remove(&hash);
             self.invalid.insert(hash);
         }
@@ -971,6 +1032,9 @@ impl<S: ChainStore> Chain<S> {
             self.state.utxos.remove(outpoint);
         }
         self.state.utxos.extend(update.created.iter().copied());
+        self.state
+            .once_connected
+            .extend(update.disconnected.iter().copied());
         self.state.active.truncate(update.fork_height as usize + 1);
         self.state
             .active
@@ -1192,6 +1256,197 @@ impl ChainState {
             }
         }
         Ok(None)
+    }
+
+    /// The leaves of the block tree at `min_height` and above, as Bitcoin Core's
+    /// `getchaintips`: highest first, the active tip first among equals. Each side tip's
+    /// branch is walked back to the active chain (O(branch length) per tip).
+    pub fn tips(&self, min_height: u32) -> Vec<ChainTip> {
+        let tip = self.tip();
+        let mut tips = Vec::new();
+        if tip.height >= min_height {
+            tips.push(ChainTip {
+                hash: tip.hash,
+                height: tip.height,
+                branch_len: 0,
+                status: TipStatus::Active,
+            });
+        }
+        for leaf in &self.leaves {
+            let Some(entry) = self.index.get(leaf) else {
+                continue;
+            };
+            if entry.height < min_height || self.is_active(leaf) {
+                continue;
+            }
+            let mut fork = entry;
+            while !self.is_active(&fork.hash) {
+                match self.index.get(&fork.header.prev_hash) {
+                    Some(parent) => fork = parent,
+                    None => break,
+                }
+            }
+            let status = if self.once_connected.contains(leaf) {
+                TipStatus::ValidFork
+            } else {
+                TipStatus::ValidHeaders
+            };
+            tips.push(ChainTip {
+                hash: entry.hash,
+                height: entry.height,
+                branch_len: entry.height - fork.height,
+                status,
+            });
+        }
+        tips.sort_by(|a, b| {
+            b.height
+                .cmp(&a.height)
+                .then(a.status.cmp(&b.status))
+                .then(a.hash.0.cmp(&b.hash.0))
+        });
+        tips
+    }
+
+    /// Where each output of transaction `txid` went (Esplora's `/tx/:txid/outspends`), exactly:
+    /// `None` when the transaction is neither in the mempool nor in the active chain.
+    ///
+    /// An output in the unspent outputs is unspent unless a mempool transaction spends it. An
+    /// output of the active chain that is not there was spent in the active chain: its spender
+    /// is found through the address history index, among the rows where the output's address
+    /// spends, from the funding transaction on (one scan per address of the transaction).
+    pub async fn outspends(
+        &self,
+        store: &impl ChainStore,
+        txid: &Txid,
+    ) -> Result<Option<Vec<Outspend>>, StoreError> {
+        let Some(location) = self.locate_transaction(store, txid).await? else {
+            return Ok(None);
+        };
+        let (tx, funded_at) = match location {
+            TxLocation::Mempool => match self.mempool.get(txid) {
+                Some(entry) => (entry.tx.clone(), None),
+                None => return Ok(None),
+            },
+            TxLocation::Confirmed {
+                block,
+                height,
+                position,
+            } => {
+                let tx = store
+                    .block(&block)
+                    .await?
+                    .and_then(|b| b.transactions.into_iter().nth(position as usize))
+                    .ok_or_else(|| missing("transaction", &block))?;
+                (tx, Some((height, position)))
+            }
+        };
+        let mut found = vec![Outspend::Unspent; tx.outputs.len()];
+        // The outputs spent in the active chain, by address.
+        let mut wanted: std::collections::BTreeMap<PubKeyHash, HashSet<u32>> = Default::default();
+        for (vout, output) in tx.outputs.iter().enumerate() {
+            let outpoint = OutPoint::new(*txid, vout as u32);
+            if let Some(by) = self.mempool.spender(&outpoint) {
+                let vin = self
+                    .mempool
+                    .get(&by)
+                    .and_then(|entry| {
+                        entry
+                            .tx
+                            .inputs
+                            .iter()
+                            .position(|input| input.prevout() == outpoint)
+                    })
+                    .unwrap_or_default();
+                found[vout] = Outspend::Spent {
+                    txid: by,
+                    vin: vin as u32,
+                    location: TxLocation::Mempool,
+                };
+                continue;
+            }
+            match funded_at {
+                // The mempool's transactions spend confirmed outputs only; the genesis block's
+                // outputs never enter the unspent outputs.
+                None | Some((0, _)) => {}
+                Some(_) if self.utxos.contains_key(&outpoint) => {}
+                Some(_) => {
+                    wanted
+                        .entry(output.pubkey_hash)
+                        .or_default()
+                        .insert(vout as u32);
+                }
+            }
+        }
+        let Some(funded_at) = funded_at else {
+            return Ok(Some(found));
+        };
+        for (pubkey_hash, mut vouts) in wanted {
+            let mut after = funded_at;
+            'pages: while !vouts.is_empty() {
+                let rows = store
+                    .spending_history(&pubkey_hash, after, SPENDER_PAGE)
+                    .await?;
+                let Some(last) = rows.last() else {
+                    break;
+                };
+                after = (last.height, last.position);
+                let page_full = rows.len() == SPENDER_PAGE;
+                // Rows above this snapshot's tip (the store moved on since) are not its chain.
+                let rows: Vec<_> = rows
+                    .iter()
+                    .filter(|row| row.height <= self.height())
+                    .collect();
+                let mut heights: Vec<u32> = rows.iter().map(|row| row.height).collect();
+                heights.dedup();
+                for chunk in heights.chunks(SPENDER_BLOCKS_PER_READ) {
+                    let hashes: Vec<BlockHash> =
+                        chunk.iter().filter_map(|h| self.hash_at(*h)).collect();
+                    let blocks = store.blocks(&hashes).await?;
+                    for (hash, block) in hashes.iter().zip(blocks) {
+                        let block = block.ok_or_else(|| missing("block", hash))?;
+                        let height = self.index[hash].height;
+                        for row in rows.iter().filter(|row| row.height == height) {
+                            let Some(spender) = block.transactions.get(row.position as usize)
+                            else {
+                                continue;
+                            };
+                            if spender.txid() != row.txid {
+                                continue;
+                            }
+                            for (vin, input) in spender.inputs.iter().enumerate() {
+                                let TxIn::Spend { prevout, .. } = input else {
+                                    continue;
+                                };
+                                if prevout.txid == *txid && vouts.remove(&prevout.index) {
+                                    found[prevout.index as usize] = Outspend::Spent {
+                                        txid: row.txid,
+                                        vin: vin as u32,
+                                        location: TxLocation::Confirmed {
+                                            block: *hash,
+                                            height,
+                                            position: row.position,
+                                        },
+                                    };
+                                }
+                            }
+                        }
+                        if vouts.is_empty() {
+                            break 'pages;
+                        }
+                    }
+                }
+                if !page_full || after.0 > self.height() {
+                    break;
+                }
+            }
+            if let Some(vout) = vouts.iter().min() {
+                return Err(StoreError::Corrupt(format!(
+                    "output {txid}:{vout} is spent, but the address history index names no \
+                     transaction of the active chain spending it"
+                )));
+            }
+        }
+        Ok(Some(found))
     }
 
     pub fn params(&self) -> &Params {

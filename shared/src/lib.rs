@@ -37,7 +37,8 @@ pub mod utxo;
 pub mod validation;
 
 pub use chain::{
-    Admitted, BlockAccepted, Chain, ChainError, ChainState, TxLocation, TxRefused, Verification,
+    Admitted, BlockAccepted, Chain, ChainError, ChainState, ChainTip, Outspend, TipStatus,
+    TxLocation, TxRefused, Verification,
 };
 pub use policy::{FeeRate, Policy, PolicyError};
 pub use store::{ChainStore, Database, MemoryStore, SqlStore, StoreError, is_pool_timeout};

@@ -145,6 +145,16 @@ pub trait ChainStore: Send + Sync + 'static {
         before: Option<(u32, u32)>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<AddressTx>, StoreError>> + Send;
+    /// The rows of `pubkey_hash`'s history in the active chain where it spends (`sent > 0`),
+    /// after `after` (a height and position), oldest first: at most `limit` of them. The
+    /// spender of an output paying the address is among them, after the output's own row
+    /// ([`crate::ChainState::outspends`] pages through them).
+    fn spending_history(
+        &self,
+        pubkey_hash: &PubKeyHash,
+        after: (u32, u32),
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<AddressTx>, StoreError>> + Send;
     /// Which of `pubkey_hashes` have a transaction in the active chain (a row in the address
     /// history index), in one query: a wallet asks this for all its keys at once.
     fn used_addresses(
@@ -308,6 +318,24 @@ impl ChainStore for MemoryStore {
                 .rev()
                 .filter(|(pkh, h, p, _)| {
                     pkh == pubkey_hash && (*h < height || (*h == height && *p < position))
+                })
+                .take(limit)
+                .map(|(_, _, _, row)| *row)
+                .collect()
+        }))
+    }
+
+    async fn spending_history(
+        &self,
+        pubkey_hash: &PubKeyHash,
+        after: (u32, u32),
+        limit: usize,
+    ) -> Result<Vec<AddressTx>, StoreError> {
+        Ok(self.with(|m| {
+            m.history
+                .iter()
+                .filter(|(pkh, h, p, row)| {
+                    pkh == pubkey_hash && (*h, *p) > after && row.effect.sent > 0
                 })
                 .take(limit)
                 .map(|(_, _, _, row)| *row)
@@ -965,6 +993,27 @@ impl ChainStore for SqlStore {
         .bind(pubkey_hash.0.to_vec())
         .bind(height)
         .bind(position)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(address_tx).collect()
+    }
+
+    async fn spending_history(
+        &self,
+        pubkey_hash: &PubKeyHash,
+        after: (u32, u32),
+        limit: usize,
+    ) -> Result<Vec<AddressTx>, StoreError> {
+        // A range of the primary key (pubkey_hash, height, position), read in its order.
+        let rows = sqlx::query(
+            "SELECT * FROM chain_address_txs WHERE pubkey_hash = $1 \
+             AND (height > $2 OR (height = $2 AND position > $3)) AND sent > 0 \
+             ORDER BY height, position LIMIT $4",
+        )
+        .bind(pubkey_hash.0.to_vec())
+        .bind(i64::from(after.0))
+        .bind(i64::from(after.1))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(self.db.pool())
         .await?;

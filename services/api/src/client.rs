@@ -24,10 +24,10 @@ use crate::miner::{MineRequest, MineResponse, MinerStatus};
 use crate::paths;
 use crate::peer::{
     AddPeerRequest, AddressInfo, AddressTxView, AddressTxsQuery, AddressUtxos, AddressesRequest,
-    Balance, BlockTemplate, BlockView, BlocksQuery, ChainInfo, ChainQuery, HeadersQuery,
-    MempoolView, MerkleProofView, PeerView, SubmitBlockRequest, SubmitBlockResponse,
-    SubmitTransactionResponse, SyncRequest, TemplateQuery, TransactionInfo, TransactionRequest,
-    UtxoView, VerifyResponse, decode_hex, encode_hex,
+    Balance, BlockTemplate, BlockView, BlocksQuery, ChainInfo, ChainQuery, ChainTipView,
+    ChainTipsQuery, HeadersQuery, MempoolView, MerkleProofView, OutspendView, PeerView,
+    SubmitBlockRequest, SubmitBlockResponse, SubmitTransactionResponse, SyncRequest, TemplateQuery,
+    TransactionInfo, TransactionRequest, UtxoView, VerifyResponse, decode_hex, encode_hex,
 };
 use crate::seed::{
     ChainName, DerivedAddresses, DerivedQuery, MnemonicResponse, RestoreRequest, RestoreResponse,
@@ -343,6 +343,17 @@ impl PeerClient {
         self.rest.get_json(paths::peer::CHAIN).await
     }
 
+    /// `GET /chain/tips?min_height=`: the leaves of the block tree, highest first (all of them
+    /// without `min_height`).
+    pub async fn chain_tips(
+        &self,
+        min_height: Option<u32>,
+    ) -> Result<Vec<ChainTipView>, ClientError> {
+        self.rest
+            .get_json_with_query(paths::peer::CHAIN_TIPS, &ChainTipsQuery { min_height })
+            .await
+    }
+
     /// `GET /chain?wait_tip=&wait_ms=`: a long poll, answered as soon as the tip is not `tip`,
     /// or after `wait` (at most 30 s) with the tip unchanged. The client's own timeout must
     /// exceed `wait`.
@@ -455,6 +466,11 @@ impl PeerClient {
     /// `GET /transactions/{txid}/merkle-proof`.
     pub async fn merkle_proof(&self, txid: &Txid) -> Result<MerkleProofView, ClientError> {
         self.rest.get_json(&paths::peer::merkle_proof(txid)).await
+    }
+
+    /// `GET /transactions/{txid}/outspends`: where each output of the transaction went.
+    pub async fn outspends(&self, txid: &Txid) -> Result<Vec<OutspendView>, ClientError> {
+        self.rest.get_json(&paths::peer::outspends(txid)).await
     }
 
     /// `GET /mempool`.

@@ -96,6 +96,8 @@ pub mod peer {
 
     /// `GET /chain`.
     pub const CHAIN: &str = "/chain";
+    /// `GET /chain/tips`: the leaves of the block tree (Bitcoin Core's `getchaintips`).
+    pub const CHAIN_TIPS: &str = "/chain/tips";
     /// `GET /blocks` (a range) and `POST /blocks` (submit).
     pub const BLOCKS: &str = "/blocks";
     /// `GET /blocks/template`.
@@ -128,6 +130,8 @@ pub mod peer {
         transaction, transaction_raw(txid: &Txid) => "{TRANSACTIONS}/{txid}";
         /// `GET /transactions/{txid}/merkle-proof`.
         merkle_proof, merkle_proof_raw(txid: &Txid) => "{TRANSACTIONS}/{txid}/merkle-proof";
+        /// `GET /transactions/{txid}/outspends`.
+        outspends, outspends_raw(txid: &Txid) => "{TRANSACTIONS}/{txid}/outspends";
         /// `GET /addresses/{address}`.
         address, address_raw(address: &Address) => "/addresses/{address}";
         /// `GET /addresses/{address}/utxos`.
@@ -187,6 +191,11 @@ mod tests {
                 peer::merkle_proof(&txid),
                 peer::merkle_proof_raw(&t),
                 format!("/transactions/{t}/merkle-proof"),
+            ),
+            (
+                peer::outspends(&txid),
+                peer::outspends_raw(&t),
+                format!("/transactions/{t}/outspends"),
             ),
             (
                 peer::address(&address),

@@ -106,6 +106,65 @@ pub struct ChainQuery {
     pub wait_ms: Option<u64>,
 }
 
+/// The status of a leaf of the block tree, in Bitcoin Core's `getchaintips` words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChainTipStatus {
+    /// The active chain's tip.
+    Active,
+    /// Off the active chain, but connected once before a reorganisation (since the node
+    /// started): every transaction up to it was checked.
+    ValidFork,
+    /// Off the active chain: headers, proof of work and bodies checked; the transactions are
+    /// checked only if the branch ever connects.
+    ValidHeaders,
+}
+
+impl From<mycoin_core::TipStatus> for ChainTipStatus {
+    fn from(status: mycoin_core::TipStatus) -> Self {
+        match status {
+            mycoin_core::TipStatus::Active => ChainTipStatus::Active,
+            mycoin_core::TipStatus::ValidFork => ChainTipStatus::ValidFork,
+            mycoin_core::TipStatus::ValidHeaders => ChainTipStatus::ValidHeaders,
+        }
+    }
+}
+
+/// One leaf of the block tree: an entry of `GET /chain/tips` (Bitcoin Core's `getchaintips`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChainTipView {
+    /// The tip's height.
+    pub height: u32,
+    /// The tip's hash.
+    #[schema(value_type = String)]
+    pub hash: BlockHash,
+    /// Blocks from the fork point with the active chain up to this tip; 0 for the active tip.
+    pub branchlen: u32,
+    /// `active`, `valid-fork` or `valid-headers`.
+    pub status: ChainTipStatus,
+}
+
+impl From<mycoin_core::ChainTip> for ChainTipView {
+    fn from(tip: mycoin_core::ChainTip) -> Self {
+        ChainTipView {
+            height: tip.height,
+            hash: tip.hash,
+            branchlen: tip.branch_len,
+            status: tip.status.into(),
+        }
+    }
+}
+
+/// Query of `GET /chain/tips`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChainTipsQuery {
+    /// Only the tips at this height or above (default 0: all). Not a height (a number from 0
+    /// to 4294967295) is refused, 400 `invalid_query`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_height: Option<u32>,
+}
+
 /// The 80-byte header of a block, field by field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct HeaderView {
@@ -487,6 +546,56 @@ pub struct TxStatus {
     /// Blocks on top of it, that block included, when confirmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmations: Option<u32>,
+}
+
+/// Where one output of a transaction went: an entry of `GET /transactions/{txid}/outspends`
+/// (Esplora's `outspend`). `{"spent": false}`, or the spender and its status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OutspendView {
+    /// Whether a transaction of the active chain or of the mempool spends the output.
+    pub spent: bool,
+    /// The spending transaction, when spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub txid: Option<Txid>,
+    /// Its input that spends the output, when spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vin: Option<u32>,
+    /// Where the spending transaction is, when spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TxStatus>,
+}
+
+impl OutspendView {
+    /// An output no transaction spends.
+    pub fn unspent() -> Self {
+        OutspendView {
+            spent: false,
+            txid: None,
+            vin: None,
+            status: None,
+        }
+    }
+}
+
+impl TxStatus {
+    /// The status of a transaction at `location`, with `tip_height` the active chain's.
+    pub fn at(location: &mycoin_core::TxLocation, tip_height: u32) -> Self {
+        match *location {
+            mycoin_core::TxLocation::Mempool => TxStatus {
+                state: TxState::Mempool,
+                block_hash: None,
+                height: None,
+                confirmations: None,
+            },
+            mycoin_core::TxLocation::Confirmed { block, height, .. } => TxStatus {
+                state: TxState::Confirmed,
+                block_hash: Some(block),
+                height: Some(height),
+                confirmations: Some(tip_height.saturating_sub(height).saturating_add(1)),
+            },
+        }
+    }
 }
 
 /// Answer of `GET /transactions/{txid}`.

@@ -1,5 +1,5 @@
-//! The live parts: the peer's events, relayed to the browsers, and the side blocks they name,
-//! remembered for the fork tree.
+//! The live parts: the peer's events, relayed to the browsers. (The fork tree asks the peer
+//! for its side branches, `GET /chain/tips`: nothing is remembered here.)
 //!
 //! One task follows the peer's `GET /events` (reconnecting when it breaks) and republishes
 //! each event on a broadcast channel; each browser's `GET /live` is a Server-Sent Events
@@ -7,41 +7,32 @@
 //! one: nothing waits for it. The browser's script only uses an event as a sign to fetch the
 //! race's live fragment again, rendered here like the rest of the page.
 
-use std::collections::BTreeSet;
 use std::convert::Infallible;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use actix_web::web::Bytes;
 use futures_util::Stream;
 use mycoin_api::client::PeerClient;
 use mycoin_api::events::PeerEvent;
-use mycoin_core::BlockHash;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 /// Events a browser may fall behind before it loses the oldest.
 pub const LIVE_BUFFER: usize = 256;
-/// Side blocks remembered for the fork tree; the lowest are forgotten first.
-pub const MAX_SIDE_BLOCKS: usize = 512;
 /// How long a quiet stream to a browser waits before a keep-alive comment.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// The wait before following the peer's events again after the stream broke.
 const RECONNECT: Duration = Duration::from_millis(500);
 
-/// What the explorer knows live: the relay of the peer's events and the side blocks seen.
+/// The relay of the peer's events.
 #[derive(Debug)]
 pub struct Live {
     events: broadcast::Sender<PeerEvent>,
-    /// Blocks off the active chain, by height: side blocks, and blocks a reorganisation
-    /// disconnected.
-    side_blocks: Mutex<BTreeSet<(u32, BlockHash)>>,
 }
 
 impl Default for Live {
     fn default() -> Self {
         Live {
             events: broadcast::channel(LIVE_BUFFER).0,
-            side_blocks: Mutex::new(BTreeSet::new()),
         }
     }
 }
@@ -52,26 +43,9 @@ impl Live {
         self.events.subscribe()
     }
 
-    /// Records what `event` says of the block tree, and relays it.
+    /// Relays `event` to the browsers following.
     pub fn publish(&self, event: PeerEvent) {
-        match &event {
-            PeerEvent::SideBlock { hash, height, .. }
-            | PeerEvent::BlockDisconnected { hash, height } => {
-                let mut side = self.side_blocks.lock().unwrap_or_else(|e| e.into_inner());
-                side.insert((*height, *hash));
-                while side.len() > MAX_SIDE_BLOCKS {
-                    side.pop_first();
-                }
-            }
-            _ => {}
-        }
         let _ = self.events.send(event);
-    }
-
-    /// The side blocks remembered at heights `from` and above.
-    pub fn side_blocks_from(&self, from: u32) -> Vec<(u32, BlockHash)> {
-        let side = self.side_blocks.lock().unwrap_or_else(|e| e.into_inner());
-        side.range((from, BlockHash::ZERO)..).copied().collect()
     }
 
     /// Follows the peer's events for ever, reconnecting after a break.

@@ -488,10 +488,13 @@ pub struct InputRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputState {
     Unspent,
-    SpentInMempool,
-    /// Spent, by this transaction when found.
-    Spent(Option<Txid>),
-    /// Not known (a transaction not confirmed, or the lookup failed).
+    /// Spent by input `vin` of `txid`, which is in the mempool or in the active chain.
+    Spent {
+        txid: Txid,
+        vin: u32,
+        in_mempool: bool,
+    },
+    /// Not known (the lookup failed).
     Unknown,
 }
 
@@ -584,9 +587,10 @@ pub fn transaction(lang: Lang, here: &Here, page: &TxPage) -> Markup {
                             td {
                                 @match state {
                                     OutputState::Unspent => { (t.unspent) }
-                                    OutputState::SpentInMempool => { (t.spent_in_mempool) }
-                                    OutputState::Spent(Some(by)) => { a href=(path::transaction(by)) { code { (short(&by.to_string())) } } }
-                                    OutputState::Spent(None) => { (t.spent) }
+                                    OutputState::Spent { txid, vin, in_mempool } => {
+                                        @if *in_mempool { (t.spent_in_mempool) ": " }
+                                        a.spent-by href=(path::transaction(txid)) title=(txid) { code { (short(&txid.to_string())) ":" (vin) } }
+                                    }
                                     OutputState::Unknown => { "—" }
                                 }
                             }

@@ -11,13 +11,17 @@ use mycoin_api::events::SseDecoder;
 use mycoin_api::paths;
 use mycoin_api::peer::{BlockStatus, decode_hex};
 use mycoin_core::validation::check_proof_of_work;
-use mycoin_core::{Address, Block, Network, PrivateKey};
+use mycoin_core::{
+    Address, Amount, Block, BlockHash, Network, OutPoint, PrivateKey, Signature, Transaction, TxIn,
+    TxOut,
+};
 
 const NETWORK: Network = Network::Regtest;
 const TOKEN: &str = "explorer-test-token-0123456789abcdef";
 
 struct Stack {
     peer: PeerClient,
+    peer_url: String,
     explorer: String,
     http: reqwest::Client,
     _dir: tempfile::TempDir,
@@ -33,19 +37,13 @@ async fn start() -> Stack {
     let peer = mycoin_peer::build(settings).await.unwrap();
     let peer_url = format!("http://127.0.0.1:{}", peer.port());
     tokio::spawn(peer.run_until_stopped());
-    let absent = "http://127.0.0.1:9";
-    let explorer = mycoin_explorer::build(mycoin_explorer::Settings::new(
-        NETWORK, 0, &peer_url, absent, absent, absent,
-    ))
-    .await
-    .unwrap();
-    let explorer_url = format!("http://127.0.0.1:{}", explorer.port());
-    tokio::spawn(explorer.run_until_stopped());
+    let explorer_url = start_explorer(&peer_url).await;
     let rest = mycoin_api::client::RestClient::new(&peer_url, Duration::from_secs(10))
         .unwrap()
         .with_token(mycoin_web::ApiToken::new(TOKEN).unwrap());
     Stack {
         peer: PeerClient::new(rest),
+        peer_url,
         explorer: explorer_url,
         http: reqwest::Client::builder()
             .no_proxy()
@@ -56,16 +54,27 @@ async fn start() -> Stack {
     }
 }
 
-fn address(i: u8) -> Address {
+/// Starts an explorer of the peer at `peer_url` (the other services absent); its URL.
+async fn start_explorer(peer_url: &str) -> String {
+    let absent = "http://127.0.0.1:9";
+    let explorer = mycoin_explorer::build(mycoin_explorer::Settings::new(
+        NETWORK, 0, peer_url, absent, absent, absent,
+    ))
+    .await
+    .unwrap();
+    let explorer_url = format!("http://127.0.0.1:{}", explorer.port());
+    tokio::spawn(explorer.run_until_stopped());
+    explorer_url
+}
+
+fn key(i: u8) -> PrivateKey {
     let mut bytes = [0x44u8; 32];
     bytes[31] = i + 1;
-    Address::new(
-        NETWORK,
-        PrivateKey::from_bytes(&bytes)
-            .unwrap()
-            .public_key()
-            .pubkey_hash(),
-    )
+    PrivateKey::from_bytes(&bytes).unwrap()
+}
+
+fn address(i: u8) -> Address {
+    Address::new(NETWORK, key(i).public_key().pubkey_hash())
 }
 
 impl Stack {
@@ -98,6 +107,21 @@ impl Stack {
             .map(|v| v.to_str().unwrap().to_owned());
         let body = response.text().await.unwrap();
         (status, cookie.or(location), body)
+    }
+
+    /// Mines a block at `height` on `parent`, off the tip.
+    async fn mine_on(&self, parent: BlockHash, height: u32, to: &Address) -> Block {
+        let template = self.peer.template(to).await.unwrap();
+        let mut block: Block = decode_hex(&template.hex).unwrap();
+        block.header.prev_hash = parent;
+        let outputs = block.transactions[0].outputs.clone();
+        block.transactions[0] = Transaction::coinbase(height, 7, outputs);
+        block.header.merkle_root = block.compute_merkle_root().0;
+        while check_proof_of_work(&block, &NETWORK.params()).is_err() {
+            block.header.nonce = block.header.nonce.wrapping_add(1);
+        }
+        self.peer.submit_block(&block).await.unwrap();
+        block
     }
 
     async fn page(&self, path: &str) -> String {
@@ -310,4 +334,89 @@ impl Stack {
         assert_eq!(status, 200);
         body
     }
+}
+
+/// The fork tree draws the side branches the peer knows, also those made before the explorer
+/// started; a transaction's outputs link to their spenders, in the mempool and in a block.
+#[tokio::test]
+async fn side_branches_and_spenders_come_from_the_peer() {
+    let stack = start().await;
+    let first = stack.mine(&address(0)).await;
+    let a2 = stack.mine(&address(1)).await.block_hash();
+    let rival = stack.mine_on(first.block_hash(), 2, &address(2)).await;
+    let a3 = stack.mine(&address(1)).await.block_hash();
+    // As much work as the tip, which keeps its place: a side branch of two blocks.
+    let rival_on = stack
+        .mine_on(rival.block_hash(), 3, &address(2))
+        .await
+        .block_hash();
+    let tips = stack.peer.chain_tips(None).await.unwrap();
+    assert_eq!(
+        tips.iter()
+            .map(|t| (t.hash, t.branchlen))
+            .collect::<Vec<_>>(),
+        [(a3, 0), (rival_on, 2)]
+    );
+    // An explorer started after all that.
+    let late = start_explorer(&stack.peer_url).await;
+    let race = stack
+        .http
+        .get(format!("{late}{}", paths::explorer::RACE))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let drawn =
+        |hash: BlockHash, class: &str| race.contains(&format!("{class}\" data-hash=\"{hash}\""));
+    for hash in [a2, a3] {
+        assert!(drawn(hash, "active"), "{hash} active: {race}");
+    }
+    for hash in [rival.block_hash(), rival_on] {
+        assert!(drawn(hash, "side"), "{hash} side: {race}");
+    }
+
+    // Key 0's coinbase, spent in the mempool, then in a block.
+    let coinbase = first.transactions[0].txid();
+    let mut spender = Transaction {
+        version: 1,
+        inputs: vec![TxIn::Spend {
+            prevout: OutPoint::new(coinbase, 0),
+            public_key: key(0).public_key(),
+            signature: Signature([0; 64]),
+        }],
+        outputs: vec![TxOut {
+            amount: Amount::from_units(99_000_000).unwrap(),
+            pubkey_hash: address(3).pubkey_hash(),
+        }],
+    };
+    spender.sign_with(|_| Some(key(0)));
+    let spender_id = stack.peer.submit_transaction(&spender).await.unwrap().txid;
+    let link = format!("href=\"{}\"", paths::explorer::transaction(&spender_id));
+    let page = stack
+        .page(&format!(
+            "{}?lang=en",
+            paths::explorer::transaction(&coinbase)
+        ))
+        .await;
+    assert!(page.contains(&link), "{page}");
+    assert!(page.contains("spent by a mempool transaction"), "{page}");
+    // The spender's own output: unspent.
+    let page = stack
+        .page(&format!(
+            "{}?lang=en",
+            paths::explorer::transaction(&spender_id)
+        ))
+        .await;
+    assert!(page.contains("unspent"));
+    stack.mine(&address(1)).await;
+    let page = stack
+        .page(&format!(
+            "{}?lang=en",
+            paths::explorer::transaction(&coinbase)
+        ))
+        .await;
+    assert!(page.contains(&link), "{page}");
+    assert!(!page.contains("spent by a mempool transaction"), "{page}");
 }

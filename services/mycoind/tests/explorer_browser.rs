@@ -18,12 +18,19 @@ use common::{PEER, Stack, WALLET, free_ports};
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use mycoin_api::paths;
+use mycoin_api::peer::encode_hex;
+use mycoin_core::{
+    Address, Amount, Network, OutPoint, PrivateKey, Signature, Transaction, TxIn, TxOut, Txid,
+};
 use serde_json::json;
 
 /// How long a live update may take to show: the bound.
 const LIVE: Duration = Duration::from_secs(2);
 /// How long the nodes may take to agree, or a page to settle.
 const SETTLE: Duration = Duration::from_secs(60);
+/// Spends of one address before and after the spend the transaction page must find: more than
+/// the ten the explorer once searched.
+const OTHER_SPENDS: usize = 11;
 
 /// A chromedriver process and a headless Chromium session on it.
 struct Browser {
@@ -249,10 +256,42 @@ async fn height(stack: &Stack) -> u32 {
     stack.chain().await.height
 }
 
+/// A transaction spending output 0 of `coin` (1 coin, `key`'s) to `to`, signed.
+fn spend_coinbase(coin: Txid, key: &PrivateKey, to: &Address) -> Transaction {
+    let mut tx = Transaction {
+        version: 1,
+        inputs: vec![TxIn::Spend {
+            prevout: OutPoint::new(coin, 0),
+            public_key: key.public_key(),
+            signature: Signature([0; 64]),
+        }],
+        outputs: vec![TxOut {
+            amount: Amount::from_units(99_000_000).unwrap(),
+            pubkey_hash: to.pubkey_hash(),
+        }],
+    };
+    tx.sign_with(|_| Some(key.clone()));
+    tx
+}
+
+/// Submits `txs` to user 1's peer, then mines them.
+async fn confirm(stack: &Stack, txs: &[Transaction], mine_to: &str) {
+    for tx in txs {
+        stack
+            .post(
+                PEER,
+                paths::peer::TRANSACTIONS,
+                json!({ "hex": encode_hex(tx) }),
+            )
+            .await;
+    }
+    stack.mine(mine_to).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_explorer_in_a_real_browser() {
     let (one_port, two_port) = (free_port(), free_port());
-    let one = Stack::start_with_explorer("regtest", free_ports(), one_port, &[]).await;
+    let mut one = Stack::start_with_explorer("regtest", free_ports(), one_port, &[]).await;
     let two = Stack::start_with_explorer("regtest", free_ports(), two_port, &[]).await;
     let explorer = format!("http://127.0.0.1:{one_port}");
     wait_explorer(&one, &explorer).await;
@@ -402,8 +441,9 @@ async fn the_explorer_in_a_real_browser() {
 
     // Without JavaScript the pages read the same (only the live updates are gone): the HTML
     // the server sends already holds the block, the transaction and, below, the race.
+    let http = one.client.clone();
     let plain = |path: String| {
-        let client = one.client.clone();
+        let client = http.clone();
         let url = format!("{explorer}{path}?lang=en");
         async move { client.get(url).send().await.unwrap().text().await.unwrap() }
     };
@@ -442,6 +482,54 @@ async fn the_explorer_in_a_real_browser() {
         .unwrap();
     browser.wait_for("#address", SETTLE).await;
     assert_eq!(browser.text("#address").await, payee);
+
+    // "Spent by", exactly, however far down the address's history: key K's first coinbase is
+    // spent after more than ten other spends of K, and more than ten follow.
+    let k = PrivateKey::from_bytes(&[0x5a; 32]).unwrap();
+    let k_address = Address::new(Network::Regtest, k.public_key().pubkey_hash());
+    let mut coinbases = Vec::new();
+    for _ in 0..=2 * OTHER_SPENDS {
+        let mined = one.mine(&k_address.to_string()).await;
+        let txid = mined["block"]["transactions"][0]["txid"].as_str().unwrap();
+        coinbases.push(txid.parse::<Txid>().unwrap());
+    }
+    let elsewhere: Address = mine_to.parse().unwrap();
+    let funded = coinbases[0];
+    let spends = |coins: &[Txid]| -> Vec<Transaction> {
+        coins
+            .iter()
+            .map(|coin| spend_coinbase(*coin, &k, &elsewhere))
+            .collect()
+    };
+    one.mine(&mine_to).await;
+    confirm(&one, &spends(&coinbases[1..=OTHER_SPENDS]), &mine_to).await;
+    let spender = spend_coinbase(funded, &k, &elsewhere);
+    confirm(&one, std::slice::from_ref(&spender), &mine_to).await;
+    confirm(&one, &spends(&coinbases[OTHER_SPENDS + 1..]), &mine_to).await;
+    let spender_page = paths::explorer::transaction(&spender.txid());
+    browser
+        .open(
+            &format!(
+                "{explorer}{}?lang=en",
+                paths::explorer::transaction(&funded)
+            ),
+            "en",
+        )
+        .await;
+    let link = browser
+        .client
+        .find(Locator::Css("#outputs a.spent-by"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap();
+    assert_eq!(link.as_deref(), Some(spender_page.as_str()));
+    let funded_html = plain(paths::explorer::transaction(&funded)).await;
+    assert!(
+        funded_html.contains(&format!("href=\"{spender_page}\"")),
+        "the link is in the HTML, without JavaScript"
+    );
 
     // The race: a block mined over REST appears without a reload.
     browser.open(&format!("{explorer}/?lang=en"), "en").await;
@@ -505,6 +593,22 @@ async fn the_explorer_in_a_real_browser() {
     assert!(
         race.contains(&format!("data-hash=\"{new_tip}\"")),
         "the losing block"
+    );
+
+    // A side branch made before the explorer started is drawn too (the tree asks the peer for
+    // the block tree's tips): user 1's stack, explorer included, starts again.
+    // (Away from the race first: its live stream would break when the explorer stops.)
+    browser.client.goto("about:blank").await.unwrap();
+    assert!(browser.console_errors().await.is_empty());
+    one.stop();
+    one.spawn(&[two.peer_url()]).await;
+    wait_explorer(&one, &explorer).await;
+    browser.open(&format!("{explorer}/?lang=en"), "en").await;
+    browser.wait_for(&losing, SETTLE).await;
+    let race = plain(paths::explorer::RACE.to_owned()).await;
+    assert!(
+        race.contains(&format!("data-hash=\"{new_tip}\"")),
+        "the losing block, after a restart"
     );
 
     browser.client.clone().close().await.unwrap();

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use mycoin_api::peer::{
     AddressInfo, AddressTxView, Balance, BlockStatus, BlockTemplate, BlockView, ChainInfo,
-    MempoolView, MerkleProofView, PeerSource, PeerView, SubmitBlockResponse,
-    SubmitTransactionResponse, TransactionInfo, TxInputView, TxState, UtxoView, VerifyResponse,
-    decode_hex, encode_hex,
+    ChainTipStatus, ChainTipView, MempoolView, MerkleProofView, OutspendView, PeerSource, PeerView,
+    SubmitBlockResponse, SubmitTransactionResponse, TransactionInfo, TxInputView, TxState,
+    TxStatus, UtxoView, VerifyResponse, decode_hex, encode_hex,
 };
 use mycoin_core::validation::check_proof_of_work;
 use mycoin_core::{
@@ -2306,4 +2306,180 @@ async fn a_long_poll_on_the_chain_answers_when_the_tip_moves() {
         .await;
     }
     app.assert_unchanged(&before).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The block tree's tips, and where outputs went
+
+/// A block at `height` on `parent` (not the tip), built from a template and solved.
+async fn block_on_parent(app: &TestApp, parent: BlockHash, height: u32, pay_to: &Address) -> Block {
+    let mut block = app.solved_block(pay_to).await;
+    block.header.prev_hash = parent;
+    let outputs = block.transactions[0].outputs.clone();
+    block.transactions[0] = Transaction::coinbase(height, 4242, outputs);
+    reseal(&mut block);
+    block
+}
+
+#[tokio::test]
+async fn chain_tips_show_side_branches_and_reorganisations() {
+    let app = spawn_app().await;
+    let peer = mycoin_api::client::PeerClient::connect(&app.base).unwrap();
+    app.mine(&address(0)).await;
+    let a2 = app.mine(&address(0)).await.hash;
+    let tips: Value = app.get_ok(paths::peer::CHAIN_TIPS).await;
+    assert_eq!(
+        tips,
+        json!([{"height": 2, "hash": a2.to_string(), "branchlen": 0, "status": "active"}])
+    );
+
+    // A rival of block 2: a side branch of one block, as much work as the tip.
+    let one: BlockView = app.get_ok(&paths::peer::block_at(1)).await;
+    let rival = block_on_parent(&app, one.hash, 2, &address(3)).await;
+    let answer: SubmitBlockResponse = ok(app.submit_block(&rival).await).await;
+    assert_eq!(answer.status, BlockStatus::SideChain);
+    let b2 = rival.block_hash();
+    let tips = peer.chain_tips(None).await.unwrap();
+    let summary = |tips: &[ChainTipView]| -> Vec<(u32, BlockHash, u32, ChainTipStatus)> {
+        tips.iter()
+            .map(|t| (t.height, t.hash, t.branchlen, t.status))
+            .collect()
+    };
+    assert_eq!(
+        summary(&tips),
+        [
+            (2, a2, 0, ChainTipStatus::Active),
+            (2, b2, 1, ChainTipStatus::ValidHeaders)
+        ]
+    );
+
+    // One block on the rival: the chain reorganises onto it; the old tip was connected once.
+    let b3 = block_on_parent(&app, b2, 3, &address(3)).await;
+    let answer: SubmitBlockResponse = ok(app.submit_block(&b3).await).await;
+    assert_eq!(answer.status, BlockStatus::NewTip);
+    let tips: Value = app.get_ok(paths::peer::CHAIN_TIPS).await;
+    assert_eq!(
+        tips,
+        json!([
+            {"height": 3, "hash": b3.block_hash().to_string(), "branchlen": 0, "status": "active"},
+            {"height": 2, "hash": a2.to_string(), "branchlen": 1, "status": "valid-fork"},
+        ])
+    );
+    // Only the tips at a height or above.
+    let high = peer.chain_tips(Some(3)).await.unwrap();
+    assert_eq!(
+        summary(&high),
+        [(3, b3.block_hash(), 0, ChainTipStatus::Active)]
+    );
+    assert_eq!(peer.chain_tips(Some(2)).await.unwrap().len(), 2);
+    assert!(peer.chain_tips(Some(4)).await.unwrap().is_empty());
+    assert!(peer.chain_tips(Some(u32::MAX)).await.unwrap().is_empty());
+
+    // Bad heights are refused, and change nothing.
+    let before = app.snapshot().await;
+    for bad in ["-1", "abc", "4294967296", "", "1.5", "0x10"] {
+        assert_error(
+            app.get(&format!("{}?min_height={bad}", paths::peer::CHAIN_TIPS))
+                .await,
+            400,
+            "invalid_query",
+        )
+        .await;
+    }
+    app.assert_unchanged(&before).await;
+    assert_eq!(peer.chain_tips(None).await.unwrap().len(), 2);
+}
+
+/// Outspends over REST: unspent, spent in the mempool, spent in a block; Esplora's shape.
+async fn outspends_over_rest(app: &TestApp) {
+    let peer = mycoin_api::client::PeerClient::connect(&app.base).unwrap();
+    let first = app.mine(&address(0)).await;
+    let second = app.mine(&address(9)).await;
+    let coin = coinbase_of(app, &first).await;
+    let other = coinbase_of(app, &second).await;
+    let unspent = json!([{"spent": false}]);
+    let outspends = |txid: &Txid| paths::peer::outspends(txid);
+    let raw: Value = app.get_ok(&outspends(&coin.txid)).await;
+    assert_eq!(raw, unspent);
+
+    // Spent in the mempool.
+    let payment = spend(
+        &[coin],
+        &key(0),
+        &[(60_000_000, pkh(1)), (39_000_000, pkh(0))],
+    );
+    let accepted: SubmitTransactionResponse = ok(app.submit_tx(&payment).await).await;
+    let raw: Value = app.get_ok(&outspends(&coin.txid)).await;
+    assert_eq!(
+        raw,
+        json!([{"spent": true, "txid": accepted.txid.to_string(), "vin": 0,
+                "status": {"state": "mempool"}}])
+    );
+    // A mempool transaction's outputs are unspent.
+    let views = peer.outspends(&accepted.txid).await.unwrap();
+    assert_eq!(views, vec![OutspendView::unspent(); 2]);
+
+    // Spent in a block.
+    let third = app.mine(&address(9)).await;
+    let views = peer.outspends(&coin.txid).await.unwrap();
+    assert_eq!(
+        views,
+        vec![OutspendView {
+            spent: true,
+            txid: Some(accepted.txid),
+            vin: Some(0),
+            status: Some(TxStatus {
+                state: TxState::Confirmed,
+                block_hash: Some(third.hash),
+                height: Some(3),
+                confirmations: Some(1),
+            }),
+        }]
+    );
+    // The status is the one `GET /transactions/{txid}` gives the spender.
+    let info: TransactionInfo = app.get_ok(&paths::peer::transaction(&accepted.txid)).await;
+    assert_eq!(views[0].status.as_ref(), Some(&info.status));
+    // Another coinbase, still unspent; the genesis block's output, never spendable.
+    let raw: Value = app.get_ok(&outspends(&other.txid)).await;
+    assert_eq!(raw, unspent);
+    let genesis: BlockView = app.get_ok(&paths::peer::block_at(0)).await;
+    let raw: Value = app.get_ok(&outspends(&genesis.transactions[0].txid)).await;
+    assert_eq!(raw, unspent);
+
+    // Bad and unknown txids are refused, and change nothing.
+    let before = app.snapshot().await;
+    for txid in ["zz", "00", &"g".repeat(64), &"0".repeat(65), "%20"] {
+        assert_error(
+            app.get(&paths::peer::outspends_raw(txid)).await,
+            400,
+            "invalid_hash",
+        )
+        .await;
+    }
+    assert_error(
+        app.get(&paths::peer::outspends_raw(&"cd".repeat(32))).await,
+        404,
+        "unknown_transaction",
+    )
+    .await;
+    app.assert_unchanged(&before).await;
+    assert_eq!(peer.outspends(&coin.txid).await.unwrap(), views);
+}
+
+#[tokio::test]
+async fn outspends_say_where_each_output_went_on_sqlite() {
+    let app = spawn_app().await;
+    outspends_over_rest(&app).await;
+}
+
+#[tokio::test]
+async fn outspends_say_where_each_output_went_on_postgres() {
+    let Some(url) = fresh_postgres_url().await else {
+        eprintln!(
+            "skipped: MYCOIN_TEST_DATABASE_URL is not set (the README's test command sets it)"
+        );
+        return;
+    };
+    let app = spawn_app_on(url, None).await;
+    outspends_over_rest(&app).await;
 }

@@ -10,13 +10,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::Markup;
 use mycoin_api::client::{ClientError, KeysClient, MinerClient, PeerClient, WalletClient};
 use mycoin_api::paths::explorer as path;
-use mycoin_api::peer::{TxState, decode_hex};
+use mycoin_api::peer::{ChainTipStatus, OutspendView, TxState, decode_hex};
 use mycoin_core::block::merkle_levels;
 use mycoin_core::utxo::Coin;
 use mycoin_core::validation::{check_input, check_proof_of_work};
 use mycoin_core::{
-    Address, Block, BlockHash, Network, OutPoint, Transaction, TxError, TxIn, TxOut, Txid,
-    proof_path,
+    Address, Block, BlockHash, Network, OutPoint, Transaction, TxError, TxIn, Txid, proof_path,
 };
 use serde::Deserialize;
 
@@ -31,8 +30,6 @@ pub const TREE_HEIGHTS: u32 = 30;
 pub const MAX_MERKLE_DRAWN: usize = 64;
 /// Transactions of an address's history per page.
 pub const HISTORY_PAGE: u32 = 25;
-/// Transactions of an address's history searched for the spender of an output.
-const SPENDER_SEARCH: usize = 10;
 
 /// The explorer's state: clients of the stack's services, and the live relay.
 #[derive(Debug)]
@@ -168,9 +165,10 @@ fn mined_by(view: &mycoin_api::peer::BlockView, mine: &HashSet<String>) -> bool 
 async fn fetch_race(explorer: &Explorer) -> Result<pages::Race, ClientError> {
     let chain = explorer.peer.chain().await?;
     let from = chain.height.saturating_sub(TREE_HEIGHTS - 1);
-    let (peers, blocks, miner, wallet, mine) = tokio::join!(
+    let (peers, blocks, tips, miner, wallet, mine) = tokio::join!(
         explorer.peer.peers(),
         explorer.peer.blocks(from, Some(TREE_HEIGHTS)),
+        explorer.peer.chain_tips(Some(from)),
         explorer.miner.status(),
         explorer.wallet.view(),
         my_addresses(explorer),
@@ -185,15 +183,23 @@ async fn fetch_race(explorer: &Explorer) -> Result<pages::Race, ClientError> {
             mine: mined_by(view, &mine),
         })
         .collect();
-    let active: HashSet<BlockHash> = tree.iter().map(|b| b.hash).collect();
-    for (_, hash) in explorer.live.side_blocks_from(from) {
-        if active.contains(&hash) {
+    // Each side branch from its tip back to the active chain (or to the tree's first height).
+    let mut known: HashSet<BlockHash> = tree.iter().map(|b| b.hash).collect();
+    for tip in tips? {
+        if tip.status == ChainTipStatus::Active {
             continue;
         }
-        // A block remembered as side may have gone back into the active chain since.
-        if let Ok(view) = explorer.peer.block(&hash).await
-            && !view.in_active_chain
-        {
+        let mut hash = tip.hash;
+        while !known.contains(&hash) {
+            let Ok(view) = explorer.peer.block(&hash).await else {
+                break;
+            };
+            // (The chain may have moved since: a block of the branch may be active now.)
+            if view.in_active_chain || view.height < from {
+                break;
+            }
+            known.insert(view.hash);
+            hash = view.header.prev_hash;
             tree.push(TreeBlock {
                 hash: view.hash,
                 height: view.height,
@@ -382,15 +388,13 @@ async fn transaction(
         let paid: u64 = tx.outputs.iter().map(|o| o.amount.units()).sum();
         spent.and_then(|spent| spent.checked_sub(paid))
     };
-    let mut outputs = Vec::with_capacity(tx.outputs.len());
-    for (vout, output) in tx.outputs.iter().enumerate() {
-        let state = if confirmed {
-            output_state(&explorer, &txid, vout as u32, output).await
-        } else {
-            OutputState::Unknown
-        };
-        outputs.push(state);
-    }
+    // Where each output went, from the peer in one call.
+    let outputs = match peer.outspends(&txid).await {
+        Ok(outspends) if outspends.len() == tx.outputs.len() => {
+            outspends.iter().map(output_state).collect()
+        }
+        Ok(_) | Err(_) => vec![OutputState::Unknown; tx.outputs.len()],
+    };
     let proof = if let (true, Some(block)) = (confirmed, info.status.block_hash) {
         proof_rows(peer, &txid, &tx, block).await
     } else {
@@ -406,44 +410,17 @@ async fn transaction(
     ctx.page(pages::transaction(ctx.lang, &ctx.here, &page))
 }
 
-/// Where output `vout` of the confirmed transaction `txid` went: unspent (in the address's
-/// unspent outputs), or spent by a transaction of the address's recent history.
-async fn output_state(explorer: &Explorer, txid: &Txid, vout: u32, output: &TxOut) -> OutputState {
-    let peer = &explorer.peer;
-    let address = Address::new(explorer.network, output.pubkey_hash);
-    let Ok(utxos) = peer.utxos(&address).await else {
-        return OutputState::Unknown;
-    };
-    if let Some(utxo) = utxos.iter().find(|u| u.txid == *txid && u.vout == vout) {
-        return if utxo.spent_in_mempool {
-            OutputState::SpentInMempool
-        } else {
-            OutputState::Unspent
-        };
+/// An output's state, from the peer's answer.
+fn output_state(outspend: &OutspendView) -> OutputState {
+    match (outspend.spent, outspend.txid, &outspend.status) {
+        (false, ..) => OutputState::Unspent,
+        (true, Some(txid), Some(status)) => OutputState::Spent {
+            txid,
+            vin: outspend.vin.unwrap_or_default(),
+            in_mempool: status.state == TxState::Mempool,
+        },
+        (true, ..) => OutputState::Unknown,
     }
-    let outpoint = OutPoint::new(*txid, vout);
-    if let Ok(history) = peer.address_transactions(&address, None, None).await {
-        for entry in history
-            .iter()
-            .filter(|e| e.sent > 0 && e.txid != *txid)
-            .take(SPENDER_SEARCH)
-        {
-            let Ok(info) = peer.transaction(&entry.txid).await else {
-                continue;
-            };
-            let Ok(spender) = decode_hex::<Transaction>(&info.hex) else {
-                continue;
-            };
-            if spender
-                .inputs
-                .iter()
-                .any(|input| matches!(input, TxIn::Spend { prevout, .. } if *prevout == outpoint))
-            {
-                return OutputState::Spent(Some(entry.txid));
-            }
-        }
-    }
-    OutputState::Spent(None)
 }
 
 /// The Merkle proof of `tx` in `block`, climbed by mycoin-core, and the header's root.

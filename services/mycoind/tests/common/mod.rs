@@ -83,7 +83,33 @@ impl Stack {
         extra_args: Vec<String>,
         subdir: Option<&'static str>,
     ) -> Stack {
-        let mut stack = Stack {
+        let mut stack = Stack::unstarted(network, sync_ms, ports, extra_args);
+        stack.data_subdir = subdir;
+        stack.spawn(peers).await;
+        stack
+    }
+
+    /// Starts a stack whose explorer listens on `explorer_port`.
+    pub async fn start_with_explorer(
+        network: &'static str,
+        ports: [u16; 4],
+        explorer_port: u16,
+        peers: &[String],
+    ) -> Stack {
+        let mut stack = Stack::unstarted(network, SYNC_MS, ports, Vec::new());
+        stack.explorer_port = explorer_port;
+        stack.spawn(peers).await;
+        stack
+    }
+
+    /// A stack not started yet, in a new temporary directory, its explorer on any free port.
+    fn unstarted(
+        network: &'static str,
+        sync_ms: &'static str,
+        ports: [u16; 4],
+        extra_args: Vec<String>,
+    ) -> Stack {
+        Stack {
             process: None,
             network,
             sync_ms,
@@ -98,24 +124,7 @@ impl Stack {
                 .build()
                 .unwrap(),
             token: String::new(),
-        };
-        stack.data_subdir = subdir;
-        stack.spawn(peers).await;
-        stack
-    }
-
-    /// Starts a stack whose explorer listens on `explorer_port`.
-    pub async fn start_with_explorer(
-        network: &'static str,
-        ports: [u16; 4],
-        explorer_port: u16,
-        peers: &[String],
-    ) -> Stack {
-        let mut stack = Stack::start_in(network, SYNC_MS, ports, peers, Vec::new(), None).await;
-        stack.stop();
-        stack.explorer_port = explorer_port;
-        stack.spawn(peers).await;
-        stack
+        }
     }
 
     /// Starts the process (again) on the same data directory and ports, and waits until its

@@ -1,9 +1,10 @@
-//! `GET /chain`, at once or as a long poll on the tip.
+//! `GET /chain`, at once or as a long poll on the tip; `GET /chain/tips`, the block tree's
+//! leaves.
 
 use std::time::Duration;
 
 use actix_web::web;
-use mycoin_api::peer::{ChainInfo, ChainQuery};
+use mycoin_api::peer::{ChainInfo, ChainQuery, ChainTipView, ChainTipsQuery};
 use mycoin_core::BlockHash;
 use mycoin_core::pow::work_to_string;
 use mycoin_web::ApiError;
@@ -68,4 +69,28 @@ pub async fn get_chain(
         orphans: chain.orphan_count(),
         tip_age_ms: u64::try_from(tip_age_ms).unwrap_or(u64::MAX),
     }))
+}
+
+/// The leaves of the block tree, as Bitcoin Core's `getchaintips`: the active tip (`branchlen`
+/// 0, `active`) and each side branch's tip, with the blocks from its fork point with the active
+/// chain (`branchlen`) and what is known of it (`valid-fork`: connected once, before a
+/// reorganisation since the node started; `valid-headers`: headers and bodies checked, its
+/// transactions only if it ever connects). Highest first.
+#[utoipa::path(
+    get,
+    path = "/chain/tips",
+    tag = "chain",
+    params(ChainTipsQuery),
+    responses(
+        (status = 200, description = "The tips, highest first", body = Vec<ChainTipView>),
+        (status = 400, description = "min_height not a height (`invalid_query`)", body = mycoin_web::ErrorBody),
+    )
+)]
+pub async fn get_chain_tips(
+    node: web::Data<Node>,
+    query: web::Query<ChainTipsQuery>,
+) -> web::Json<Vec<ChainTipView>> {
+    let state = node.state();
+    let tips = state.tips(query.min_height.unwrap_or(0));
+    web::Json(tips.into_iter().map(ChainTipView::from).collect())
 }

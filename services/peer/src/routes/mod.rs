@@ -29,6 +29,7 @@ use crate::node::Node;
     ),
     paths(
         chain::get_chain,
+        chain::get_chain_tips,
         events::get_events,
         blocks::list_blocks,
         blocks::submit_block,
@@ -42,6 +43,7 @@ use crate::node::Node;
         transactions::verify_transaction,
         transactions::get_transaction,
         transactions::get_merkle_proof,
+        transactions::get_outspends,
         mempool::get_mempool,
         addresses::get_utxos,
         addresses::get_balance,
@@ -97,6 +99,7 @@ impl BodyLimits {
 pub fn configure(cfg: &mut web::ServiceConfig, node: web::Data<Node>, limits: BodyLimits) {
     cfg.app_data(node)
         .service(web::resource("/chain").route(web::get().to(chain::get_chain)))
+        .service(web::resource("/chain/tips").route(web::get().to(chain::get_chain_tips)))
         .service(web::resource("/events").route(web::get().to(events::get_events)))
         // Fixed paths before `/blocks/{hash}`, which would match them too.
         .service(web::resource("/blocks/template").route(web::get().to(blocks::block_template)))
@@ -132,6 +135,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, node: web::Data<Node>, limits: Bo
         .service(
             web::resource("/transactions/{txid}/merkle-proof")
                 .route(web::get().to(transactions::get_merkle_proof)),
+        )
+        .service(
+            web::resource("/transactions/{txid}/outspends")
+                .route(web::get().to(transactions::get_outspends)),
         )
         .service(
             web::resource("/sync")

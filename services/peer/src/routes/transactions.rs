@@ -2,10 +2,10 @@
 
 use actix_web::{HttpRequest, web};
 use mycoin_api::peer::{
-    MerkleProofView, SubmitTransactionResponse, TransactionInfo, TransactionRequest, TxState,
+    MerkleProofView, OutspendView, SubmitTransactionResponse, TransactionInfo, TransactionRequest,
     TxStatus, TxView, VerifyResponse, decode_hex, encode_hex,
 };
-use mycoin_core::{ChainStore, Transaction, TxLocation, Txid};
+use mycoin_core::{ChainStore, Outspend, Transaction, TxLocation, Txid};
 use mycoin_web::{ApiError, ErrorBody, JsonObject};
 
 use crate::error::{invalid_hash, raw_error, store_error, tx_rejected, violation, writer_gone};
@@ -117,35 +117,18 @@ pub async fn get_transaction(
         .await
         .map_err(store_error)?
         .ok_or_else(unknown)?;
-    let (tx, status) = match location {
-        TxLocation::Mempool => {
-            let tx = state.mempool().get(&txid).ok_or_else(unknown)?.tx.clone();
-            let status = TxStatus {
-                state: TxState::Mempool,
-                block_hash: None,
-                height: None,
-                confirmations: None,
-            };
-            (tx, status)
-        }
+    let status = TxStatus::at(&location, state.height());
+    let tx = match location {
+        TxLocation::Mempool => state.mempool().get(&txid).ok_or_else(unknown)?.tx.clone(),
         TxLocation::Confirmed {
-            block,
-            height,
-            position,
+            block, position, ..
         } => {
             let stored = node.store().block(&block).await.map_err(store_error)?;
-            let tx = stored
+            stored
                 .and_then(|b| b.transactions.into_iter().nth(position as usize))
                 .ok_or_else(|| {
                     ApiError::internal(format!("transaction {txid} is missing from block {block}"))
-                })?;
-            let status = TxStatus {
-                state: TxState::Confirmed,
-                block_hash: Some(block),
-                height: Some(height),
-                confirmations: Some(state.height().saturating_sub(height).saturating_add(1)),
-            };
-            (tx, status)
+                })?
         }
     };
     let network = state.params().network;
@@ -218,4 +201,57 @@ pub async fn get_merkle_proof(
         pos: proof.position,
         merkle: proof.siblings,
     }))
+}
+
+/// Where each output of a transaction went, in output order (Esplora's
+/// `GET /tx/:txid/outspends`): `{"spent": false}`, or the spending transaction, its input and
+/// its status (confirmed in the active chain, or in the mempool). Exact: an output in the
+/// unspent outputs is unspent unless a mempool transaction spends it; the spender of any other
+/// is found in the address history index.
+#[utoipa::path(
+    get,
+    path = "/transactions/{txid}/outspends",
+    tag = "transactions",
+    params(("txid" = String, Path, description = "Txid, 64 hex digits in display order")),
+    responses(
+        (status = 200, description = "One entry per output", body = Vec<OutspendView>),
+        (status = 400, description = "Not a txid", body = ErrorBody),
+        (status = 404, description = "Neither in the mempool nor in the active chain", body = ErrorBody),
+    )
+)]
+pub async fn get_outspends(
+    node: web::Data<Node>,
+    txid: web::Path<String>,
+) -> Result<web::Json<Vec<OutspendView>>, ApiError> {
+    let txid: Txid = txid.parse().map_err(|_| invalid_hash("txid"))?;
+    let state = node.state();
+    let outspends = state
+        .outspends(node.store(), &txid)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_transaction",
+                format!("transaction {txid} is neither in the mempool nor in the active chain"),
+            )
+        })?;
+    let tip = state.height();
+    Ok(web::Json(
+        outspends
+            .into_iter()
+            .map(|outspend| match outspend {
+                Outspend::Unspent => OutspendView::unspent(),
+                Outspend::Spent {
+                    txid,
+                    vin,
+                    location,
+                } => OutspendView {
+                    spent: true,
+                    txid: Some(txid),
+                    vin: Some(vin),
+                    status: Some(TxStatus::at(&location, tip)),
+                },
+            })
+            .collect(),
+    ))
 }
